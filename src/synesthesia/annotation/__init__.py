@@ -1,0 +1,1 @@
+"""Label Studio round trip, aggregation, agreement, preferences, simulated raters."""

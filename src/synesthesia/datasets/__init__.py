@@ -1,0 +1,1 @@
+"""Schemas, Parquet I/O, per-dataset table assembly, dataset cards and readers."""

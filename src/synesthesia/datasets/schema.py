@@ -1,0 +1,186 @@
+"""Every Parquet table synesthesia writes, as explicit pyarrow schemas.
+
+One module, versioned: a stage never invents columns on the fly. Readers and
+writers go through :func:`conform` so a table always carries exactly the
+columns (and types) listed here, plus the schema version in its metadata.
+
+Conventions
+-----------
+* Ids are stable strings derived from content or source path, never row numbers.
+* ``path`` columns are relative to the input root the item was ingested from.
+* Vectors and spectrograms are fixed-size lists; their shape lives in the
+  schema metadata (``shape``) so a reader can rebuild the array.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Mapping
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+# --- ingest ----------------------------------------------------------------
+
+#: Validated images, as produced by ``pipelines.ingest`` for any dataset.
+IMAGES = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("n_bytes", pa.int64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("format", pa.string()),
+        ("style", pa.string()),
+        ("genre", pa.string()),
+        ("artist", pa.string()),
+        ("title", pa.string()),
+        ("source", pa.string()),
+        ("category", pa.string()),
+    ]
+)
+
+#: Validated audio files, as produced by ``pipelines.ingest`` for any dataset.
+AUDIO = pa.schema(
+    [
+        ("audio_id", pa.string()),
+        ("path", pa.string()),
+        ("sha256", pa.string()),
+        ("n_bytes", pa.int64()),
+        ("duration_s", pa.float64()),
+        ("sample_rate", pa.int32()),
+        ("channels", pa.int32()),
+        ("n_frames", pa.int64()),
+        ("format", pa.string()),
+        ("genre", pa.string()),
+        ("artist", pa.string()),
+        ("title", pa.string()),
+        ("source", pa.string()),
+        ("category", pa.string()),
+    ]
+)
+
+#: Every rejected input, with the stage that rejected it and why.
+QUARANTINE = pa.schema(
+    [
+        ("path", pa.string()),
+        ("kind", pa.string()),  # "image" | "audio" | ...
+        ("stage", pa.string()),  # "ingest" | "dedup" | "audio" | ...
+        ("reason", pa.string()),
+    ]
+)
+
+# --- MPD -------------------------------------------------------------------
+
+_SPLIT = ("split", pa.string())
+
+MPD_PAINTINGS = pa.schema(
+    [("painting_id", pa.string())] + [f for f in IMAGES if f.name != "image_id"] + [_SPLIT]
+)
+MPD_TRACKS = pa.schema(
+    [("track_id", pa.string())] + [f for f in AUDIO if f.name != "audio_id"] + [_SPLIT]
+)
+CLIPS = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("track_id", pa.string()),
+        ("clip_index", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        _SPLIT,
+    ]
+)
+MPD_PAIRS = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("painting_id", pa.string()),
+        ("clip_id", pa.string()),
+        _SPLIT,
+    ]
+)
+
+
+def mels_schema(n_mels: int, n_frames: int, extra: Mapping[str, object] | None = None) -> pa.Schema:
+    """Schema of ``mels/part-*.parquet``: one row per clip, the log-mel as a
+    float16 fixed-size list of ``n_mels * n_frames`` values in row-major
+    (mel, time) order. The shape is recorded in the schema metadata."""
+    meta = {"shape": [n_mels, n_frames], "axes": ["mel", "time"]}
+    meta.update(extra or {})
+    return pa.schema(
+        [("clip_id", pa.string()), ("mel", pa.list_(pa.float16(), n_mels * n_frames))],
+        metadata={"synesthesia": json.dumps(meta), "schema_version": SCHEMA_VERSION},
+    )
+
+
+def schema_meta(schema: pa.Schema) -> dict:
+    """The ``synesthesia`` JSON metadata block of a schema (empty if absent)."""
+    raw = (schema.metadata or {}).get(b"synesthesia")
+    return json.loads(raw) if raw else {}
+
+
+def empty(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+def from_rows(rows: Iterable[Mapping[str, object]], schema: pa.Schema) -> pa.Table:
+    """Build a table with exactly ``schema``'s columns from dict rows
+    (missing keys become nulls, unknown keys are an error)."""
+    rows = list(rows)
+    names = set(schema.names)
+    for row in rows:
+        unknown = set(row) - names
+        if unknown:
+            raise KeyError(f"columns not in schema: {sorted(unknown)}")
+    columns = {name: [row.get(name) for row in rows] for name in schema.names}
+    return pa.table(columns, schema=schema)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast ``table``'s columns to ``schema`` (missing → null)."""
+    cols = []
+    for field in schema:
+        if field.name in table.column_names:
+            cols.append(table.column(field.name).cast(field.type))
+        else:
+            cols.append(pa.nulls(table.num_rows, field.type))
+    out = pa.Table.from_arrays(cols, schema=schema)
+    return out
+
+
+# --- MPD annotation (scores and consensus preferences: what MPJudge reads) -----
+
+#: One row per pair with enough ratings: trimmed mean and dispersion.
+MPD_SCORES = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("score", pa.float64()),  # drop one highest and one lowest rating, mean of the rest
+        ("n_ratings", pa.int32()),
+        ("sigma", pa.float64()),  # dispersion of the raw ratings
+        ("min", pa.float64()),
+        ("max", pa.float64()),
+        ("ambiguous", pa.bool_()),  # score inside the ambiguity band [0.4, 0.6]
+    ]
+)
+
+#: Preference task kinds, in the paper's notation:
+#: {(M_i, M_j) | P_m}: which of two clips fits painting P_m better;
+#: {(P_i, P_j) | M_n}: which of two paintings fits clip M_n better.
+PREFERENCE_KINDS = ("clips_given_painting", "paintings_given_clip")
+
+#: Consensus preference pairs (strict majority of votes): what DPO trains on.
+#: query_id is a painting_id or clip_id (per kind); chosen/rejected are the
+#: candidates of the other modality.
+MPD_PREFERENCE_PAIRS = pa.schema(
+    [
+        ("task_id", pa.string()),
+        ("kind", pa.string()),
+        ("query_id", pa.string()),
+        ("chosen_id", pa.string()),
+        ("rejected_id", pa.string()),
+        ("votes_for", pa.int32()),
+        ("votes_total", pa.int32()),
+        ("split", pa.string()),
+    ]
+)

@@ -1,0 +1,1 @@
+"""Models trained on the datasets (MPJudge, Art2Mus, Musipainter) and shared metrics."""

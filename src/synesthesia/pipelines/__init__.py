@@ -1,0 +1,1 @@
+"""Reusable stages: plain functions over tables and shards, testable without Prefect."""

@@ -1,0 +1,58 @@
+"""Embedders: one interface, chosen by name.
+
+An embedder turns images, audio and/or text into L2-normalised float32
+vectors (so cosine similarity is a dot product). Backends are looked up by
+name in :data:`EMBEDDERS` and imported only when asked for, so a missing
+optional dependency fails with a message for that backend alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC
+from typing import Any, Sequence
+
+import numpy as np
+
+#: name -> "module:attribute" of a class deriving from :class:`Embedder`.
+EMBEDDERS: dict[str, str] = {
+    "imagebind": "synesthesia.models.imagebind.embedder:ImageBindEmbedder",
+    "clip": "synesthesia.pipelines.embedders.clip:CLIPEmbedder",
+    "minilm-text": "synesthesia.pipelines.embedders.minilm:MiniLMTextEmbedder",
+}
+
+MODALITIES = ("image", "audio", "text")
+
+
+def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), eps)
+
+
+class Embedder(ABC):
+    """Base class. Subclasses set ``name``, ``model_id``, ``dim`` and
+    ``modalities`` and implement the ``embed_*`` methods they support; every
+    method returns an ``[n, dim]`` float32 array with unit-norm rows."""
+
+    name: str = ""
+    model_id: str = ""
+    dim: int = 0
+    modalities: frozenset[str] = frozenset()
+
+    def embed_images(self, images: Sequence[Any]) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} does not embed images")
+
+    def embed_audio(self, waveforms: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} does not embed audio")
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError(f"{self.name} does not embed text")
+
+
+def get_embedder(name: str, **options: Any) -> Embedder:
+    """Instantiate the embedder registered as ``name``."""
+    if name not in EMBEDDERS:
+        raise KeyError(f"unknown embedder {name!r}; available: {sorted(EMBEDDERS)}")
+    module, attr = EMBEDDERS[name].split(":")
+    cls = getattr(importlib.import_module(module), attr)
+    return cls(**options)

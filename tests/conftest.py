@@ -1,0 +1,48 @@
+"""Shared fixtures: one Prefect test server per session, a tiny generated corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
+
+#: Small but complete: 6 styles x 3 paintings, 4 genres x 3 tracks of 30-50 s,
+#: plus the broken files of each kind.
+TINY_SPEC = CorpusSpec(paintings_per_style=3, tracks_per_genre=3, min_seconds=30.0, max_seconds=50.0, image_size=96, seed=7)
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One `prefect_test_harness` for the whole session (the embedded server
+    costs seconds per start). Its URL is exported so subprocesses (process
+    pool workers, Dask workers, CLI runs) report to the same server."""
+    from synesthesia.flows.common import configure_prefect_defaults
+
+    configure_prefect_defaults()
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=300):
+        url = PREFECT_API_URL.value()
+        previous = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield url
+        finally:
+            if previous is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = previous
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> dict:
+    return make_corpus(tmp_path_factory.mktemp("corpus"), TINY_SPEC)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[1]
