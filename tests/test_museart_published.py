@@ -153,6 +153,6 @@ def test_published_index_read_errors_are_clear(tmp_path):
     assert rows[0]["category"] == "Heavy metal" and rows[1]["category"] == "Jazz"
     assert rows[1]["published_split"] is None and rows[1]["set"] == "holdout"
     reasons = {p["path"]: p["reason"] for p in problems}
-    assert "without an id" in reasons["audio.csv:3"] and "repeats line 2" in reasons["audio.csv:4"]
+    assert "without an id" in reasons["audio.csv:3"] and "repeated row: same id and class as line 2" in reasons["audio.csv:4"]
     table = M.index_items(rows, "audio")
     assert isinstance(table, pa.Table) and table.column("group").to_pylist() == ["a", "b"]

@@ -159,3 +159,24 @@ def test_clip_files_are_16k_mono_30s_padded_and_clipped(tmp_path):
     assert y.dtype == np.float32 and y.shape == (480_000,)
     assert np.abs(y[: 19 * 16_000]).max() == pytest.approx(0.5, abs=0.01) and not y[20 * 16_000 + 100 :].any()
     assert to_pcm16(np.array([1.5, -2.0, 0.5])).tolist() == [32767, -32767, 16384]
+
+
+def test_from_csv_items_without_a_usable_set_are_quarantined_not_guessed():
+    rows = [
+        {"id": "asegment1", "category": "Jazz", "published_split": "train"},
+        {"id": "asegment2", "category": "Jazz", "published_split": None},
+        {"id": "bsegment1", "category": "Jazz", "published_split": "test"},
+    ]
+    audio = M.index_items(rows, "audio")
+    audio = audio.set_column(audio.schema.get_field_index("path"), "path", audio["name"])
+    images = M.index_items([{"id": "p", "category": "Jazz", "published_split": "train"}], "image")
+    images = images.set_column(images.schema.get_field_index("path"), "path", images["name"])
+    config = M.MuseartConfig(split="from-csv")
+    a, i = M.assign_splits(audio, images, config)
+    assert a.column("split").to_pylist() == ["train", None, "test"]
+    problems = M.unsplit_rows(a, i, config)
+    assert [(p["path"], p["stage"]) for p in problems] == [("asegment2", "split")]
+    pairs, usage, unpaired = M.pair_items(a, i)
+    # the test item has no test image: it is reported as unpaired, never paired across splits
+    assert pairs.column("audio_id").to_pylist() == ["Jazz/asegment1"] and unpaired == ["Jazz/bsegment1"]
+    assert usage[("Jazz", "test")]["partners"] == 0

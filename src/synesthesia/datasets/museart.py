@@ -248,7 +248,7 @@ def read_index(path: str | Path, kind: str) -> tuple[list[dict], list[dict]]:
                 continue
             category = canonical_category(label)
             if (name, category) in seen:
-                problems.append(quarantine_row(where, kind, "index", f"repeats line {seen[(name, category)]} ('{name}', '{category}')"))
+                problems.append(quarantine_row(where, kind, "index", f"repeated row: same id and class as line {seen[(name, category)]} ('{name}', '{category}')"))
                 continue
             seen[(name, category)] = line
             raw_set = (row.get("set") or "").strip()
@@ -418,7 +418,7 @@ def unsplit_rows(audio: pa.Table, images: pa.Table, config: MuseartConfig) -> li
     rows = []
     for table, kind in ((audio, "audio"), (images, "image")):
         for r in table.filter(pa.compute.is_null(table["split"])).to_pylist():
-            rows.append(quarantine_row(r["path"], kind, "split", f"no usable published split (set = '{r['published_split'] or ''}') for --split {config.split}"))
+            rows.append(quarantine_row(r["path"], kind, "split", f"no usable published split for --split {config.split}: the index's set is empty or not train/validation/test"))
     return rows
 
 

@@ -57,7 +57,7 @@ def build_museart_flow(images: str, audio: str, out: str, config: M.MuseartConfi
     paths = dict(zip(audio_t.column("audio_id").to_pylist(), audio_t.column("path").to_pylist()))
     cells = dict(zip(audio_t.column("audio_id").to_pylist(), zip(audio_t.column("category").to_pylist(), audio_t.column("split").to_pylist())))
     problems += [
-        quarantine_row(paths[a], "audio", "pairing", f"no image of category '{cells[a][0]}' in split '{cells[a][1]}' ({a})") for a in unpaired
+        quarantine_row(paths[a], "audio", "pairing", f"no image in its category and split: '{cells[a][0]}', '{cells[a][1]}' ({a})") for a in unpaired
     ]
     logger.info("pairs: %d (%d audio items unpaired)", pairs.num_rows, len(unpaired))
 

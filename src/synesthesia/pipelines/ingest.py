@@ -410,13 +410,13 @@ def match_by_stem(
             if r_list:
                 reason = f"ambiguous: {len(files[key])} file(s) and {len(by_id[key])} {index_name} row(s) share the id '{key}' and the folder names do not tell them apart"
             elif key in by_id:
-                reason = f"another file with the same id '{key}' was matched to its {index_name} row"
+                reason = f"duplicate id: another file named '{key}' was matched to its {index_name} row"
             else:
                 reason = f"not listed in {index_name}"
             problems.append(_quarantine(item.path, kind, "ingest", reason))
         for row in r_list:
             where = f"{index_name}:{row['_line']}" if "_line" in row else f"{index_name}:{row[id_field]}"
             label = f" ({hint_field} '{row.get(hint_field)}')" if hint_field else ""
-            problems.append(_quarantine(where, kind, "ingest", f"listed in {index_name} as '{row[id_field]}'{label} but no file has that name"))
+            problems.append(_quarantine(where, kind, "ingest", f"listed in {index_name} but no file has that name: '{row[id_field]}'{label}"))
     matches.sort(key=lambda m: m[0].path)
     return matches, problems
