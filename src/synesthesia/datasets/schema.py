@@ -184,3 +184,18 @@ MPD_PREFERENCE_PAIRS = pa.schema(
         ("split", pa.string()),
     ]
 )
+
+
+# --- MPJudge (models/mpjudge) ----------------------------------------------------
+
+#: `synesthesia eval mpjudge`: one row per scored pair of the evaluated split.
+MPJUDGE_PREDICTIONS = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("painting_id", pa.string()),
+        ("clip_id", pa.string()),
+        ("split", pa.string()),
+        ("score", pa.float64()),  # the annotated score (scores.parquet)
+        ("predicted", pa.float64()),  # the model's coherence score in [0, 1]
+    ]
+)
