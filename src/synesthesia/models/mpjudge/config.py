@@ -69,6 +69,11 @@ class TrainConfig:
     #: a reference at random initialisation would anchor Eq. 6 on noise).
     #: 0 makes the initial weights the reference. Saved in every checkpoint.
     dpo_start_epoch: int = 20
+    #: Micro-batches per optimizer step: each process's batch is cut into this
+    #: many forward/backward passes whose gradients add up to the whole
+    #: batch's (same loss; batch norm sees the smaller batches). For the
+    #: paper's batch of 1024 on fewer GPUs than the paper's eight.
+    grad_accum_steps: int = 1
     grad_clip_norm: float = 0.0  # 0 = no clipping (paper silent)
     accuracy_threshold: float = ACCURACY_THRESHOLD
     eval_split: str = "val"  # evaluated after every epoch; "" = none
@@ -78,7 +83,9 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # besides the end of every epoch; 0 = only there
     keep_checkpoints: int = 2
     max_steps: int | None = None  # stop (with a checkpoint) after this global step
-    amp: str = "auto"  # auto = bf16 autocast on CUDA, fp32 on CPU
+    #: "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16": bf16 autocast on
+    #: any device (CPU too); "off": fp32 everywhere.
+    amp: str = "auto"
     device: str = "auto"  # auto = cuda:LOCAL_RANK when available, else cpu
     progress: bool = True
     cache_dir: str | None = None  # media caches; None = MPD_DIR/_work/mpjudge-cache
@@ -90,8 +97,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}")
         if self.amp not in AMP_MODES:
             raise ValueError(f"amp must be one of {AMP_MODES}")
-        if self.batch_size < 1 or self.epochs < 1:
-            raise ValueError("batch_size and epochs must be >= 1")
+        if self.batch_size < 1 or self.epochs < 1 or self.grad_accum_steps < 1:
+            raise ValueError("batch_size, epochs and grad_accum_steps must be >= 1")
         if self.dpo_beta <= 0:
             raise ValueError("dpo_beta must be > 0 (Eq. 6)")
         object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))

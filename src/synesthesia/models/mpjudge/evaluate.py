@@ -54,9 +54,10 @@ def coherence_metrics(predicted, target, threshold: float = ACCURACY_THRESHOLD) 
 
 
 def autocast(device: torch.device, amp: str):
-    if device.type == "cuda" and amp in ("auto", "bf16"):
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    """bf16 autocast on CUDA unless ``amp == "off"``; on CPU only for ``amp == "bf16"``."""
+    if amp == "off" or (device.type != "cuda" and amp != "bf16"):
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def to_model_inputs(paintings, mels, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

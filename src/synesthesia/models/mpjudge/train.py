@@ -38,6 +38,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import io
@@ -200,38 +201,75 @@ class StepBatches(torch.utils.data.Dataset):
 SUM_KEYS = ("loss", "mse", "n_mse", "dpo", "n_dpo", "pref_correct", "n_scored", "steps")
 
 
-def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward one batch, return (loss, this step's contribution to the running sums)."""
-    images, mels = to_model_inputs(batch["paintings"], batch["mels"], device)
-    targets = torch.as_tensor(batch["targets"]).to(device)
+def _micro_batches(batch: dict, parts: int) -> list[dict]:
+    """Cut a step's batch ``[scored | chosen | rejected]`` into ``parts``
+    micro-batches, each with its share of scored pairs and preference items."""
     n_s, n_p = int(batch["n_scored"]), int(batch["n_pref"])
-    with autocast(device, cfg.amp):
-        predicted = model(images, mels)
-    scored = ~torch.isnan(targets)
-    l_reg = regression_loss(predicted[scored], targets[scored])
-    l_dpo = None
-    correct = torch.zeros((), device=device)
-    if reference is not None and n_p:
-        with torch.no_grad(), autocast(device, cfg.amp):
-            ref = reference(images[n_s:], mels[n_s:]).float()
-        chosen, rejected = predicted[n_s : n_s + n_p], predicted[n_s + n_p :]
-        l_dpo = dpo_loss(chosen, rejected, ref[:n_p], ref[n_p:], cfg.dpo_beta).mean()
-        correct = (chosen > rejected).float().sum()
-    loss = total_loss(l_reg, l_dpo, cfg.lambda_reg, cfg.lambda_dpo)
-    n_mse = scored.sum().float()
-    sums = torch.stack(
-        [
-            loss.detach() * n_s,
-            l_reg.detach() * n_mse,
-            n_mse,
-            (l_dpo.detach() * n_p) if l_dpo is not None else torch.zeros((), device=device),
-            torch.tensor(float(n_p if l_dpo is not None else 0), device=device),
-            correct,
-            torch.tensor(float(n_s), device=device),
-            torch.ones((), device=device),
-        ]
-    )
-    return loss, sums
+    s_cuts = np.linspace(0, n_s, parts + 1).round().astype(int)
+    p_cuts = np.linspace(0, n_p, parts + 1).round().astype(int)
+    out = []
+    for j in range(parts):
+        rows = np.r_[s_cuts[j] : s_cuts[j + 1], n_s + p_cuts[j] : n_s + p_cuts[j + 1], n_s + n_p + p_cuts[j] : n_s + n_p + p_cuts[j + 1]]
+        if len(rows) == 0:
+            continue
+        index = torch.as_tensor(rows)
+        part = {k: torch.as_tensor(batch[k])[index] for k in ("paintings", "mels", "targets")}
+        part.update(n_scored=int(s_cuts[j + 1] - s_cuts[j]), n_pref=int(p_cuts[j + 1] - p_cuts[j]))
+        out.append(part)
+    return out
+
+
+def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfig, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward one step's batch (in ``cfg.grad_accum_steps``
+    micro-batches whose gradients add up to those of the whole batch's
+    loss); return (the batch's loss, its contribution to the running sums).
+    Under DDP the gradients are synchronised once, after the last micro-batch."""
+    targets_all = torch.as_tensor(batch["targets"])
+    n_mse_total = max(1, int((~torch.isnan(targets_all)).sum()))
+    n_pref_total = int(batch["n_pref"])
+    use_dpo = reference is not None and n_pref_total > 0
+    parts = _micro_batches(batch, max(1, cfg.grad_accum_steps))
+    sums = torch.zeros(len(SUM_KEYS), device=device, dtype=torch.float64)
+    loss_total = torch.zeros((), device=device)
+    for j, part in enumerate(parts):
+        sync = j == len(parts) - 1 or not hasattr(model, "no_sync")
+        with (contextlib.nullcontext() if sync else model.no_sync()):
+            images, mels = to_model_inputs(part["paintings"], part["mels"], device)
+            targets = part["targets"].to(device)
+            n_s, n_p = part["n_scored"], part["n_pref"]
+            with autocast(device, cfg.amp):
+                predicted = model(images, mels)
+            scored = ~torch.isnan(targets)
+            # Sums over this micro-batch divided by the whole batch's counts: the
+            # micro-batches' losses add up to Eq. 7 on the whole batch.
+            n_mse = int(scored.sum())
+            se = regression_loss(predicted[scored], targets[scored]) * (n_mse / n_mse_total) if n_mse else predicted.sum() * 0.0
+            l_dpo = None
+            correct = torch.zeros((), device=device)
+            if use_dpo and n_p:
+                with torch.no_grad(), autocast(device, cfg.amp):
+                    ref = reference(images[n_s:], mels[n_s:]).float()
+                chosen, rejected = predicted[n_s : n_s + n_p], predicted[n_s + n_p :]
+                l_dpo = dpo_loss(chosen, rejected, ref[:n_p], ref[n_p:], cfg.dpo_beta).mean() * (n_p / n_pref_total)
+                correct = (chosen > rejected).float().sum()
+            loss = total_loss(se, l_dpo, cfg.lambda_reg, cfg.lambda_dpo)
+            loss.backward()
+        loss_total += loss.detach()
+        sums += torch.stack(
+            [
+                torch.zeros((), device=device),  # the loss is added once, below
+                se.detach() * n_mse_total,
+                torch.tensor(float(n_mse), device=device),
+                (l_dpo.detach() * n_pref_total) if l_dpo is not None else torch.zeros((), device=device),
+                torch.tensor(float(n_p if l_dpo is not None else 0), device=device),
+                correct,
+                torch.tensor(float(n_s), device=device),
+                torch.zeros((), device=device),
+            ]
+        ).double()
+    sums[SUM_KEYS.index("loss")] = loss_total.double() * int(batch["n_scored"])
+    sums[SUM_KEYS.index("steps")] = 1.0
+    return loss_total, sums
 
 
 def make_optimizer(model: MPJudge, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -409,9 +447,8 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
         bar = tqdm(total=len(plan), initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and ctx.is_main), file=sys.stderr, dynamic_ncols=True)
         step = skip
         for step, batch in enumerate(loader, start=skip + 1):
-            loss, contribution = training_step(net, reference, batch, cfg, ctx.device)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss, contribution = training_step(net, reference, batch, cfg, ctx.device)  # forward + backward
             if cfg.grad_clip_norm > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
             optimizer.step()
