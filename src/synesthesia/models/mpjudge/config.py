@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from synesthesia.models.mpjudge.losses import DPO_BETA, LAMBDA_DPO, LAMBDA_REG
-from synesthesia.models.mpjudge.model import MPJudgeConfig
+from synesthesia.models.mpjudge.model import ConfigData, MPJudgeConfig
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 OPTIMIZERS = ("adamw", "adam")
@@ -41,7 +41,7 @@ ACCURACY_THRESHOLD = 0.5
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ConfigData):
     """How to train. Paper numbers are the defaults where the paper gives them."""
 
     #: Paper silent; the authors' public train.py runs 200 epochs.
@@ -103,16 +103,6 @@ class TrainConfig:
             raise ValueError("dpo_beta must be > 0 (Eq. 6)")
         object.__setattr__(self, "adam_betas", tuple(float(b) for b in self.adam_betas))
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown train config keys: {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**values)
 
 
 #: Fields that may differ when a run is resumed (they do not change the result).

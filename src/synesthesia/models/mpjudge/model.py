@@ -64,8 +64,23 @@ PAPER_PAINTING_ENCODER_FLOPS = 21.16e9
 PAPER_MUSIC_ENCODER_FLOPS = 3.02e9
 
 
+class ConfigData:
+    """Configs are data: a plain dict out, a dict with only known keys in."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)} (known: {sorted(known)})")
+        return cls(**values)
+
+
 @dataclass(frozen=True)
-class MPJudgeConfig:
+class MPJudgeConfig(ConfigData):
     """The architecture. Defaults are the paper's (Experimental Details)."""
 
     image_size: int = 256
@@ -100,16 +115,6 @@ class MPJudgeConfig:
         """Patches per side: the side of a modulation map."""
         return self.image_size // self.patch_size
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "MPJudgeConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**values)
 
 
 # --- music encoder ------------------------------------------------------------------
@@ -287,6 +292,7 @@ def build_model(cfg: MPJudgeConfig, device: str | torch.device | None = None) ->
 
 
 __all__ = [
+    "ConfigData",
     "FUSIONS",
     "MAP_FUSIONS",
     "MPJudgeConfig",
