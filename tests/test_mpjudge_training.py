@@ -234,7 +234,7 @@ def test_tiny_model_overfits_a_handful_of_pairs(handful_mpd, tmp_path):
     assert last["train_pref_acc"] == 1.0
 
 
-def test_resume_continues_from_the_same_step(handful_mpd, tmp_path):
+def test_resume_continues_from_the_same_step(handful_mpd, annotated_mpd, tmp_path):
     # Two pairs per step, DPO (and its frozen reference) from epoch 2; the
     # first run stops one step into epoch 2.
     config = _quiet(TINY, epochs=3, batch_size=2, lr=1e-3, dpo_start_epoch=1, eval_split="")
@@ -262,6 +262,8 @@ def test_resume_continues_from_the_same_step(handful_mpd, tmp_path):
         assert r["train_loss"] == pytest.approx(s["train_loss"], rel=1e-5)
     with pytest.raises(ValueError, match="other training settings"):
         train(handful_mpd, interrupted, config.replace(lr=5e-4), log=lambda msg: None)
+    with pytest.raises(ValueError, match="other training data"):
+        train(annotated_mpd, interrupted, config, log=lambda msg: None)
 
 
 # --- processes and the command line ------------------------------------------------------------

@@ -379,6 +379,8 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
     sums = torch.zeros(len(SUM_KEYS), device=ctx.device, dtype=torch.float64)
 
     if state is not None:
+        if state.get("train_counts") != [data.n_scored, data.n_pref]:
+            raise ValueError(f"{resume_from}: the run was started on other training data ({state.get('train_counts')} scored/preference pairs, now {[data.n_scored, data.n_pref]}); use a new --out")
         if state["step_in_epoch"] and state["world_size"] != ctx.world:
             raise ValueError(f"{resume_from} stopped mid-epoch with {state['world_size']} processes; resume with as many")
         model.load_state_dict(state["model"])
@@ -402,7 +404,7 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
     say(
         f"MPJudge ({config.model.fusion}): {data.n_scored} scored pairs, {data.n_pref} preference pairs in train; "
         f"{n_steps} steps/epoch x {cfg.epochs} epochs; {ctx.world} process(es) on {ctx.device}"
-        + (", bf16 autocast" if ctx.device.type == "cuda" and cfg.amp != "off" else "")
+        + (", bf16 autocast" if (ctx.device.type == "cuda" and cfg.amp != "off") or cfg.amp == "bf16" else "")
     )
 
     def snapshot(epoch: int, step_in_epoch: int, epoch_sums: list[float]) -> dict:
@@ -417,6 +419,7 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
             "step_in_epoch": step_in_epoch,
             "global_step": global_step,
             "world_size": ctx.world,
+            "train_counts": [data.n_scored, data.n_pref],
             "epoch_sums": epoch_sums,
             "history": history,
             "best": best,
