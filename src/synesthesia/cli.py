@@ -6,6 +6,7 @@ walk-through.
 
 from __future__ import annotations
 
+import os
 import time
 from enum import Enum
 from pathlib import Path
@@ -146,6 +147,75 @@ def demo_cmd(
     for name in results:
         if name != "corpus":
             typer.echo(f"  {name:<14}: {out / name}  (report: {out / name / 'report.md'})")
+
+
+# --- models: train / eval / judge ------------------------------------------------
+
+train_app = typer.Typer(help="Train a model on a built dataset folder (re-run into the same --out to resume).", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluate trained models on a split of a dataset folder.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+
+
+@train_app.command("mpjudge")
+def train_mpjudge_cmd(
+    data: Path = typer.Option(..., help="An annotated MPD folder (pairs.parquet + scores.parquet [+ preference_pairs.parquet], mels/)."),
+    out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt, model.pt. If it holds checkpoints, training continues from the latest."),
+    config: Optional[str] = typer.Option(None, help="YAML/JSON file with 'model' and/or 'train' sections, or a preset name (paper, tiny). Default: paper."),
+    epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop (with a checkpoint) after this many optimizer steps in all."),
+    device: Optional[str] = typer.Option(None, help="Override train.device (auto, cpu, cuda, cuda:1)."),
+):
+    """MPJudge: MSE on scored pairs + DPO (Eq. 6) on consensus preference pairs.
+
+    One process: `synesthesia train mpjudge ...`. Several GPUs (DDP):
+    `torchrun --nproc_per_node 8 -m synesthesia train mpjudge ...`.
+    """
+    from synesthesia.models.mpjudge.config import load_config
+    from synesthesia.models.mpjudge.train import train
+
+    run_config = load_config(config).replace(epochs=epochs, max_steps=max_steps, device=device)
+    summary = train(data, out, run_config)
+    if int(os.environ.get("RANK", "0")) == 0:
+        last = summary["history"][-1] if summary["history"] else {}
+        state = "finished" if summary["finished"] else "stopped early (re-run to continue)"
+        typer.echo(f"MPJudge training {state} at step {summary['global_step']}: {out}" + (f" (last epoch: loss {last['train_loss']:.4f})" if last else ""))
+
+
+@eval_app.command("mpjudge")
+def eval_mpjudge_cmd(
+    checkpoint: list[Path] = typer.Option(..., help="A checkpoint file or run folder (its model.pt); repeat to compare runs in one table."),
+    data: Path = typer.Option(..., help="The annotated MPD folder."),
+    split: str = typer.Option("test", help="Split to evaluate."),
+    out: Optional[Path] = typer.Option(None, help="Folder for eval-<split>.json/.md and predictions-<split>.parquet (default: beside each checkpoint)."),
+    batch_size: int = typer.Option(256, help="Pairs per forward pass."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda."),
+):
+    """SRCC, PLCC, MAE and ACC (threshold 0.5) on a split, printed as a table like the paper's Tables 2/3."""
+    from synesthesia.models.mpjudge.evaluate import evaluate_checkpoints
+
+    table, _ = evaluate_checkpoints(checkpoint, data, split, out, batch_size, device)
+    typer.echo(table)
+
+
+@app.command("judge")
+def judge_cmd(
+    checkpoint: Path = typer.Option(..., help="An MPJudge checkpoint file or run folder."),
+    painting: Path = typer.Option(..., help="Any image file."),
+    music: Path = typer.Option(..., help="Any audio file; cut into 15 s clips (the dataset's clip length), scores averaged."),
+    maps: Optional[Path] = typer.Option(None, help="Write the modulation-intensity-map overlay (Figure 5 style) to this PNG."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda."),
+):
+    """Print the coherence score (0-1) of a painting with a piece of music: the mean of its clips' scores."""
+    from synesthesia.models.mpjudge.judge import judge
+
+    result = judge(checkpoint, painting, music, maps, device)
+    n = len(result["clip_scores"])
+    typer.echo(f"coherence: {result['score']:.4f}  (mean of {n} clip(s) of {result['clip_seconds']:g} s)")
+    for start, score in zip(result["clip_starts_s"], result["clip_scores"]):
+        typer.echo(f"  clip at {start:7.1f} s: {score:.4f}")
+    if maps is not None:
+        typer.echo(f"modulation maps: {result['maps_png']}")
 
 
 def main() -> None:  # pragma: no cover

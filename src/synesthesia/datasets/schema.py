@@ -268,3 +268,17 @@ MUSEART_PAIR_ROWS = pa.schema(
         ("image_path", pa.string()),  # relative to the images root
     ]
 )
+
+# --- MPJudge (models/mpjudge) ----------------------------------------------------
+
+#: `synesthesia eval mpjudge`: one row per scored pair of the evaluated split.
+MPJUDGE_PREDICTIONS = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("painting_id", pa.string()),
+        ("clip_id", pa.string()),
+        ("split", pa.string()),
+        ("score", pa.float64()),  # the annotated score (scores.parquet)
+        ("predicted", pa.float64()),  # the model's coherence score in [0, 1]
+    ]
+)
