@@ -82,7 +82,15 @@ def build_artsound(root: Path, corpus: dict, *, n_train: int = 8, val_rows: bool
     paintings, music = Path(corpus["paintings"]), Path(corpus["music"])
     images = _media(paintings, (".png", ".jpg"))
     tracks = _media(music, (".wav", ".flac"))
-    if broken_track:  # a file that decodes as nothing (damaged after the build)
+    if broken_track:
+        # A file that decodes as nothing (damaged after the build). The shared
+        # corpus stays untouched: this folder's music root links to its tracks.
+        linked = root / "music"
+        for t in tracks:
+            (linked / t.relative_to(music)).parent.mkdir(parents=True, exist_ok=True)
+            (linked / t.relative_to(music)).symlink_to(t)
+        music = linked
+        tracks = [linked / t.relative_to(corpus["music"]) for t in tracks]
         bad = music / "damaged.wav"
         bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage")
         tracks = tracks + [bad]

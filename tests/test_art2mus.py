@@ -124,6 +124,24 @@ def test_loa_loop_equals_diffusers_cached_generation(tiny_pipe):
     torch.testing.assert_close(ours_base, ours)
 
 
+def test_prompt_streams_equal_diffusers_encode_prompt(tiny_pipe):
+    from diffusers import AudioLDM2Pipeline
+    from transformers import GPT2LMHeadModel
+
+    lm = GPT2LMHeadModel(tiny_pipe.language_model.config).eval()  # diffusers' encode_prompt needs generate()'s helpers
+    lm.transformer.load_state_dict(tiny_pipe.language_model.state_dict())
+    pipe = AudioLDM2Pipeline(**{**tiny_pipe.components, "language_model": lm})
+    model = _model(pipe)
+    t5, mask, neg_t5, neg_mask, neg_loa = model._prompts()
+    with torch.no_grad():
+        embeds, masks, loas = pipe.encode_prompt(model.config.prompt, torch.device("cpu"), 1, True,
+                                                 negative_prompt=model.config.negative_prompt, max_new_tokens=model.loa_tokens)
+    torch.testing.assert_close(neg_t5, embeds[:1])
+    torch.testing.assert_close(t5, embeds[1:])
+    assert torch.equal(torch.cat([neg_mask, mask]), masks)
+    torch.testing.assert_close(neg_loa, loas[:1], atol=1e-5, rtol=1e-4)
+
+
 # --- model -------------------------------------------------------------------------------------------
 
 def test_one_training_step_changes_only_the_aligner(tiny_pipe):

@@ -53,9 +53,9 @@ def trace_sqrt_product(a: np.ndarray, b: np.ndarray) -> float:
 
     ``A B`` is similar to ``A^{1/2} B A^{1/2}`` (symmetric PSD), so the trace
     of its square root is the sum of the square roots of that matrix's
-    eigenvalues: two symmetric eigendecompositions, real arithmetic, no
-    ``sqrtm`` of a non-symmetric matrix (≈30× faster at 1024 dims, and no
-    imaginary round-off to discard)."""
+    eigenvalues: two symmetric eigendecompositions in real arithmetic instead
+    of ``sqrtm`` of a non-symmetric matrix (faster — ``benchmarks/art2mus.py``
+    measures it — and no imaginary round-off to discard)."""
     w, v = np.linalg.eigh(a)
     half = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
     inner = half @ b @ half

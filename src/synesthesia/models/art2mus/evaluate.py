@@ -297,7 +297,7 @@ def run_evaluation(checkpoints: Sequence[str | Path], data_dir: str | Path, out_
     dev = pick_device(device)
     dtype = torch.bfloat16 if dev.type == "cuda" else None
     scorer = Scorer(config)
-    rows, all_items = [], []
+    rows = []
     for k, ckpt in enumerate(checkpoints):
         folder = resolve_checkpoint(ckpt)
         model = Art2Mus.from_checkpoint(folder, audioldm2=audioldm2, dtype=dtype, device=dev)
@@ -312,7 +312,6 @@ def run_evaluation(checkpoints: Sequence[str | Path], data_dir: str | Path, out_
         guidance = config.guidance_scale or mc.guidance_scale
         rows.append(results_row(f"Art2Mus [{label}]", mc, float(info.get("train_hours", float("nan"))), int(info.get("step", 0)),
                                 summary, config, guidance))
-        all_items.append(items)
         del model
     return write_results(out_dir, rows)
 

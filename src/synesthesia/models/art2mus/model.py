@@ -180,27 +180,25 @@ class Art2Mus(nn.Module):
 
     @torch.no_grad()
     def _prompts(self) -> tuple[torch.Tensor, ...]:
-        """Flan-T5 states of the prompt and the negative prompt (padded to one
-        length so guidance can batch them) and the negative prompt's LoA."""
+        """Flan-T5 states of the prompt and of the negative prompt, padded to one
+        length (so guidance can batch them), and the negative prompt's LoA from
+        AudioLDM 2's own text path — CLAP + Flan-T5 → projection → GPT-2 —
+        computed as diffusers' ``encode_prompt`` does (tested)."""
         key = str(self.device)
         if key not in self._prompt_cache:
             pipe, cfg, dev = self.pipe, self.config, self.device
             t5 = pipe.tokenizer_2([cfg.prompt, cfg.negative_prompt], padding=True, truncation=True,
                                   max_length=pipe.tokenizer_2.model_max_length, return_tensors="pt").to(dev)
             states = pipe.text_encoder_2(t5.input_ids, attention_mask=t5.attention_mask)[0]
-            # The negative LoA: AudioLDM 2's own text path (CLAP + Flan-T5 → projection → GPT-2).
             clap = pipe.tokenizer([cfg.negative_prompt], padding="max_length", truncation=True,
                                   max_length=pipe.tokenizer.model_max_length, return_tensors="pt").to(dev)
             pooled = pipe.text_encoder.get_text_features(clap.input_ids, attention_mask=clap.attention_mask)
-            pooled = getattr(pooled, "pooler_output", pooled)[:, None, :]
-            neg_t5 = pipe.tokenizer_2([cfg.negative_prompt], padding=True, truncation=True,
-                                      max_length=pipe.tokenizer_2.model_max_length, return_tensors="pt").to(dev)
-            neg_states = pipe.text_encoder_2(neg_t5.input_ids, attention_mask=neg_t5.attention_mask)[0]
+            pooled = getattr(pooled, "pooler_output", pooled)[:, None, :]  # transformers 5 returns an output object
             projected = pipe.projection_model(
                 hidden_states=pooled,
-                hidden_states_1=neg_states,
+                hidden_states_1=states[1:],
                 attention_mask=torch.ones(pooled.shape[:2], dtype=torch.long, device=dev),
-                attention_mask_1=neg_t5.attention_mask,
+                attention_mask_1=t5.attention_mask[1:],
             )
             neg_loa = generate_loa(pipe.language_model, projected.hidden_states, projected.attention_mask, self.loa_tokens)
             self._prompt_cache[key] = (states[:1], t5.attention_mask[:1], states[1:], t5.attention_mask[1:], neg_loa)
