@@ -25,6 +25,12 @@ app = typer.Typer(
 )
 build_app = typer.Typer(help="Build a dataset folder from paintings/artworks and music (resumable: re-run to continue).", no_args_is_help=True)
 app.add_typer(build_app, name="build")
+train_app = typer.Typer(help="Train a model on a built dataset folder (re-run into the same --out to resume).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+eval_app = typer.Typer(help="Evaluate trained models on a split of a dataset folder.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+generate_app = typer.Typer(help="Generate with a trained model.", no_args_is_help=True)
+app.add_typer(generate_app, name="generate")
 
 
 class Runner(str, Enum):
@@ -130,6 +136,122 @@ def build_museart_cmd(
         f"{leak['leaked']} of {leak['groups']} source tracks in more than one split; report: {out / 'report.md'}"
     )
 
+# --- Art2Mus ---------------------------------------------------------------------------
+
+FAD_HELP = "FAD embeddings: 'auto' (VGGish if its weights are found, else --fad-embedder), 'vggish', 'embedder' or 'none'."
+
+
+def _eval_config(steps, seconds, guidance_scale, batch_size, seed, fad, vggish_weights, fad_embedder, ibsc_embedder):
+    from synesthesia.models.art2mus.evaluate import EvalConfig
+
+    return EvalConfig(seconds=seconds, steps=steps, guidance_scale=guidance_scale, batch_size=batch_size, seed=seed, fad=fad,
+                      vggish_weights=str(vggish_weights) if vggish_weights else None, fad_embedder=fad_embedder,
+                      ibsc_embedder=ibsc_embedder)
+
+
+@train_app.command("art2mus")
+def train_art2mus_cmd(
+    data: Path = typer.Option(..., help="ArtSound folder (dataset.json, pairs/artworks/tracks.parquet, embeddings/)."),
+    out: Path = typer.Option(..., help="Run folder: checkpoints/, final/, train_log.parquet, validation/ (re-run to resume)."),
+    encoder: str = typer.Option("imagebind", help="Image embedder name: 'imagebind' (1024-d) or 'clip' (512-d), or any registered one."),
+    embedding_dim: Optional[int] = typer.Option(None, help="The encoder's embedding size (default: 1024 ImageBind, 512 CLIP)."),
+    tokens: Optional[int] = typer.Option(None, help="GPT-2 input tokens per image (default: 16 ImageBind, 6 CLIP)."),
+    audioldm2: str = typer.Option("cvssp/audioldm2-music", help="AudioLDM 2 diffusers checkpoint: hub id or local folder."),
+    image_embeddings: Optional[Path] = typer.Option(None, help="Embeddings folder (id, vector, model, dim) to read instead of searching DATA/embeddings."),
+    steps: int = typer.Option(37_200, help="Total optimiser steps."),
+    batch_size: int = typer.Option(128, help="Examples per optimiser step."),
+    micro_batch_size: int = typer.Option(32, help="Examples per forward pass (gradient accumulation reaches --batch-size)."),
+    lr: float = typer.Option(2e-5, help="AdamW learning rate."),
+    warmup: int = typer.Option(1_324, help="Linear warm-up steps."),
+    lr_schedule: str = typer.Option("constant", help="After warm-up: constant, linear or cosine."),
+    min_snr_gamma: float = typer.Option(5.0, help="Min-SNR weighting gamma (Eq. 11); 0 disables."),
+    train_guidance_scale: float = typer.Option(3.5, help="Guidance scale of the training prediction (authors' code: 3.5; 1 = plain conditional)."),
+    segment_seconds: float = typer.Option(10.0, help="Seconds of each track the model trains on."),
+    val_artworks: int = typer.Option(100, help="Validation artworks (the build's val split, else drawn from test)."),
+    val_steps: int = typer.Option(200, help="DDIM steps of validation samples."),
+    val_seconds: float = typer.Option(10.0, help="Length of validation samples."),
+    validate_every: Optional[int] = typer.Option(None, help="Validate every N steps (default: once per epoch)."),
+    checkpoint_every: int = typer.Option(500, help="Checkpoint every N steps."),
+    num_workers: int = typer.Option(4, help="Data-loading worker processes."),
+    mixed_precision: str = typer.Option("bf16", help="'bf16' (frozen components in bfloat16 on CUDA) or 'no'."),
+    device: str = typer.Option("auto", help="'auto', 'cuda', 'cuda:1', 'cpu', ..."),
+    seed: int = typer.Option(0, help="Seed for initialisation, data order and noise."),
+    fad: str = typer.Option("auto", help=FAD_HELP),
+    vggish_weights: Optional[Path] = typer.Option(None, help="VGGish state dict (vggish-10086976.pth)."),
+    fad_embedder: str = typer.Option("imagebind", help="Audio embedder for FAD when VGGish is not used."),
+    ibsc_embedder: str = typer.Option("imagebind", help="Embedder for the ImageBind score ('none' to skip)."),
+):
+    """Art2Mus: train the image aligner on a frozen AudioLDM 2 from an ArtSound folder."""
+    import logging
+
+    from synesthesia.models.art2mus.config import Art2MusConfig, FrontEndConfig, TrainConfig
+    from synesthesia.models.art2mus.train import train_art2mus
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    overrides = {k: v for k, v in {"embedding_dim": embedding_dim, "n_tokens": tokens}.items() if v is not None}
+    model_config = Art2MusConfig.for_encoder(encoder, audioldm2=audioldm2, **overrides)
+    train_config = TrainConfig(
+        learning_rate=lr, warmup_steps=warmup, total_steps=steps, batch_size=batch_size, micro_batch_size=micro_batch_size,
+        lr_schedule=lr_schedule, min_snr_gamma=min_snr_gamma, train_guidance_scale=train_guidance_scale,
+        mixed_precision=mixed_precision, seed=seed, checkpoint_every=checkpoint_every, validate_every=validate_every,
+        val_artworks=val_artworks, val_seconds=val_seconds, val_steps=val_steps, num_workers=num_workers,
+    )
+    eval_config = _eval_config(val_steps, val_seconds, None, 8, seed, fad, vggish_weights, fad_embedder, ibsc_embedder)
+    started = time.perf_counter()
+    summary = train_art2mus(data, out, model_config, train_config, FrontEndConfig.for_seconds(segment_seconds), eval_config,
+                            image_embeddings=image_embeddings, device=device)
+    typer.echo(f"Art2Mus trained to step {summary['step']} in {time.perf_counter() - started:.0f} s: {out / 'final'} "
+               f"({summary['quarantined']} track(s) quarantined)")
+
+
+@eval_app.command("art2mus")
+def eval_art2mus_cmd(
+    checkpoint: list[Path] = typer.Option(..., help="Checkpoint or run folder; repeat for a table of several models."),
+    data: Path = typer.Option(..., help="ArtSound folder."),
+    out: Path = typer.Option(..., help="Output folder: results.md (Table 7 layout), results.parquet, <model>/generated/*.wav."),
+    split: str = typer.Option("test", help="Pairs to evaluate: test, val or train."),
+    limit: Optional[int] = typer.Option(None, help="Evaluate the first N pairs only."),
+    steps: int = typer.Option(200, help="DDIM steps."),
+    seconds: float = typer.Option(10.0, help="Seconds per generated clip."),
+    guidance_scale: Optional[float] = typer.Option(None, help="Classifier-free guidance scale (default: the model's, 3.5)."),
+    batch_size: int = typer.Option(8, help="Clips generated per batch."),
+    seed: int = typer.Option(0, help="Seed of the generation noise."),
+    fad: str = typer.Option("auto", help=FAD_HELP),
+    vggish_weights: Optional[Path] = typer.Option(None, help="VGGish state dict (vggish-10086976.pth)."),
+    fad_embedder: str = typer.Option("imagebind", help="Audio embedder for FAD when VGGish is not used."),
+    ibsc_embedder: str = typer.Option("imagebind", help="Embedder for the ImageBind score ('none' to skip)."),
+    audioldm2: Optional[str] = typer.Option(None, help="Load AudioLDM 2 from here instead of the checkpoint's setting."),
+    image_embeddings: Optional[Path] = typer.Option(None, help="Embeddings folder to read the conditioning image embeddings from."),
+    device: str = typer.Option("auto", help="'auto', 'cuda', 'cpu', ..."),
+):
+    """Art2Mus: generate for an ArtSound split and report FAD, KL-Div and IBSc like the paper's Table 7."""
+    from synesthesia.models.art2mus.evaluate import run_evaluation
+
+    config = _eval_config(steps, seconds, guidance_scale, batch_size, seed, fad, vggish_weights, fad_embedder, ibsc_embedder)
+    results = run_evaluation(checkpoint, data, out, config, split=split, limit=limit, audioldm2=audioldm2, device=device,
+                             image_embeddings=image_embeddings)
+    typer.echo(results.read_text())
+
+
+@generate_app.command("art2mus")
+def generate_art2mus_cmd(
+    checkpoint: Path = typer.Option(..., help="Checkpoint or run folder."),
+    image: Path = typer.Option(..., help="Artwork image."),
+    out: Path = typer.Option(..., help="WAV file to write (16 kHz)."),
+    seconds: float = typer.Option(10.0, help="Length in seconds."),
+    steps: int = typer.Option(200, help="DDIM steps."),
+    guidance_scale: Optional[float] = typer.Option(None, help="Classifier-free guidance scale (default: the model's, 3.5)."),
+    seed: int = typer.Option(0, help="Seed of the generation noise."),
+    audioldm2: Optional[str] = typer.Option(None, help="Load AudioLDM 2 from here instead of the checkpoint's setting."),
+    device: str = typer.Option("auto", help="'auto', 'cuda', 'cpu', ..."),
+):
+    """Art2Mus: music for one artwork."""
+    from synesthesia.models.art2mus.evaluate import generate_wav
+
+    path = generate_wav(checkpoint, image, out, seconds=seconds, steps=steps, guidance_scale=guidance_scale, seed=seed,
+                        audioldm2=audioldm2, device=device)
+    typer.echo(f"wrote {path}")
+
 
 @app.command("demo")
 def demo_cmd(
@@ -151,10 +273,6 @@ def demo_cmd(
 
 # --- models: train / eval / judge ------------------------------------------------
 
-train_app = typer.Typer(help="Train a model on a built dataset folder (re-run into the same --out to resume).", no_args_is_help=True)
-eval_app = typer.Typer(help="Evaluate trained models on a split of a dataset folder.", no_args_is_help=True)
-app.add_typer(train_app, name="train")
-app.add_typer(eval_app, name="eval")
 
 
 @train_app.command("mpjudge")

@@ -282,3 +282,64 @@ MPJUDGE_PREDICTIONS = pa.schema(
         ("predicted", pa.float64()),  # the model's coherence score in [0, 1]
     ]
 )
+
+# --- Art2Mus (training logs, validation and evaluation results) ------------------
+
+def art2mus_embeddings_schema(dim: int) -> pa.Schema:
+    """Image/audio embeddings Art2Mus computes when the ArtSound store lacks them
+    (cached in the run folder): the columns of ArtSound's embeddings store
+    (``id, vector, model, dim``), vectors float32 and L2-normalised."""
+    return pa.schema(
+        [("id", pa.string()), ("vector", pa.list_(pa.float32(), dim)), ("model", pa.string()), ("dim", pa.int32())],
+        metadata={"synesthesia": json.dumps({"shape": [dim]}), "schema_version": SCHEMA_VERSION},
+    )
+
+
+#: One row per optimiser step (``train_log.parquet`` of a run folder).
+ART2MUS_TRAIN_LOG = pa.schema(
+    [
+        ("step", pa.int64()),
+        ("epoch", pa.int32()),
+        ("loss", pa.float64()),  # min-SNR weighted (Eq. 11), mean over the step's examples
+        ("mse", pa.float64()),  # unweighted noise-prediction MSE (Eq. 9)
+        ("lr", pa.float64()),
+        ("grad_norm", pa.float64()),  # before clipping
+        ("examples", pa.int32()),
+        ("seconds", pa.float64()),  # wall time of the step
+    ]
+)
+
+#: Per generated clip of a validation or evaluation run.
+ART2MUS_ITEMS = pa.schema(
+    [
+        ("step", pa.int64()),  # training step of the checkpoint
+        ("image_id", pa.string()),
+        ("audio_id", pa.string()),
+        ("generated_path", pa.string()),  # relative to the output folder
+        ("kl_div", pa.float64()),  # spectral-profile KL(ground truth || generated)
+        ("ibsc_artw_gemus", pa.float64()),  # cosine(artwork, generated) in the IBSc embedder's space
+        ("ibsc_gtmus_gemus", pa.float64()),  # cosine(ground-truth track, generated)
+    ]
+)
+
+#: One row per evaluated model: the columns of the paper's Table 7, plus
+#: which embedder produced the FAD and IBSc numbers and how many clips.
+ART2MUS_RESULTS = pa.schema(
+    [
+        ("model", pa.string()),
+        ("emb_model", pa.string()),
+        ("train_hours", pa.float64()),
+        ("tokens_per_image", pa.int32()),
+        ("step", pa.int64()),
+        ("fad", pa.float64()),
+        ("fad_model", pa.string()),
+        ("kl_div", pa.float64()),
+        ("ibsc_artw_gemus", pa.float64()),
+        ("ibsc_gtmus_gemus", pa.float64()),
+        ("ibsc_model", pa.string()),
+        ("n_items", pa.int32()),
+        ("inference_steps", pa.int32()),
+        ("seconds", pa.float64()),
+        ("guidance_scale", pa.float64()),
+    ]
+)

@@ -57,7 +57,14 @@ class ClipConfig:
 
 @dataclass(frozen=True)
 class MelConfig:
-    """Log-mel parameters (defaults: the MPD paper)."""
+    """Log-mel parameters (defaults: the MPD paper).
+
+    ``power``: 2 = power spectrogram (MPD), 1 = magnitude (AudioLDM).
+    ``log``: ``"db"`` = ``10·log10(max(mel, amin))`` (MPD), ``"ln"`` =
+    ``ln(max(mel, amin))`` (AudioLDM's "dynamic range compression").
+    ``pad_mode``: how the centred STFT pads the ends — zeros (``"constant"``,
+    MPD) or a mirror image (``"reflect"``, AudioLDM's STFT).
+    """
 
     sample_rate: int = TARGET_SAMPLE_RATE
     n_fft: int = 1024
@@ -66,6 +73,16 @@ class MelConfig:
     fmin: float = 0.0
     fmax: float | None = None  # None → sample_rate / 2
     amin: float = 1e-10
+    power: float = 2.0
+    log: Literal["db", "ln"] = "db"
+    pad_mode: Literal["constant", "reflect"] = "constant"
+
+    @property
+    def scale(self) -> str:
+        """How the values are scaled, in words (recorded in mel shards' metadata)."""
+        kind = "power" if self.power == 2.0 else ("magnitude" if self.power == 1.0 else f"|X|^{self.power}")
+        what = f"10*log10(max({kind}, amin)) dB, ref 1" if self.log == "db" else f"ln(max({kind}, amin))"
+        return f"{what}, amin={self.amin}, centred STFT padded '{self.pad_mode}'"
 
     def n_frames(self, n_samples: int) -> int:
         """Frames of a centred STFT over ``n_samples``."""
@@ -171,25 +188,30 @@ def _hann(n: int) -> np.ndarray:
 
 
 def log_mel(clips: np.ndarray, config: MelConfig = MelConfig()) -> np.ndarray:
-    """Log-mel (dB) of a batch of clips ``[n, samples]`` → ``[n, n_mels, frames]``.
+    """Log-mel of a batch of clips ``[n, samples]`` → ``[n, n_mels, frames]``.
 
-    Equal to ``power_to_db(librosa.feature.melspectrogram(y, sr, n_fft, hop,
-    n_mels, center=True, pad_mode="constant"), ref=1, amin, top_db=None)``
-    (tested), but batched: all frames of all clips go through one FFT and one
-    matrix product.
+    Equal to ``librosa.feature.melspectrogram(y, sr, n_fft, hop, n_mels, fmin,
+    fmax, power, center=True, pad_mode)`` followed by ``power_to_db(ref=1,
+    amin, top_db=None)`` (``log="db"``) or ``log(max(·, amin))`` (``log="ln"``)
+    — both tested — but batched: all frames of all clips go through one FFT
+    and one matrix product.
     """
     import scipy.fft
 
     clips = np.atleast_2d(np.asarray(clips, dtype=np.float32))
     n, length = clips.shape
     pad = config.n_fft // 2
-    padded = np.pad(clips, ((0, 0), (pad, pad)))
+    padded = np.pad(clips, ((0, 0), (pad, pad)), mode=config.pad_mode)
     n_frames = config.n_frames(length)
     frames = np.lib.stride_tricks.sliding_window_view(padded, config.n_fft, axis=1)[:, :: config.hop_length][:, :n_frames]
     spec = scipy.fft.rfft(frames * _hann(config.n_fft), axis=-1, workers=1)
     power = spec.real**2 + spec.imag**2  # [n, frames, bins]
+    if config.power != 2.0:
+        power = power ** (config.power / 2.0)
     basis = _mel_basis(config.sample_rate, config.n_fft, config.n_mels, config.fmin, config.fmax)
     mel = np.matmul(basis, power.transpose(0, 2, 1))  # [n, n_mels, frames]
+    if config.log == "ln":
+        return np.log(np.maximum(mel, config.amin))
     return 10.0 * np.log10(np.maximum(mel, config.amin))
 
 
@@ -201,7 +223,7 @@ def mel_table(clip_ids: list[str], mels: np.ndarray, config: MelConfig) -> pa.Ta
             "sample_rate": config.sample_rate,
             "n_fft": config.n_fft,
             "hop_length": config.hop_length,
-            "scale": "dB, 10*log10(max(power, amin)), ref 1",
+            "scale": config.scale,
             "amin": config.amin,
         },
     )
