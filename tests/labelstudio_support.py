@@ -15,6 +15,7 @@ and Debian's Chromium for the browser test.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import secrets
 import shutil
@@ -22,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,7 +42,8 @@ def ensure_labelstudio(repo_root: Path) -> Path:
     marker = venv / ".synesthesia-installed"
     if exe.exists() and marker.exists():
         return exe
-    with open(repo_root / f"{VENV_NAME}.lock", "w") as lock:
+    lock_path = Path(tempfile.gettempdir()) / f"synesthesia-labelstudio-{hashlib.sha1(str(venv).encode()).hexdigest()[:12]}.lock"
+    with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time
         if exe.exists() and marker.exists():
             return exe
@@ -93,6 +96,11 @@ class LabelStudioServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 420.0) -> "LabelStudioServer":
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> "LabelStudioServer":
+        """Start the server process and return at once (first start takes ~40 s)."""
         (self.workdir / "home").mkdir(parents=True, exist_ok=True)
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO", "DJANGO"))}
@@ -111,7 +119,12 @@ class LabelStudioServer:
         ]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + timeout
+        self.launched = time.time()
+        return self
+
+    def wait_ready(self, timeout: float = 420.0) -> "LabelStudioServer":
+        """Wait until ``/health`` answers (``timeout`` counts from the launch)."""
+        deadline = self.launched + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail(f"Label Studio exited with {self.proc.returncode}:\n{self.log_tail()}")

@@ -287,3 +287,11 @@ def test_parse_export_without_known_kind_is_refused():
     with pytest.raises(LP.ExportFormatError):
         LP.detect_kind([{"id": 1, "data": {"image": "x"}}])
     assert pa.types.is_timestamp(S.MPD_RATINGS.field("annotated_at").type)
+
+
+def test_scoring_ignores_ratings_of_pairs_a_rebuild_dropped(dataset):
+    rows = [{"pair_id": p, "rater_id": f"r{i}", "score": 0.1 * (i + 1), "source": "test"} for p in ("pair-a", "pair-gone") for i in range(3)]
+    dio.write_table(S.from_rows(rows, S.MPD_RATINGS), dataset / MA.RATINGS_FILE, S.MPD_RATINGS)
+    summary = MA.score_ratings(dataset, MA.MPDAnnotationConfig(n_boot=10), 0)
+    assert summary["stale_ratings"] == 3 and summary["ratings"] == 3
+    assert dio.read_table(dataset / MA.SCORES)["pair_id"].to_pylist() == ["pair-a"]

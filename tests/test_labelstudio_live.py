@@ -28,11 +28,13 @@ from synesthesia.datasets import schema as S
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(repo_root, tmp_path_factory):
+    """Launched first (session scope, listed first below) so that its ~40 s
+    first start overlaps with building the MPD folder; `client` waits for it."""
     exe = ensure_labelstudio(repo_root)
     # the document root must hold the corpus (paintings) and the dataset folders
-    srv = LabelStudioServer(exe, tmp_path_factory.mktemp("label-studio"), tmp_path_factory.getbasetemp()).start()
+    srv = LabelStudioServer(exe, tmp_path_factory.mktemp("label-studio"), tmp_path_factory.getbasetemp()).launch()
     yield srv
     srv.stop()
 
@@ -41,6 +43,7 @@ def server(repo_root, tmp_path_factory):
 def client(server):
     from label_studio_sdk import LabelStudio
 
+    server.wait_ready()
     return LabelStudio(base_url=server.url, api_key=server.token)
 
 
@@ -53,7 +56,7 @@ def cli(server, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def live(server, client, mpd_annotation_phases, tmp_path_factory):
+def live(server, mpd_annotation_phases, client, tmp_path_factory):
     """Two dataset folders pushed to the server: one in phase 1 (rating
     project) and one in phase 2 (the two preference projects); five raters."""
     root = tmp_path_factory.mktemp("live")

@@ -165,7 +165,9 @@ def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
     p_files = {pid: Path(roots["paintings"]) / path for pid, path in zip(paintings["painting_id"].to_pylist(), paintings["path"].to_pylist())}
     media = _read(out, CLIP_MEDIA, S.CLIP_MEDIA)
-    c_files = {} if media is None else {cid: out / path for cid, path in zip(media["clip_id"].to_pylist(), media["path"].to_pylist())}
+    if media is None:
+        raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
+    c_files = {cid: out / path for cid, path in zip(media["clip_id"].to_pylist(), media["path"].to_pylist())}
     return p_files, c_files
 
 
@@ -191,8 +193,6 @@ def labelstudio_tasks(out: str | os.PathLike, kind: str, links: MediaLinks | Non
     out = Path(out)
     links = links or default_links(out)
     p_files, c_files = media_files(out)
-    if not c_files:
-        raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
     if kind == RATINGS:
         pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS)
         return {RATINGS: rating_tasks(pairs, p_files, c_files, links, _raters_by(_read(out, ASSIGNMENTS, S.MPD_ASSIGNMENTS), "pair_id"))}
@@ -223,15 +223,20 @@ def score_ratings(out: str | os.PathLike, config: MPDAnnotationConfig, seed: int
     """Scores, unscored pairs, α with its bootstrap interval, per-rater figures."""
     out = Path(out)
     ratings = dio.read_table(out / RATINGS_FILE, S.MPD_RATINGS)
+    pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["pair_id"])
+    # ratings of pairs that a later build no longer has (changed --pairs) are kept in the file but not used
+    current = pc.is_in(ratings.column("pair_id"), value_set=pairs.column("pair_id"))
+    stale = ratings.num_rows - int(pc.sum(current).as_py() or 0)
+    ratings = ratings.filter(current)
     scores, unscored = aggregate_scores(ratings, config.aggregation)
     dio.write_table(scores, out / SCORES, S.MPD_SCORES)
     dio.write_table(unscored, out / UNSCORED, S.MPD_UNSCORED)
     agree = agreement(ratings, config.n_boot, seed)
     dio.write_table(agree.raters, out / RATER_STATS, S.MPD_RATER_STATS)
-    pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["pair_id"])
     sources = dict(zip(*np.unique(np.asarray(ratings.column("source").to_pylist(), dtype=str), return_counts=True))) if ratings.num_rows else {}
     summary = {
         "ratings": ratings.num_rows,
+        "stale_ratings": stale,
         "sources": {str(k): int(v) for k, v in sources.items()},
         "raters": int(pc.count_distinct(ratings.column("rater_id")).as_py()) if ratings.num_rows else 0,
         "pairs": pairs.num_rows,
@@ -550,7 +555,8 @@ def report_sections(out: str | os.PathLike) -> list[str]:
         + f"{info['ratings']:,} ratings ({', '.join(f'{k}: {v:,}' for k, v in info['sources'].items())}) from {info['raters']} raters "
         f"on {info['pairs']:,} pairs ({per_pair}). {info['scored']:,} pairs are scored (trimmed mean: the highest and the lowest "
         f"rating dropped); {info['unscored']:,} have too few ratings and are listed in `{UNSCORED}`. "
-        f"{info['ambiguous']:,} scored pairs are ambiguous (score in {info['band']}, inclusive).\n\n"
+        + (f"{info['stale_ratings']:,} ratings belong to pairs no longer in `pairs.parquet` and are not used. " if info.get("stale_ratings") else "")
+        + f"{info['ambiguous']:,} scored pairs are ambiguous (score in {info['band']}, inclusive).\n\n"
         f"![score histogram]({score_png})\n\n![sigma histogram]({sigma_png})\n\n"
         f"σ is the {sigma_kind} standard deviation of a pair's raw ratings. α uses every pair with ≥ 2 ratings "
         f"({a['pairs']:,} pairs, {a['ratings']:,} ratings); its interval comes from {a['n_boot']} bootstrap resamples of pairs.\n\n"
