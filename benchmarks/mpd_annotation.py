@@ -58,7 +58,7 @@ def main() -> None:
     disp = dispersion(scores)
     timings["dispersion summary"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    alpha = krippendorff_alpha_interval(ratings.column("pair_id").to_numpy(zero_copy_only=False), ratings.column("score").to_numpy())
+    alpha = krippendorff_alpha_interval(ratings.column("pair_id"), ratings.column("score").to_numpy())
     timings["Krippendorff alpha (interval)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     tasks, summary = build_preference_tasks(scores, pairs, PreferenceConfig())

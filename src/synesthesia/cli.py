@@ -332,6 +332,9 @@ def demo_cmd(
     for name in results:
         if name != "corpus":
             typer.echo(f"  {name:<14}: {out / name}  (report: {out / name / 'report.md'})")
+    status = results.get("mpd", {}).get("annotation", {}).get("status")
+    if status:
+        typer.echo(f"  MPD annotation ({status['phase']}, simulated raters): {status['message']}")
 
 
 def main() -> None:  # pragma: no cover

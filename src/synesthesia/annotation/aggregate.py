@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from synesthesia.datasets import schema as S
 
@@ -61,6 +62,21 @@ class AggregationConfig:
         return 2 * self.trim + 1
 
 
+def factorize(column: pa.ChunkedArray | pa.Array, sort: bool = False) -> tuple[np.ndarray, pa.Array]:
+    """Integer codes of a string column and the distinct values (in sorted
+    order when ``sort``), in Arrow: no Python string objects."""
+    enc = pc.dictionary_encode(column)
+    enc = enc.combine_chunks() if isinstance(enc, pa.ChunkedArray) else enc
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    names = enc.dictionary
+    if sort:
+        order = pc.sort_indices(names).to_numpy()
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        codes, names = rank[codes], names.take(pa.array(order))
+    return codes, names
+
+
 def in_band(scores: np.ndarray, band: tuple[float, float] = AMBIGUITY_BAND) -> np.ndarray:
     lo, hi = band
     return (scores >= lo - BAND_TOLERANCE) & (scores <= hi + BAND_TOLERANCE)
@@ -71,7 +87,7 @@ def aggregate_scores(ratings: pa.Table, config: AggregationConfig = AggregationC
     per pair with enough ratings, sorted by pair_id); ``unscored`` follows
     ``schema.MPD_UNSCORED``. Ratings must be one per (pair, rater) — the
     importer guarantees it."""
-    pair_codes, pair_names = pd.factorize(np.asarray(ratings.column("pair_id").to_numpy(zero_copy_only=False)), sort=True)
+    pair_codes, pair_names = factorize(ratings.column("pair_id"), sort=True)
     values = ratings.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     if np.isnan(values).any():
         raise ValueError("ratings contain missing scores; the importer should have rejected them")
@@ -97,10 +113,10 @@ def aggregate_scores(ratings: pa.Table, config: AggregationConfig = AggregationC
     lo = np.full(n_pairs, np.nan)
     hi = np.full(n_pairs, np.nan)
     lo[nonempty], hi[nonempty] = x[first], x[last]
-    names = np.asarray(pair_names, dtype=object)
+    names = pair_names.cast(pa.string())
     scores = pa.table(
         {
-            "pair_id": pa.array(names[scored], pa.string()),
+            "pair_id": names.filter(pa.array(scored)),
             "score": pa.array(score[scored], pa.float64()),
             "n_ratings": pa.array(counts[scored].astype(np.int32), pa.int32()),
             "sigma": pa.array(sigma[scored], pa.float64()),
@@ -113,7 +129,7 @@ def aggregate_scores(ratings: pa.Table, config: AggregationConfig = AggregationC
     short = ~scored
     unscored = pa.table(
         {
-            "pair_id": pa.array(names[short], pa.string()),
+            "pair_id": names.filter(pa.array(short)),
             "n_ratings": pa.array(counts[short].astype(np.int32), pa.int32()),
             "reason": pa.array([f"fewer than {config.min_ratings} ratings"] * int(short.sum()), pa.string()),
         },

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from synesthesia.annotation.aggregate import factorize
 from synesthesia.datasets import schema as S
 from synesthesia.pipelines.splits import rng_for
 
@@ -78,17 +79,23 @@ def _alpha_from_totals(totals: np.ndarray) -> np.ndarray:
 
 
 def _codes(labels) -> np.ndarray:
-    codes, _ = pd.factorize(np.asarray(labels, dtype=object), sort=False)
-    return codes
+    """Integer codes of unit labels: an Arrow column, integers, or any labels."""
+    if isinstance(labels, (pa.Array, pa.ChunkedArray)):
+        return factorize(labels)[0]
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "iu":
+        return np.unique(labels, return_inverse=True)[1].reshape(-1)
+    return pd.factorize(labels.astype(object), sort=False)[0]
 
 
 def krippendorff_alpha_interval(units, values) -> float:
     """α (interval) from one entry per rating: the unit (pair) each value
-    belongs to and the value. Missing cells are simply absent; NaN values
-    are ignored. Each rater must contribute at most one value per unit."""
+    belongs to (an Arrow string column, integers or any labels) and the
+    value. Missing cells are simply absent; NaN values are ignored. Each
+    rater must contribute at most one value per unit."""
     values = np.asarray(values, dtype=np.float64)
     ok = ~np.isnan(values)
-    codes = _codes(np.asarray(units, dtype=object)[ok])
+    codes = _codes(units)[ok]
     x = values[ok]
     if x.size == 0:
         return float("nan")
@@ -147,8 +154,8 @@ def bootstrap_alpha(unit_contrib: np.ndarray, n_boot: int = DEFAULT_BOOTSTRAP, s
 def agreement(ratings: pa.Table, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> Agreement:
     """α, its bootstrap interval and the per-rater table of a ratings table
     (``pair_id, rater_id, score``; one rating per pair and rater)."""
-    pairs = _codes(ratings.column("pair_id").to_numpy(zero_copy_only=False))
-    rater_codes, rater_names = pd.factorize(np.asarray(ratings.column("rater_id").to_numpy(zero_copy_only=False), dtype=object), sort=True)
+    pairs, _ = factorize(ratings.column("pair_id"))
+    rater_codes, rater_names = factorize(ratings.column("rater_id"), sort=True)
     raw = ratings.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     if raw.size == 0:
         return Agreement(float("nan"), float("nan"), float("nan"), 0, 0, 0, S.empty(S.MPD_RATER_STATS))
@@ -191,7 +198,7 @@ def agreement(ratings: pa.Table, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0)
         mean_score = np.bincount(rater_codes, weights=raw, minlength=n_raters) / n_ratings
     raters = pa.table(
         {
-            "rater_id": pa.array(np.asarray(rater_names, dtype=object), pa.string()),
+            "rater_id": rater_names.cast(pa.string()),
             "n_ratings": pa.array(n_ratings, pa.int64()),
             "mean_score": pa.array(mean_score, pa.float64()),
             "bias": pa.array(np.where(k > 0, bias, np.nan), pa.float64(), from_pandas=True),

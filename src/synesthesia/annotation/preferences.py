@@ -36,7 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from synesthesia.annotation.aggregate import factorize
 from synesthesia.datasets import schema as S
 from synesthesia.pipelines.splits import rng_for
 
@@ -100,15 +102,6 @@ def _candidate_pairs(group_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(firsts), np.concatenate(seconds)
 
 
-def candidate_counts(ambiguous: pd.DataFrame) -> dict[str, int]:
-    """How many distinct tasks of each kind the ambiguous pairs allow."""
-    out = {}
-    for kind, (query, _) in KIND_COLUMNS.items():
-        sizes = ambiguous.groupby(["split", query], sort=False, dropna=False).size().to_numpy()
-        out[kind] = int((sizes * (sizes - 1) // 2).sum())
-    return out
-
-
 def _split_target(n_tasks: int, available: dict[str, int]) -> dict[str, int]:
     kinds = list(S.PREFERENCE_KINDS)
     want = {kinds[0]: n_tasks - n_tasks // 2, kinds[1]: n_tasks // 2}
@@ -121,63 +114,77 @@ def _split_target(n_tasks: int, available: dict[str, int]) -> dict[str, int]:
     return got
 
 
+def _ambiguous_pairs(scores: pa.Table, pairs: pa.Table) -> pa.Table:
+    """The pairs whose score is ambiguous, with their score (split null → "")."""
+    idx = pc.index_in(pairs.column("pair_id"), value_set=scores.column("pair_id"))
+    amb = pc.fill_null(pc.take(scores.column("ambiguous"), idx), False)
+    table = pairs.filter(amb)
+    score = pc.take(scores.column("score"), pc.filter(idx, amb))
+    split = pc.fill_null(table.column("split"), "")
+    return table.set_column(table.schema.get_field_index("split"), "split", split).append_column("score", score)
+
+
 def build_preference_tasks(scores: pa.Table, pairs: pa.Table, config: PreferenceConfig = PreferenceConfig()) -> tuple[pa.Table, dict]:
     """Preference tasks (``schema.MPD_PREFERENCE_TASKS``) from the ambiguous
-    scored pairs, and a summary (ambiguous pairs, candidates and tasks per kind)."""
-    sc = pd.DataFrame(
-        {
-            "pair_id": scores.column("pair_id").to_numpy(zero_copy_only=False),
-            "score": scores.column("score").to_numpy(zero_copy_only=False),
-            "ambiguous": scores.column("ambiguous").to_numpy(zero_copy_only=False),
-        }
-    )
-    pr = pd.DataFrame({c: pairs.column(c).to_numpy(zero_copy_only=False) for c in ("pair_id", "painting_id", "clip_id", "split")})
-    pr["split"] = pr["split"].fillna("")
-    amb = pr.merge(sc[sc["ambiguous"].astype(bool)], on="pair_id", how="inner")
-    available = candidate_counts(amb)
-    targets = _split_target(config.n_tasks, available)
-    frames = []
+    scored pairs, and a summary (ambiguous pairs, candidates and tasks per kind).
+
+    Vectorised over integer codes; strings are touched only for the tasks drawn."""
+    amb = _ambiguous_pairs(scores, pairs)
+    split_codes, _ = factorize(amb.column("split"), sort=True)  # sorted codes: the result does not depend on row order
+    candidates, groups = {}, {}
+    for kind, (query, candidate) in KIND_COLUMNS.items():
+        q_codes, q_names = factorize(amb.column(query), sort=True)
+        c_codes, _ = factorize(amb.column(candidate), sort=True)
+        group = split_codes * max(len(q_names), 1) + q_codes
+        order = np.lexsort((c_codes, group))
+        sizes = np.bincount(group)
+        groups[kind] = (order, group[order])
+        candidates[kind] = int((sizes * (sizes - 1) // 2).sum())
+    targets = _split_target(config.n_tasks, candidates)
+    parts = []
     for kind, (query, candidate) in KIND_COLUMNS.items():
         if targets[kind] == 0:
             continue
-        d = amb.sort_values(["split", query, candidate], kind="stable").reset_index(drop=True)
-        groups = pd.factorize(d["split"] + "\x00" + d[query])[0]
-        i, j = _candidate_pairs(groups)
+        order, sorted_group = groups[kind]
+        i, j = _candidate_pairs(sorted_group)
         rng = rng_for(config.seed, "preference-tasks", kind)
         pick = np.sort(rng.choice(i.size, size=targets[kind], replace=False))
-        i, j = i[pick], j[pick]
+        i, j = order[i[pick]], order[j[pick]]
         flip = rng.random(i.size) < 0.5
-        a, b = np.where(flip, j, i), np.where(flip, i, j)
-        frame = pd.DataFrame(
-            {
-                "kind": kind,
-                "query_id": d[query].to_numpy()[a],
-                "candidate_a": d[candidate].to_numpy()[a],
-                "candidate_b": d[candidate].to_numpy()[b],
-                "pair_a": d["pair_id"].to_numpy()[a],
-                "pair_b": d["pair_id"].to_numpy()[b],
-                "score_a": d["score"].to_numpy()[a],
-                "score_b": d["score"].to_numpy()[b],
-                "split": d["split"].to_numpy()[a],
-            }
+        a = pa.array(np.where(flip, j, i))
+        b = pa.array(np.where(flip, i, j))
+        rows_a, rows_b = amb.take(a), amb.take(b)
+        q = rows_a.column(query)
+        ca, cb = rows_a.column(candidate), rows_b.column(candidate)
+        ids = [preference_task_id(kind, x, y, z) for x, y, z in zip(q.to_pylist(), ca.to_pylist(), cb.to_pylist())]
+        parts.append(
+            pa.table(
+                {
+                    "task_id": pa.array(ids, pa.string()),
+                    "kind": pa.array([kind] * len(ids), pa.string()),
+                    "query_id": q,
+                    "candidate_a": ca,
+                    "candidate_b": cb,
+                    "pair_a": rows_a.column("pair_id"),
+                    "pair_b": rows_b.column("pair_id"),
+                    "score_a": rows_a.column("score"),
+                    "score_b": rows_b.column("score"),
+                    "split": rows_a.column("split"),
+                }
+            )
         )
-        frame.insert(
-            0,
-            "task_id",
-            [preference_task_id(kind, q, x, y) for q, x, y in zip(frame["query_id"], frame["candidate_a"], frame["candidate_b"])],
-        )
-        frames.append(frame)
-    if frames:
-        df = pd.concat(frames, ignore_index=True).sort_values(["kind", "split", "task_id"]).reset_index(drop=True)
-        df["split"] = df["split"].astype(object).where(df["split"] != "", None)
-        table = pa.Table.from_pandas(df, schema=S.MPD_PREFERENCE_TASKS, preserve_index=False)
+    if parts:
+        table = pa.concat_tables(parts)
+        split = table.column("split")
+        table = table.set_column(table.schema.get_field_index("split"), "split", pc.if_else(pc.equal(split, ""), pa.scalar(None, pa.string()), split))
+        table = S.conform(table, S.MPD_PREFERENCE_TASKS).sort_by([("kind", "ascending"), ("split", "ascending"), ("task_id", "ascending")])
     else:
         table = S.empty(S.MPD_PREFERENCE_TASKS)
     summary = {
-        "ambiguous_pairs": int(len(amb)),
-        "scored_pairs": int(len(sc)),
+        "ambiguous_pairs": amb.num_rows,
+        "scored_pairs": scores.num_rows,
         "requested": config.n_tasks,
-        "candidates": available,
+        "candidates": candidates,
         "tasks": {k: int(v) for k, v in targets.items()},
     }
     return table, summary

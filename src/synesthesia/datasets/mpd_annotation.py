@@ -479,7 +479,7 @@ def status(out: str | os.PathLike) -> dict:
 
 # --- report -------------------------------------------------------------------------------
 
-def _figures(out: Path, scores: pa.Table, band: tuple[float, float], thresholds: tuple[float, ...]) -> tuple[str, str]:
+def _figures(out: Path, scores: pa.Table, band: tuple[float, float], thresholds: tuple[float, ...], simulated: bool = False) -> tuple[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -493,7 +493,7 @@ def _figures(out: Path, scores: pa.Table, band: tuple[float, float], thresholds:
     ax.axvspan(*band, color="#dd8452", alpha=0.2, label=f"ambiguous band {list(band)}")
     ax.set_xlabel("final score (trimmed mean)")
     ax.set_ylabel("pairs")
-    ax.set_title("Score distribution (paper Fig. 2c)")
+    ax.set_title("Score distribution (paper Fig. 2c)" + (" — SIMULATED ratings" if simulated else ""))
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / FIGURES / "score_histogram.png")
@@ -501,11 +501,13 @@ def _figures(out: Path, scores: pa.Table, band: tuple[float, float], thresholds:
     fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
     top = max(0.3, float(sigma.max()) if sigma.size else 0.3)
     ax.hist(sigma, bins=np.linspace(0, top, 31), color="#55a868", edgecolor="white")
-    for t in thresholds:
-        ax.axvline(t, color="#c44e52", linestyle="--", linewidth=1)
+    for i, t in enumerate(thresholds):
+        ax.axvline(t, color="#c44e52", linestyle="--", linewidth=1, label="paper's thresholds" if i == 0 else None)
     ax.set_xlabel("σ of a pair's raw ratings")
     ax.set_ylabel("pairs")
-    ax.set_title("Rating dispersion per pair")
+    ax.set_title("Rating dispersion per pair" + (" — SIMULATED ratings" if simulated else ""))
+    if thresholds:
+        ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(out / FIGURES / "sigma_histogram.png")
     plt.close(fig)
@@ -539,7 +541,9 @@ def report_sections(out: str | os.PathLike) -> list[str]:
     info = json.loads((out / AGREEMENT).read_text(encoding="utf-8"))
     scores = dio.read_table(out / SCORES, S.MPD_SCORES)
     cfg, _ = annotation_config(out)
-    score_png, sigma_png = _figures(out, scores, tuple(cfg.aggregation.band), tuple(cfg.aggregation.sigma_thresholds))
+    score_png, sigma_png = _figures(
+        out, scores, tuple(cfg.aggregation.band), tuple(cfg.aggregation.sigma_thresholds), bool(info["sources"].get("simulated"))
+    )
     note = _simulated_note(info["sources"])
     disp = info["dispersion"]
     a = info["agreement"]
