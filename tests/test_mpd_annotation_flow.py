@@ -43,15 +43,22 @@ def test_phase1_writes_rating_tasks_and_waits_for_ratings(phases, tiny_corpus):
     load = Counter(assignments["rater_id"].to_pylist())
     assert len(load) == 12 and max(load.values()) - min(load.values()) <= 1
     # listening copies: one per clip used in a pair, at the track's own rate, 15 s long
-    media = dio.read_table(out / MA.CLIP_MEDIA, S.CLIP_MEDIA)
+    media = dio.read_table(out / MA.CLIP_MEDIA, S.CLIP_FILES)
     assert set(media["clip_id"].to_pylist()) == set(pairs["clip_id"].to_pylist())
     tracks = {t["track_id"]: t for t in dio.read_table(out / "tracks.parquet").to_pylist()}
     clips = {c["clip_id"]: c for c in dio.read_table(out / "clips.parquet").to_pylist()}
     for row in media.to_pylist()[:5]:
-        info = sf.info(str(out / row["path"]))
-        track = tracks[clips[row["clip_id"]]["track_id"]]
-        assert info.samplerate == track["sample_rate"] and info.channels == track["channels"]
-        assert info.duration == pytest.approx(15.0, abs=0.01) and row["format"] == "flac"
+        path = out / MA.CLIP_MEDIA_DIR / row["path"]
+        info = sf.info(str(path))
+        clip = clips[row["clip_id"]]
+        track = tracks[clip["track_id"]]
+        assert info.samplerate == track["sample_rate"] == row["sample_rate"] and info.channels == track["channels"]
+        assert info.duration == pytest.approx(15.0, abs=0.01) and path.suffix == ".flac"
+        # the same stretch of music as the clip's mel: compare with the source at the clip's start
+        source, sr = sf.read(str(Path(dio.read_manifest(out)["media_roots"]["music"]) / track["path"]), always_2d=True)
+        start = int(round(clip["start_s"] * sr))
+        mine, _ = sf.read(str(path), always_2d=True)
+        assert abs(mine[: sr] - source[start : start + sr]).max() < 1e-3
     # Label Studio task JSON: one task per pair, ids ours, media URLs resolving to real files
     tasks = json.loads((out / MA.LABELSTUDIO / "ratings.tasks.json").read_text())
     assert sorted(t["data"]["pair_id"] for t in tasks) == sorted(pairs["pair_id"].to_pylist())
@@ -117,7 +124,7 @@ def test_phase3_consensus_hf_export_and_card(phases):
     for split in scores_ds:
         ids = set(scores_ds[split]["pair_id"])
         assert set(pairs[pairs["pair_id"].isin(ids)]["split"]) == {split}
-    files = {s: str(out / "hf" / "preferences" / f"{s}-*.parquet") for s in ("train", "val", "test") if list((out / "hf" / "preferences").glob(f"{s}-*"))}
+    files = {s: str(out / "hf" / "preferences" / s / "*.parquet") for s in ("train", "val", "test") if (out / "hf" / "preferences" / s).is_dir()}
     prefs_ds = datasets.load_dataset("parquet", data_files=files)
     assert sum(len(prefs_ds[s]) for s in prefs_ds) == prefs.num_rows
     assert set(prefs_ds["train"].column_names) == set(S.MPD_PREFERENCE_PAIRS.names)

@@ -1,66 +1,100 @@
-"""Hugging Face export: split shards and a dataset card.
+"""Hugging Face dataset cards: ``README.md`` with YAML ``configs`` that point
+at a built folder's per-split Parquet shards, so ``datasets.load_dataset(DIR)``
+(or the Hub viewer) finds the splits without a loading script; and the
+writer of those per-split shards.
 
-A dataset folder gets ``hf/<config>/<split>-NNNNN-of-NNNNN.parquet`` and a
-``README.md`` whose YAML front matter lists the configs and their split
-files, so either of these reads it::
-
-    datasets.load_dataset("DIR", "<config>")                    # via the card
-    datasets.load_dataset("parquet", data_files={"train": "DIR/hf/<config>/train-*.parquet", ...})
-
-Rows without a split go to the split ``unsplit``.
+    datasets.load_dataset("DIR")                 # the default config
+    datasets.load_dataset("DIR", "<config>")     # a named config (e.g. MPD's "preferences")
+    datasets.load_dataset("parquet", data_files={"train": "DIR/<root>/train/*.parquet", ...})
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 
 from synesthesia.datasets import io as dio
 
-HF_FOLDER = "hf"
+#: The split of rows whose split is null.
 UNSPLIT = "unsplit"
-SPLIT_ORDER = ("train", "val", "test")
 
 
-def write_split_shards(table: pa.Table, out: str | os.PathLike, config: str, split_column: str = "split", max_rows: int = 100_000) -> dict[str, str]:
-    """Write ``table`` as per-split shards under ``out/hf/<config>/``; return
-    ``{split: glob}`` (relative to ``out``). Files of an earlier export that
-    are not rewritten are removed."""
-    folder = Path(out) / HF_FOLDER / config
-    folder.mkdir(parents=True, exist_ok=True)
-    splits = pc.fill_null(table.column(split_column), UNSPLIT) if table.num_rows else pa.array([], pa.string())
-    names = sorted(set(splits.to_pylist()), key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else len(SPLIT_ORDER), s))
-    written, globs = set(), {}
-    for split in names:
-        part = table.filter(pc.equal(splits, split))
-        n = max(1, -(-part.num_rows // max_rows))
-        for i in range(n):
-            path = folder / f"{split}-{i:05d}-of-{n:05d}.parquet"
-            dio.write_table(part.slice(i * max_rows, max_rows), path)
-            written.add(path.name)
-        globs[split] = f"{HF_FOLDER}/{config}/{split}-*.parquet"
-    for f in folder.glob("*.parquet"):
-        if f.name not in written:
-            f.unlink()
-    return globs
+def configs_header(
+    configs: Mapping[str, Mapping[str, str]], pretty_name: str, extra: Mapping[str, object] | None = None, default: str | None = None
+) -> str:
+    """The YAML front matter for several configs (``{config: {split: glob}}``,
+    globs relative to the folder); ``default`` (or the first) is the default."""
+    import yaml
 
-
-def dataset_card(pretty_name: str, configs: Mapping[str, Mapping[str, str]], body: str, default: str | None = None, extra: Mapping | None = None) -> str:
-    """A README.md with Hugging Face YAML metadata: one config per entry of
-    ``configs`` (``{config: {split: glob}}``), then the Markdown ``body``."""
-    meta: dict = {"pretty_name": pretty_name}
-    meta.update(extra or {})
-    meta["configs"] = []
-    for name, splits in configs.items():
+    default = default or next(iter(configs), None)
+    entries = []
+    for name, data_files in configs.items():
         entry: dict = {"config_name": name}
-        if name == (default or next(iter(configs), None)):
+        if name == default and len(configs) > 1:
             entry["default"] = True
-        entry["data_files"] = [{"split": s, "path": g} for s, g in splits.items()]
-        meta["configs"].append(entry)
-    front = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    return f"---\n{front}---\n\n{body.strip()}\n"
+        entry["data_files"] = [{"split": split, "path": pattern} for split, pattern in data_files.items()]
+        entries.append(entry)
+    meta = {"pretty_name": pretty_name, "configs": entries}
+    meta.update(extra or {})
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def card_header(data_files: Mapping[str, str], pretty_name: str, extra: Mapping[str, object] | None = None) -> str:
+    """The YAML front matter: one ``default`` config whose splits map to the
+    given glob patterns (relative to the folder)."""
+    return configs_header({"default": data_files}, pretty_name, extra)
+
+
+def write_dataset_card(
+    folder: str | Path,
+    pretty_name: str,
+    data_files: Mapping[str, str] | None,
+    sections: Sequence[str],
+    extra: Mapping[str, object] | None = None,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+) -> Path:
+    """Write ``folder/README.md``: front matter, a title, then ``sections``
+    (Markdown, in order). ``configs`` (several named configs) replaces
+    ``data_files`` (one ``default`` config)."""
+    header = configs_header(configs, pretty_name, extra) if configs else card_header(data_files or {}, pretty_name, extra)
+    text = header + f"\n# {pretty_name}\n\n" + "\n\n".join(sections) + "\n"
+    return dio.write_text(text, Path(folder) / "README.md")
+
+
+def read_card_configs(folder: str | Path) -> list[dict]:
+    """The ``configs`` of a card written by :func:`write_dataset_card`."""
+    import yaml
+
+    text = (Path(folder) / "README.md").read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise ValueError(f"{folder}/README.md has no YAML front matter")
+    return yaml.safe_load(text[4 : text.index("\n---\n", 4)])["configs"]
+
+
+def write_split_parts(
+    rows: pa.Table, root: str | Path, schema: pa.Schema | None = None, rows_per_part: int = 100_000, split_column: str = "split"
+) -> dict[str, list[Path]]:
+    """``root/<split>/part-NNNNN.parquet`` for every split of ``rows`` (rows
+    with a null split go to ``unsplit``); parts left by an earlier export
+    (another split, fewer rows) are removed, and emptied split folders too."""
+    root = Path(root)
+    splits = pc.fill_null(rows.column(split_column), UNSPLIT) if rows.num_rows else pa.chunked_array([], pa.string())
+    written: dict[str, list[Path]] = {}
+    for split in dict.fromkeys(splits.to_pylist()):
+        sub = rows.filter(pc.equal(splits, split))
+        written[split] = [
+            dio.write_table(sub.slice(start, rows_per_part), root / split / f"part-{k:05d}.parquet", schema)
+            for k, start in enumerate(range(0, sub.num_rows, rows_per_part))
+        ]
+    keep = {p for paths in written.values() for p in paths}
+    if root.is_dir():
+        for f in root.glob("*/*.parquet"):
+            if f not in keep:
+                f.unlink()
+        for d in root.iterdir():
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+    return written

@@ -15,7 +15,7 @@ A built MPD folder::
 
     and, as annotation proceeds (datasets/mpd_annotation.py):
 
-      assignments.parquet, clip_media.parquet, media/clips/, labelstudio/     phase 1
+      assignments.parquet, clip_files.parquet, clips/, labelstudio/           phase 1
       ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
       agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
       preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3

@@ -4,7 +4,7 @@
 data in DIR allows:
 
 1. **pairs → rating tasks**: ``assignments.parquet`` (k of R raters per pair),
-   listening copies of the clips (``media/clips/``), Label Studio task JSON
+   listening copies of the clips (``clips/``, ``clip_files.parquet``), Label Studio task JSON
    and configs in ``labelstudio/``. Waits for ``ratings.parquet``, which
    ``synesthesia annotate import`` / ``pull`` write from Label Studio exports.
 2. **ratings → scores, statistics, preference tasks**: ``scores.parquet``,
@@ -55,13 +55,16 @@ from synesthesia.annotation.preferences import (
 from synesthesia.datasets import card
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.pipelines.clip_media import DEFAULT_FORMAT
+from synesthesia.pipelines.audio import CLIP_FORMATS, ClipConfig
 
 # --- layout ----------------------------------------------------------------------
 
 ASSIGNMENTS = "assignments.parquet"
-CLIP_MEDIA = "clip_media.parquet"
-CLIP_MEDIA_DIR = "media/clips"
+#: Listening copies of the clips for raters (schema.CLIP_FILES; paths relative to CLIP_MEDIA_DIR).
+CLIP_MEDIA = "clip_files.parquet"
+CLIP_MEDIA_DIR = "clips"
+#: FLAC: lossless, plays in every current browser, fast to encode.
+DEFAULT_FORMAT = "flac"
 RATINGS_FILE = "ratings.parquet"
 SCORES = "scores.parquet"
 UNSCORED = "unscored.parquet"
@@ -100,6 +103,8 @@ class MPDAnnotationConfig:
             raise ValueError("need 1 <= raters_per_pair <= rater_pool")
         if not 1 <= self.raters_per_preference_task <= self.rater_pool:
             raise ValueError("need 1 <= raters_per_preference_task <= rater_pool")
+        if self.clip_media_format not in CLIP_FORMATS:
+            raise ValueError(f"clip_media_format must be one of {sorted(CLIP_FORMATS)}")
 
     @classmethod
     def from_dict(cls, d: dict | None) -> "MPDAnnotationConfig":
@@ -142,20 +147,17 @@ def plan_ratings(out: str | os.PathLike, config: MPDAnnotationConfig, seed: int)
     return table
 
 
-def clip_media_items(out: str | os.PathLike) -> list[dict]:
-    """Work items of the clip-media stage: tracks with the clips that appear in pairs."""
-    from synesthesia.pipelines.audio import mel_work_items
-
+def listening_clips(out: str | os.PathLike) -> tuple[pa.Table, pa.Table, ClipConfig]:
+    """What the listening-copy stage cuts: the tracks, the clips that appear
+    in pairs, and a ClipConfig with their length."""
     out = Path(out)
     pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS)
     clips = dio.read_table(out / "clips.parquet", S.CLIPS)
     tracks = dio.read_table(out / "tracks.parquet", S.MPD_TRACKS)
     used = clips.filter(pc.is_in(clips.column("clip_id"), value_set=pc.unique(pairs.column("clip_id"))))
-    seconds = dict(zip(used.column("clip_id").to_pylist(), (pc.subtract(used.column("end_s"), used.column("start_s"))).to_pylist()))
-    items = mel_work_items(tracks, used)
-    for item in items:
-        item["clip_seconds"] = max(seconds[c] for c, _ in item["clips"])
-    return items
+    lengths = pc.subtract(used.column("end_s"), used.column("start_s"))
+    seconds = pc.max(lengths).as_py() if used.num_rows else ClipConfig().clip_seconds
+    return tracks, used, ClipConfig(clip_seconds=float(seconds))
 
 
 def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -164,10 +166,10 @@ def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path
     roots = dio.read_manifest(out)["media_roots"]
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
     p_files = {pid: Path(roots["paintings"]) / path for pid, path in zip(paintings["painting_id"].to_pylist(), paintings["path"].to_pylist())}
-    media = _read(out, CLIP_MEDIA, S.CLIP_MEDIA)
+    media = _read(out, CLIP_MEDIA, S.CLIP_FILES)
     if media is None:
         raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
-    c_files = {cid: out / path for cid, path in zip(media["clip_id"].to_pylist(), media["path"].to_pylist())}
+    c_files = {cid: out / CLIP_MEDIA_DIR / path for cid, path in zip(media["clip_id"].to_pylist(), media["path"].to_pylist())}
     return p_files, c_files
 
 
@@ -297,11 +299,13 @@ def scored_pairs_table(out: Path) -> pa.Table:
     scores = dio.read_table(out / SCORES, S.MPD_SCORES).to_pandas()
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS).to_pandas()[["painting_id", "path", "style"]]
     clips = dio.read_table(out / "clips.parquet", S.CLIPS).to_pandas()[["clip_id", "track_id", "start_s", "end_s"]]
-    media = _read(out, CLIP_MEDIA, S.CLIP_MEDIA)
+    media = _read(out, CLIP_MEDIA, S.CLIP_FILES)
     df = pairs.merge(scores, on="pair_id").merge(paintings.rename(columns={"path": "painting_path"}), on="painting_id", how="left")
     df = df.merge(clips, on="clip_id", how="left")
     if media is not None:
-        df = df.merge(media.to_pandas()[["clip_id", "path"]].rename(columns={"path": "clip_media_path"}), on="clip_id", how="left")
+        listening = media.to_pandas()[["clip_id", "path"]]
+        listening["path"] = CLIP_MEDIA_DIR + "/" + listening["path"]
+        df = df.merge(listening.rename(columns={"path": "clip_media_path"}), on="clip_id", how="left")
     else:
         df["clip_media_path"] = None
     cols = ["pair_id", "painting_id", "clip_id", "score", "n_ratings", "sigma", "min", "max", "ambiguous",
@@ -309,14 +313,29 @@ def scored_pairs_table(out: Path) -> pa.Table:
     return pa.Table.from_pandas(df[cols].sort_values(["split", "pair_id"]), preserve_index=False)
 
 
+HF_FOLDER = "hf"
+
+
 def write_hf_export(out: Path) -> dict:
-    configs = {
-        "scores": card.write_split_shards(scored_pairs_table(out), out, "scores"),
-        "preferences": card.write_split_shards(dio.read_table(out / PREFERENCE_PAIRS, S.MPD_PREFERENCE_PAIRS), out, "preferences"),
+    """``hf/<config>/<split>/part-NNNNN.parquet`` for the ``scores`` and
+    ``preferences`` configs, and the dataset card ``README.md`` pointing at them."""
+    tables = {
+        "scores": scored_pairs_table(out),
+        "preferences": dio.read_table(out / PREFERENCE_PAIRS, S.MPD_PREFERENCE_PAIRS),
     }
+    configs = {}
+    for name, table in tables.items():
+        written = card.write_split_parts(table, out / HF_FOLDER / name)
+        order = sorted(written, key=lambda s: (card_split_rank(s), s))
+        configs[name] = {split: f"{HF_FOLDER}/{name}/{split}/*.parquet" for split in order}
     info = json.loads((out / AGREEMENT).read_text(encoding="utf-8"))
-    dio.write_text(card.dataset_card("MPD (music–painting coherence)", configs, _card_body(out, info)), out / "README.md")
-    return {name: sorted(globs) for name, globs in configs.items()}
+    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [_card_body(out, info)], configs=configs)
+    return {name: list(globs) for name, globs in configs.items()}
+
+
+def card_split_rank(split: str) -> int:
+    order = ("train", "val", "test")
+    return order.index(split) if split in order else len(order)
 
 
 def _simulated_note(sources: dict) -> str:
@@ -333,8 +352,6 @@ def _simulated_note(sources: dict) -> str:
 def _card_body(out: Path, info: dict) -> str:
     a = info["agreement"]
     return f"""
-# MPD: music–painting perceptual coherence
-
 {_simulated_note(info.get("sources", {}))}Random painting × 15 s music-clip pairs, each rated on [0, 1] by
 {info.get("raters", "?")} raters (trimmed mean of the ratings), plus pairwise preferences for the
 ambiguous pairs (score in {info.get("band")}), built with `synesthesia` following the MPJudge paper.

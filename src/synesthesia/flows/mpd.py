@@ -20,10 +20,8 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import mpd as M
 from synesthesia.datasets import mpd_annotation as MA
 from synesthesia.datasets import schema as S
-from synesthesia.flows.common import RunnerConfig, compute_mels, ensure_prefect_api, ingest_source, run_shards, stage_dir
+from synesthesia.flows.common import RunnerConfig, compute_mels, ensure_prefect_api, ingest_source, write_clip_files
 from synesthesia.pipelines.audio import plan_clips
-from synesthesia.pipelines.clip_media import clip_media_shard_step, read_clip_media
-from synesthesia.pipelines.shards import ShardStore, plan_shards
 from synesthesia.pipelines.ingest import IngestConfig
 from synesthesia.pipelines.pairing import draw_mpd_pairs
 
@@ -82,17 +80,11 @@ def annotation_phases(out_dir: Path, config: MA.MPDAnnotationConfig, seed: int, 
     inside a flow: the clip-media stage is sharded over its task runner)."""
     logger = get_run_logger()
     result: dict = {"assignments": MA.plan_ratings(out_dir, config, seed).num_rows}
-    items = MA.clip_media_items(out_dir)
-    fingerprints = [(i["track_id"], i["sha256"], i["clips"]) for i in items]
-    shards = plan_shards("clip-media", items, shard_size, config.clip_media_format, fingerprints)
-    folder = stage_dir(out_dir, "clip-media")
-    run_shards(
-        clip_media_shard_step, shards, root=dio.read_manifest(out_dir)["media_roots"]["music"], folder=str(folder),
-        media_folder=str(out_dir / MA.CLIP_MEDIA_DIR), relative_to=str(out_dir), fmt=config.clip_media_format,
+    tracks, clips, clip_config = MA.listening_clips(out_dir)
+    media = write_clip_files(
+        tracks, clips, dio.read_manifest(out_dir)["media_roots"]["music"], out_dir, clip_config, shard_size, config.clip_media_format, native=True
     )
-    ShardStore(folder).finalize(shards)
-    media = read_clip_media(folder)
-    dio.write_table(media, out_dir / MA.CLIP_MEDIA, S.CLIP_MEDIA)
+    dio.write_table(media, out_dir / MA.CLIP_MEDIA, S.CLIP_FILES)
     MA.write_labelstudio_files(out_dir, "ratings")
     logger.info("rating tasks: %d pairs x %d raters; %d clip listening copies", result["assignments"] // max(config.raters_per_pair, 1), config.raters_per_pair, media.num_rows)
     if (out_dir / MA.RATINGS_FILE).exists():
