@@ -329,7 +329,7 @@ def write_hf_export(out: Path) -> dict:
         order = sorted(written, key=lambda s: (card_split_rank(s), s))
         configs[name] = {split: f"{HF_FOLDER}/{name}/{split}/*.parquet" for split in order}
     info = json.loads((out / AGREEMENT).read_text(encoding="utf-8"))
-    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [_card_body(out, info)], configs=configs)
+    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [_card_body(out, info).strip()], configs=configs)
     return {name: list(globs) for name, globs in configs.items()}
 
 
