@@ -28,6 +28,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/audio_stage.py
+	$(BIN)/python benchmarks/mpd_annotation.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache

@@ -46,3 +46,13 @@ def tiny_corpus(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def mpd_annotation_phases(prefect_api, tiny_corpus, tmp_path_factory) -> dict:
+    """An MPD folder taken through the three annotation phases with simulated
+    raters, plus copies of it after phases 1 and 2 (tests copy those again
+    before changing them). See tests/mpd_phases.py."""
+    from mpd_phases import run_phases
+
+    return run_phases(tiny_corpus, tmp_path_factory.mktemp("mpd-annotation"))

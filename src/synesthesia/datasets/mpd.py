@@ -12,6 +12,14 @@ A built MPD folder::
       quarantine.parquet  schema.QUARANTINE
       report.md
       _work/              shard parts of the ingest stages (kept so re-runs resume)
+
+    and, as annotation proceeds (datasets/mpd_annotation.py):
+
+      assignments.parquet, clip_files.parquet, clips/, labelstudio/           phase 1
+      ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
+      agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
+      preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3
+      annotation_rejects.parquet, figures/
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import pyarrow as pa
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.mpd_annotation import MPDAnnotationConfig
 from synesthesia.pipelines import report as R
 from synesthesia.pipelines.audio import ClipConfig, MelConfig
 from synesthesia.pipelines.pairing import MPD_DEFAULT_PAIRS
@@ -44,6 +53,8 @@ class MPDConfig:
     fractions: tuple[tuple[str, float], ...] = tuple(DEFAULT_FRACTIONS.items())
     clip: ClipConfig = field(default_factory=ClipConfig)
     mel: MelConfig = field(default_factory=MelConfig)
+    #: raters, aggregation, preference tasks, consensus (see datasets/mpd_annotation.py)
+    annotation: MPDAnnotationConfig = field(default_factory=MPDAnnotationConfig)
 
     def __post_init__(self):
         if self.split_mode not in SPLIT_MODES:

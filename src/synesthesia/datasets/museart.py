@@ -466,24 +466,9 @@ def pair_rows(pairs: pa.Table, audio: pa.Table, images: pa.Table) -> pa.Table:
 def write_pair_shards(out: str | Path, rows: pa.Table, rows_per_part: int = PAIR_ROWS_PER_PART) -> dict[str, list[Path]]:
     """``out/pairs/<split>/part-NNNNN.parquet``; parts left by an earlier
     build (another split mode, fewer rows) are removed."""
-    root = Path(out) / "pairs"
-    written: dict[str, list[Path]] = {}
-    splits = rows.column("split").to_pylist()
-    for split in dict.fromkeys(splits):
-        sub = rows.filter(pa.compute.equal(rows["split"], split))
-        written[split] = [
-            dio.write_table(sub.slice(start, rows_per_part), root / split / f"part-{k:05d}.parquet", S.MUSEART_PAIR_ROWS)
-            for k, start in enumerate(range(0, sub.num_rows, rows_per_part))
-        ]
-    keep = {p for paths in written.values() for p in paths}
-    if root.is_dir():
-        for f in root.glob("*/*.parquet"):
-            if f not in keep:
-                f.unlink()
-        for d in root.iterdir():
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
-    return written
+    from synesthesia.datasets.card import write_split_parts
+
+    return write_split_parts(rows, Path(out) / "pairs", S.MUSEART_PAIR_ROWS, rows_per_part)
 
 
 # --- report and card -----------------------------------------------------------------

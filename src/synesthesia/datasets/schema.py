@@ -186,6 +186,108 @@ MPD_PREFERENCE_PAIRS = pa.schema(
 )
 
 
+# --- MPD annotation: rater assignments, raw ratings and votes, preference tasks --
+# (issue 3; MPD_SCORES / MPD_PREFERENCE_PAIRS above are the tables MPJudge reads.)
+
+#: Which raters are asked to rate each pair (``slot`` 0..k-1; seeded, balanced load).
+MPD_ASSIGNMENTS = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("rater_id", pa.string()),
+        ("slot", pa.int32()),
+    ]
+)
+
+#: One row per (pair, rater): the rater's coherence score in [0, 1].
+#: ``source``: "labelstudio" (imported export) or "simulated" (demo/test raters).
+MPD_RATINGS = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("rater_id", pa.string()),
+        ("score", pa.float64()),
+        ("annotation_id", pa.string()),
+        ("lead_time_s", pa.float64()),
+        ("annotated_at", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()),
+    ]
+)
+
+#: Pairs that got ratings but too few to be scored (they are not in scores.parquet).
+MPD_UNSCORED = pa.schema(
+    [
+        ("pair_id", pa.string()),
+        ("n_ratings", pa.int32()),
+        ("reason", pa.string()),
+    ]
+)
+
+#: Per-rater agreement figures (so a project lead can spot a bad rater).
+MPD_RATER_STATS = pa.schema(
+    [
+        ("rater_id", pa.string()),
+        ("n_ratings", pa.int64()),
+        ("mean_score", pa.float64()),
+        ("bias", pa.float64()),  # mean(rating - leave-one-out consensus)
+        ("corr", pa.float64()),  # Pearson r with the leave-one-out consensus
+        ("alpha_without", pa.float64()),  # Krippendorff's alpha with this rater left out
+        ("alpha_delta", pa.float64()),  # alpha_without - alpha (> 0: agreement rises without the rater)
+    ]
+)
+
+#: Pairwise preference tasks built from ambiguous pairs (kind in PREFERENCE_KINDS).
+#: candidate_a/b are clip ids (clips_given_painting) or painting ids
+#: (paintings_given_clip); pair_a/b the rated pairs (query, candidate).
+MPD_PREFERENCE_TASKS = pa.schema(
+    [
+        ("task_id", pa.string()),
+        ("kind", pa.string()),
+        ("query_id", pa.string()),
+        ("candidate_a", pa.string()),
+        ("candidate_b", pa.string()),
+        ("pair_a", pa.string()),
+        ("pair_b", pa.string()),
+        ("score_a", pa.float64()),
+        ("score_b", pa.float64()),
+        ("split", pa.string()),
+    ]
+)
+
+#: Which raters are asked to answer each preference task.
+MPD_PREFERENCE_ASSIGNMENTS = pa.schema(
+    [
+        ("task_id", pa.string()),
+        ("rater_id", pa.string()),
+        ("slot", pa.int32()),
+    ]
+)
+
+#: One row per (task, rater): which candidate fits the query better.
+MPD_PREFERENCE_VOTES = pa.schema(
+    [
+        ("task_id", pa.string()),
+        ("rater_id", pa.string()),
+        ("choice", pa.string()),  # "a" | "b"
+        ("chosen_id", pa.string()),
+        ("annotation_id", pa.string()),
+        ("lead_time_s", pa.float64()),
+        ("annotated_at", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()),
+    ]
+)
+
+#: Annotations an import did not use, each with the reason (nothing is dropped silently).
+ANNOTATION_REJECTS = pa.schema(
+    [
+        ("export_file", pa.string()),
+        ("kind", pa.string()),  # "ratings" | "preferences"
+        ("task_ref", pa.string()),  # our pair/task id, or "ls-task-<id>" when ours is missing
+        ("annotation_id", pa.string()),
+        ("rater_id", pa.string()),
+        ("reason", pa.string()),
+        ("value", pa.string()),  # the offending result, as JSON text
+    ]
+)
+
 # --- audio clips stored as files (Museart) -------------------------------------
 
 #: One stored clip file: 16 kHz mono 16-bit PCM. ``path`` is relative to the

@@ -166,10 +166,14 @@ def compute_mels(tracks, clips, root: str | os.PathLike, out: str | os.PathLike,
     return ShardStore(folder).finalize(shards)
 
 
-def write_clip_files(tracks, clips, root: str | os.PathLike, out: str | os.PathLike, clip_config, shard_size: int, fmt: str = "flac", id_column: str = "track_id"):
+def write_clip_files(
+    tracks, clips, root: str | os.PathLike, out: str | os.PathLike, clip_config, shard_size: int, fmt: str = "flac",
+    id_column: str = "track_id", native: bool = False,
+):
     """The sharded clip-file stage: every planned clip as a 16 kHz mono file
-    under ``out/clips/`` and its :data:`schema.CLIP_FILES` row. Files no
-    current clip owns are removed. Returns the merged clip-file table."""
+    (``native``: at the track's own rate and channels) under ``out/clips/``
+    and its :data:`schema.CLIP_FILES` row. Files no current clip owns are
+    removed. Returns the merged clip-file table."""
     from synesthesia.datasets import io as dio
     from synesthesia.datasets import schema as S
     from synesthesia.pipelines.audio import clip_file_shard_step, clip_work_items, prune_clip_files
@@ -177,7 +181,7 @@ def write_clip_files(tracks, clips, root: str | os.PathLike, out: str | os.PathL
 
     items = clip_work_items(tracks, clips, id_column)
     fingerprints = [(i["track_id"], i["sha256"], i["clips"]) for i in items]
-    shards = plan_shards("clip-files", items, shard_size, (clip_config, fmt), fingerprints)
+    shards = plan_shards("clip-files", items, shard_size, (clip_config, fmt, native) if native else (clip_config, fmt), fingerprints)
     folder = Path(out) / "clips"
     index = stage_dir(out, "clip-files")
     store = ShardStore(index)
@@ -186,7 +190,7 @@ def write_clip_files(tracks, clips, root: str | os.PathLike, out: str | os.PathL
             paths = dio.read_table(store.path(shard), columns=["path"]).column("path").to_pylist()
             if not all((folder / p).is_file() for p in paths):
                 store.path(shard).unlink()
-    run_shards(clip_file_shard_step, shards, root=str(root), clip=clip_config, folder=str(folder), index_folder=str(index), fmt=fmt)
+    run_shards(clip_file_shard_step, shards, root=str(root), clip=clip_config, folder=str(folder), index_folder=str(index), fmt=fmt, native=native)
     files = store.finalize(shards)
     table = dio.concat((dio.read_table(f, S.CLIP_FILES) for f in files), S.CLIP_FILES)
     prune_clip_files(folder, set(table.column("path").to_pylist()))

@@ -1,15 +1,23 @@
 """``synesthesia demo``: a generated sample corpus built into every dataset,
-offline, on Prefect's embedded server, in a few minutes on a laptop."""
+offline, on Prefect's embedded server, in a few minutes on a laptop.
+
+MPD runs all three annotation phases with **simulated raters** (the report
+and the dataset card say so): build → rating tasks; simulated ratings →
+scores and preference tasks; simulated votes → consensus and the final
+dataset.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from synesthesia.annotation.simulate import SimulatedRaters
+from synesthesia.datasets import mpd_annotation as MA
 from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.datasets.museart import MuseartConfig
 from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec, make_corpus, make_museart_corpus
 from synesthesia.flows.common import RunnerConfig
-from synesthesia.flows.mpd import build_mpd
+from synesthesia.flows.mpd import annotate_mpd, build_mpd
 from synesthesia.flows.museart import build_museart
 
 #: Demo sizes: small enough for a 2-core machine, big enough for three splits.
@@ -25,9 +33,17 @@ def run_demo(
     out = Path(out)
     corpus = make_corpus(out / "corpus", spec)
     results = {"corpus": corpus}
+    mpd = out / "mpd"
     results["mpd"] = build_mpd(
-        corpus["paintings"], corpus["music"], out / "mpd", MPDConfig(n_pairs=DEMO_PAIRS, seed=spec.seed), DEMO_SHARD_SIZE, runner
+        corpus["paintings"], corpus["music"], mpd, MPDConfig(n_pairs=DEMO_PAIRS, seed=spec.seed), DEMO_SHARD_SIZE, runner
     )
+    raters = SimulatedRaters(seed=spec.seed)
+    if not (mpd / MA.RATINGS_FILE).exists():
+        MA.simulate_ratings(mpd, raters)
+    annotate_mpd(mpd, DEMO_SHARD_SIZE, runner)  # phase 2: scores, agreement, preference tasks
+    if not (mpd / MA.PREFERENCE_VOTES).exists():
+        MA.simulate_votes(mpd, raters)
+    results["mpd"]["annotation"] = annotate_mpd(mpd, DEMO_SHARD_SIZE, runner)  # phase 3: consensus, HF export
     museart = make_museart_corpus(out / "corpus" / "museart", museart_spec)
     results["museart"] = build_museart(
         museart["images"], museart["audio"], out / "museart", MuseartConfig(seed=spec.seed), museart["csv_dir"], DEMO_SHARD_SIZE, runner

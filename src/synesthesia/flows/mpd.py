@@ -1,4 +1,7 @@
-"""The ``build_mpd`` flow: ingest → splits → 15 s clips → mels → random pairs.
+"""The ``build_mpd`` flow: ingest → splits → 15 s clips → mels → random pairs,
+then the annotation phases as far as the data in the folder allows
+(rating tasks → scores and preference tasks → consensus; see
+``datasets/mpd_annotation.py``). ``annotate_mpd`` runs only those phases.
 
 Thin: every step is a stage from ``pipelines`` or ``datasets.mpd``; this
 module only decides the order, the shards and the task runner.
@@ -7,6 +10,7 @@ module only decides the order, the shards and the task runner.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -14,13 +18,16 @@ from prefect import flow, get_run_logger
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import mpd as M
+from synesthesia.datasets import mpd_annotation as MA
 from synesthesia.datasets import schema as S
-from synesthesia.flows.common import RunnerConfig, compute_mels, ensure_prefect_api, ingest_source
+from synesthesia.flows.common import RunnerConfig, compute_mels, ensure_prefect_api, ingest_source, write_clip_files
 from synesthesia.pipelines.audio import plan_clips
 from synesthesia.pipelines.ingest import IngestConfig
 from synesthesia.pipelines.pairing import draw_mpd_pairs
 
 DEFAULT_SHARD_SIZE = 200
+#: The data-path summary of the last build (the report needs it when only the annotation phases run).
+BUILD_SUMMARY = "_work/build-summary.json"
 
 
 @flow(name="build-mpd", validate_parameters=False)
@@ -61,12 +68,51 @@ def build_mpd_flow(paintings: str, music: str, out: str, config: M.MPDConfig, sh
         "pairs": pair_summary,
     }
     dio.write_manifest(out_dir, {k: summary[k] for k in ("dataset", "media_roots", "config")})
+    dio.write_text(json.dumps(summary, indent=2, default=str) + "\n", out_dir / BUILD_SUMMARY)
+
+    summary["annotation"] = annotation_phases(out_dir, config.annotation, config.seed, shard_size)
     write_report(out_dir, summary)
     return summary
 
 
+def annotation_phases(out_dir: Path, config: MA.MPDAnnotationConfig, seed: int, shard_size: int) -> dict:
+    """The annotation phases, as far as the data in ``out_dir`` allows (call
+    inside a flow: the clip-media stage is sharded over its task runner)."""
+    logger = get_run_logger()
+    result: dict = {"assignments": MA.plan_ratings(out_dir, config, seed).num_rows}
+    tracks, clips, clip_config = MA.listening_clips(out_dir)
+    media = write_clip_files(
+        tracks, clips, dio.read_manifest(out_dir)["media_roots"]["music"], out_dir, clip_config, shard_size, config.clip_media_format, native=True
+    )
+    dio.write_table(media, out_dir / MA.CLIP_MEDIA, S.CLIP_FILES)
+    MA.write_labelstudio_files(out_dir, "ratings")
+    logger.info("rating tasks: %d pairs x %d raters; %d clip listening copies", result["assignments"] // max(config.raters_per_pair, 1), config.raters_per_pair, media.num_rows)
+    if (out_dir / MA.RATINGS_FILE).exists():
+        result["scores"] = MA.score_ratings(out_dir, config, seed)
+        result["preferences"] = MA.plan_preferences(out_dir, config, seed)
+        MA.write_labelstudio_files(out_dir, "preferences")
+        logger.info("scores: %d pairs scored, alpha %.3f; preference tasks: %s", result["scores"]["scored"], result["scores"]["agreement"]["alpha"], result["preferences"]["tasks"])
+    if (out_dir / MA.PREFERENCE_VOTES).exists():
+        result["consensus"] = MA.finish(out_dir, config)
+        logger.info("consensus: %s", {k: v for k, v in result["consensus"].items() if k != "hf"})
+    result["status"] = MA.status(out_dir)
+    logger.info("MPD annotation: %s", result["status"]["message"])
+    return result
+
+
+@flow(name="annotate-mpd", validate_parameters=False)
+def annotate_mpd_flow(out: str, shard_size: int = DEFAULT_SHARD_SIZE) -> dict:
+    """Only the annotation phases, on a folder that ``build_mpd`` made."""
+    out_dir = Path(out)
+    config, seed = MA.annotation_config(out_dir)
+    result = annotation_phases(out_dir, config, seed, shard_size)
+    summary = json.loads((out_dir / BUILD_SUMMARY).read_text(encoding="utf-8"))
+    write_report(out_dir, summary)
+    return result
+
+
 def write_report(out_dir: Path, summary: dict) -> Path:
-    sections = M.report_sections(out_dir, summary)
+    sections = M.report_sections(out_dir, summary) + MA.report_sections(out_dir)
     text = "# MPD build report\n\n" + "\n\n".join(sections) + "\n"
     return dio.write_text(text, out_dir / "report.md")
 
@@ -84,3 +130,10 @@ def build_mpd(
     ensure_prefect_api()
     configured = build_mpd_flow.with_options(task_runner=runner.task_runner())
     return configured(str(paintings), str(music), str(out), config, shard_size)
+
+
+def annotate_mpd(out: str | os.PathLike, shard_size: int = DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
+    """Run the annotation phases on a built MPD folder (``synesthesia annotate run``)."""
+    ensure_prefect_api()
+    configured = annotate_mpd_flow.with_options(task_runner=runner.task_runner())
+    return configured(str(out), shard_size)

@@ -334,7 +334,7 @@ def to_pcm16(y: np.ndarray) -> np.ndarray:
 
 
 def write_clip_file(samples: np.ndarray, path: str | Path, sample_rate: int, fmt: str = "flac") -> Path:
-    """Write one mono clip as 16-bit PCM (FLAC or WAV) atomically."""
+    """Write one clip (``[samples]`` mono or ``[samples, channels]``) as 16-bit PCM (FLAC or WAV) atomically."""
     import os
     import tempfile
 
@@ -353,31 +353,50 @@ def write_clip_file(samples: np.ndarray, path: str | Path, sample_rate: int, fmt
     return path
 
 
-def clip_file_shard(root: str | Path, items: list[dict], clip: ClipConfig, folder: str | Path, fmt: str = "flac") -> pa.Table:
+def clip_file_shard(root: str | Path, items: list[dict], clip: ClipConfig, folder: str | Path, fmt: str = "flac", native: bool = False) -> pa.Table:
     """Decode each track of a shard once (16 kHz mono), cut its clips (zero-
     padded past the end) and write each as its own file under ``folder``.
-    Returns the :data:`schema.CLIP_FILES` rows (paths relative to ``folder``)."""
+    Returns the :data:`schema.CLIP_FILES` rows (paths relative to ``folder``).
+
+    ``native=True``: keep the track's own sample rate and channels (each clip
+    is read straight from the file, ``clip.clip_seconds`` long): listening
+    copies for people (MPD raters), not model input."""
     rows = []
-    size = clip.clip_samples
     for item in items:
-        y = load_audio(Path(root) / item["path"], clip.sample_rate)
-        starts = [int(round(start * clip.sample_rate)) for _, start in item["clips"]]
-        for (cid, _), start, samples in zip(item["clips"], starts, cut_clips(y, starts, size)):
+        clips = native_clips(Path(root) / item["path"], item["clips"], clip.clip_seconds) if native else _resampled_clips(Path(root) / item["path"], item["clips"], clip)
+        for cid, samples, sample_rate, signal in clips:
             rel = clip_file_path(cid, fmt)
-            write_clip_file(samples, Path(folder) / rel, clip.sample_rate, fmt)
-            rows.append(
-                {
-                    "clip_id": cid,
-                    "path": rel,
-                    "sample_rate": clip.sample_rate,
-                    "n_samples": size,
-                    "signal_samples": int(max(0, min(size, len(y) - start))),
-                }
-            )
+            write_clip_file(samples, Path(folder) / rel, sample_rate, fmt)
+            rows.append({"clip_id": cid, "path": rel, "sample_rate": sample_rate, "n_samples": len(samples), "signal_samples": signal})
     return S.from_rows(rows, S.CLIP_FILES)
 
 
-def clip_file_shard_step(shard, root: str, clip: ClipConfig, folder: str, index_folder: str, fmt: str = "flac") -> dict:
+def _resampled_clips(path: Path, clips, clip: ClipConfig):
+    """(clip_id, 16 kHz mono samples, rate, samples of real signal) per clip of a track."""
+    y = load_audio(path, clip.sample_rate)
+    size = clip.clip_samples
+    starts = [int(round(start * clip.sample_rate)) for _, start in clips]
+    for (cid, _), start, samples in zip(clips, starts, cut_clips(y, starts, size)):
+        yield cid, samples, clip.sample_rate, int(max(0, min(size, len(y) - start)))
+
+
+def native_clips(path: Path, clips, clip_seconds: float):
+    """(clip_id, samples at the file's rate and channels, rate, samples of real
+    signal) per ``(clip_id, start_s)``: read with a seek, no resampling."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as f:
+        size = int(round(clip_seconds * f.samplerate))
+        for cid, start_s in clips:
+            f.seek(min(int(round(start_s * f.samplerate)), f.frames))
+            piece = f.read(size, dtype="float32", always_2d=True)
+            signal = piece.shape[0]
+            if signal < size:
+                piece = np.concatenate([piece, np.zeros((size - signal, f.channels), np.float32)])
+            yield cid, (piece[:, 0] if f.channels == 1 else piece), f.samplerate, signal
+
+
+def clip_file_shard_step(shard, root: str, clip: ClipConfig, folder: str, index_folder: str, fmt: str = "flac", native: bool = False) -> dict:
     """Write the clip files of one shard of tracks (``shard.items`` from
     :func:`clip_work_items`) into ``folder``; the shard's index part in
     ``index_folder`` is written last and marks the shard done."""
@@ -386,7 +405,7 @@ def clip_file_shard_step(shard, root: str, clip: ClipConfig, folder: str, index_
     store = ShardStore(index_folder)
     if store.done(shard):
         return {"skipped": True}
-    table = clip_file_shard(root, list(shard.items), clip, folder, fmt)
+    table = clip_file_shard(root, list(shard.items), clip, folder, fmt, native)
     dio.write_table(table, store.path(shard))
     return {"tracks": len(shard.items), "clips": table.num_rows}
 

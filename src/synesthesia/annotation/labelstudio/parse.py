@@ -1,0 +1,343 @@
+"""Label Studio JSON export → ratings / preference votes, with every unusable
+annotation counted and kept with its reason.
+
+Read the **full JSON** export (``exportType=JSON``): JSON_MIN and CSV drop
+skipped annotations and the rater ids, so they are refused.
+
+Structure problems (not JSON, not a list of tasks, a task without ``data``,
+``annotations`` or ``result`` that are not lists, ...) stop the import with
+:class:`ExportFormatError` naming the file and the place; nothing is written.
+Content problems are per annotation, counted and returned as reject rows
+(``schema.ANNOTATION_REJECTS``):
+
+* ``skipped``: ``was_cancelled`` is true;
+* ``missing value``: no result for our control (or an empty one);
+* ``not a number`` / ``outside [0, 1]``: a rating value that cannot be used;
+* ``unknown choice`` / ``several values``: a vote that is not exactly one of a / b;
+* ``unknown pair id`` / ``unknown task id`` / ``task without our id``: the
+  task is not one of ours (its annotations are rejected);
+* ``no rater``: no ``completed_by``.
+
+A rater who annotated the same task more than once: the latest valid
+annotation (by ``updated_at``, then Label Studio's annotation id) is kept,
+each older one is a ``repeated`` reject. This is applied by :func:`merge`
+across every import into a dataset, so importing an export twice, or a newer
+export of the same project, gives the same table as importing it once.
+
+Rater ids: ``ls-user-<completed_by>`` (Label Studio's user id; emails are
+not copied into the dataset).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from synesthesia.annotation.labelstudio.configs import CHOICE_VALUES, PREFERENCE_CONTROL, RATING_CONTROL, RATINGS
+from synesthesia.datasets import schema as S
+
+SOURCE = "labelstudio"
+PREFERENCES = "preferences"
+
+SKIPPED = "skipped"
+MISSING = "missing value"
+NOT_NUMBER = "not a number"
+OUT_OF_RANGE = "outside [0, 1]"
+UNKNOWN_CHOICE = "unknown choice"
+SEVERAL = "several values"
+UNKNOWN_PAIR = "unknown pair id"
+UNKNOWN_TASK = "unknown task id"
+NO_ID = "task without our id"
+NO_RATER = "no rater"
+REPEATED = "repeated"  # an older annotation of the same task by the same rater
+
+
+class ExportFormatError(ValueError):
+    """A Label Studio export that cannot be read as a whole."""
+
+
+@dataclass
+class ParsedExport:
+    kind: str  # "ratings" | "preferences"
+    rows: pa.Table  # MPD_RATINGS or MPD_PREFERENCE_VOTES (may hold repeats; see merge)
+    rejects: pa.Table  # ANNOTATION_REJECTS
+    counts: dict = field(default_factory=dict)
+
+
+def read_export(path: str | os.PathLike) -> list[dict]:
+    """Load and structurally check a full JSON export (a list of task objects)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExportFormatError(f"{path}: cannot be read: {exc}") from None
+    try:
+        tasks = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExportFormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    if isinstance(tasks, dict):
+        tasks = [tasks]  # a single task object
+    if not isinstance(tasks, list):
+        raise ExportFormatError(f"{path}: expected a JSON list of tasks, got {type(tasks).__name__}")
+    for i, task in enumerate(tasks):
+        where = f"{path}: task #{i}"
+        if not isinstance(task, dict):
+            raise ExportFormatError(f"{where}: expected an object, got {type(task).__name__}")
+        if "id" in task:
+            where += f" (Label Studio id {task['id']})"
+        if "data" not in task:
+            if "annotations" not in task and ("annotator" in task or "annotation_id" in task):
+                raise ExportFormatError(
+                    f"{path}: this looks like a JSON_MIN or CSV export, which drops skipped annotations; export the full JSON (exportType=JSON)"
+                )
+            raise ExportFormatError(f"{where}: no \"data\" object")
+        if not isinstance(task["data"], dict):
+            raise ExportFormatError(f"{where}: \"data\" must be an object, got {type(task['data']).__name__}")
+        annotations = task.get("annotations", [])
+        if not isinstance(annotations, list):
+            raise ExportFormatError(f"{where}: \"annotations\" must be a list, got {type(annotations).__name__}")
+        for j, ann in enumerate(annotations):
+            if not isinstance(ann, dict):
+                raise ExportFormatError(f"{where}, annotation #{j}: expected an object, got {type(ann).__name__}")
+            result = ann.get("result", [])
+            if result is not None and not isinstance(result, list):
+                raise ExportFormatError(f"{where}, annotation #{j}: \"result\" must be a list, got {type(result).__name__}")
+            if any(not isinstance(r, dict) for r in result or []):
+                raise ExportFormatError(f"{where}, annotation #{j}: every \"result\" entry must be an object")
+    return tasks
+
+
+def detect_kind(tasks: list[dict]) -> str:
+    """``ratings`` when tasks carry ``pair_id``, ``preferences`` when they carry ``task_id``."""
+    for task in tasks:
+        data = task.get("data", {})
+        if "pair_id" in data:
+            return RATINGS
+        if "task_id" in data:
+            return PREFERENCES
+    raise ExportFormatError("no task carries a pair_id or task_id: is this an export of a synesthesia project?")
+
+
+def rater_id(completed_by: Any) -> str | None:
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("id", completed_by.get("email"))
+    if completed_by is None or completed_by == "":
+        return None
+    return f"ls-user-{completed_by}"
+
+
+def _timestamp(ann: dict):
+    value = ann.get("updated_at") or ann.get("created_at")
+    if not value:
+        return None
+    ts = pd.to_datetime(value, utc=True, errors="coerce")
+    return None if pd.isna(ts) else ts.to_pydatetime()
+
+
+def _lead_time(ann: dict) -> float | None:
+    value = ann.get("lead_time")
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _results(ann: dict, control: str) -> list[dict]:
+    return [r for r in (ann.get("result") or []) if r.get("from_name") == control]
+
+
+def _rating_value(ann: dict, control: str) -> tuple[float | None, str | None]:
+    results = _results(ann, control)
+    if not results:
+        return None, MISSING
+    if len(results) > 1:
+        return None, SEVERAL
+    value = (results[0].get("value") or {}).get("number")
+    if value is None or value == "":
+        return None, MISSING
+    if isinstance(value, bool):
+        return None, NOT_NUMBER
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None, NOT_NUMBER
+    if not math.isfinite(number):
+        return None, NOT_NUMBER
+    if not 0.0 <= number <= 1.0:
+        return None, OUT_OF_RANGE
+    return number, None
+
+
+def _vote_value(ann: dict, control: str) -> tuple[str | None, str | None]:
+    results = _results(ann, control)
+    if not results:
+        return None, MISSING
+    picked = []
+    for r in results:
+        value = r.get("value") or {}
+        if "choices" in value:
+            picked.extend(value["choices"] if isinstance(value["choices"], list) else [value["choices"]])
+        elif "selected" in value:  # <Pairwise>
+            picked.append(value["selected"])
+    if not picked:
+        return None, MISSING
+    if len(picked) > 1:
+        return None, SEVERAL
+    choice = CHOICE_VALUES.get(picked[0]) if isinstance(picked[0], str) else None
+    return (choice, None) if choice else (None, UNKNOWN_CHOICE)
+
+
+def _ann_id(ann: dict, task: dict, j: int) -> str:
+    if ann.get("id") is not None:
+        return f"ls-{ann['id']}"
+    if ann.get("unique_id"):
+        return f"ls-{ann['unique_id']}"
+    return f"ls-task{task.get('id', '?')}-{j}"
+
+
+def parse_export(
+    tasks: list[dict],
+    kind: str,
+    known: Mapping[str, tuple[str, str]] | set,
+    export_name: str,
+    control: str | None = None,
+) -> ParsedExport:
+    """Valid rows and rejects of one export.
+
+    ``kind`` ``ratings``: ``known`` is the set of our pair ids.
+    ``kind`` ``preferences``: ``known`` maps task_id → (candidate_a, candidate_b).
+    """
+    if kind not in (RATINGS, PREFERENCES):
+        raise ValueError(f"kind must be {RATINGS!r} or {PREFERENCES!r}")
+    control = control or (RATING_CONTROL if kind == RATINGS else PREFERENCE_CONTROL)
+    key = "pair_id" if kind == RATINGS else "task_id"
+    rows, rejects = [], []
+    counts: Counter = Counter()
+    for task in tasks:
+        counts["tasks"] += 1
+        annotations = task.get("annotations") or []
+        counts["annotations"] += len(annotations)
+        ours = task["data"].get(key)
+        task_problem = None
+        if not isinstance(ours, str) or not ours:
+            task_problem, ours = NO_ID, f"ls-task-{task.get('id', '?')}"
+        elif ours not in known:
+            task_problem = UNKNOWN_PAIR if kind == RATINGS else UNKNOWN_TASK
+        for j, ann in enumerate(annotations):
+            aid = _ann_id(ann, task, j)
+            rid = rater_id(ann.get("completed_by"))
+            problem, value = task_problem, None
+            if problem is None and ann.get("was_cancelled"):
+                problem = SKIPPED
+            if problem is None and rid is None:
+                problem = NO_RATER
+            if problem is None:
+                value, problem = (_rating_value if kind == RATINGS else _vote_value)(ann, control)
+            if problem is not None:
+                counts[problem] += 1
+                raw = [r.get("value") for r in (ann.get("result") or [])]
+                rejects.append(
+                    {
+                        "export_file": export_name,
+                        "kind": kind,
+                        "task_ref": ours,
+                        "annotation_id": aid,
+                        "rater_id": rid,
+                        "reason": problem,
+                        "value": json.dumps(raw, default=str)[:500],
+                    }
+                )
+                continue
+            row = {
+                key: ours,
+                "rater_id": rid,
+                "annotation_id": aid,
+                "lead_time_s": _lead_time(ann),
+                "annotated_at": _timestamp(ann),
+                "source": SOURCE,
+            }
+            if kind == RATINGS:
+                row["score"] = value
+            else:
+                row["choice"] = value
+                row["chosen_id"] = known[ours][0 if value == "a" else 1]
+            rows.append(row)
+    counts["valid"] = len(rows)
+    schema = S.MPD_RATINGS if kind == RATINGS else S.MPD_PREFERENCE_VOTES
+    return ParsedExport(kind, S.from_rows(rows, schema), S.from_rows(rejects, S.ANNOTATION_REJECTS), dict(counts))
+
+
+def merge(
+    existing: pa.Table, new: pa.Table, item_key: str, export_name: str, kind: str, seen: set[str] | None = None
+) -> tuple[pa.Table, pa.Table]:
+    """Union of ``existing`` and ``new`` rows: an annotation seen again (its
+    ``annotation_id`` in ``seen``, by default the ids of ``new``) is replaced
+    by its new version — or dropped, when the new version was rejected; then
+    one row per (item, rater) — the latest — is kept. Returns ``(merged,
+    repeated)``, ``repeated`` being reject rows for the older annotations dropped."""
+    schema = existing.schema
+    new = S.conform(new, schema)
+    fresh = set(new.column("annotation_id").to_pylist()) | set(seen or ())
+    keep_old = ~pd.Series(existing.column("annotation_id").to_pylist(), dtype=object).isin(fresh).to_numpy()
+    combined = pa.concat_tables([existing.filter(pa.array(keep_old)), new])
+    if combined.num_rows == 0:
+        return combined, S.empty(S.ANNOTATION_REJECTS)
+    df = pd.DataFrame(
+        {
+            "item": combined.column(item_key).to_pylist(),
+            "rater": combined.column("rater_id").to_pylist(),
+            "at": pd.to_datetime(pd.Series(combined.column("annotated_at").to_pylist(), dtype=object), utc=True),
+            "num": [_ann_number(a) for a in combined.column("annotation_id").to_pylist()],
+        }
+    )
+    df["at"] = df["at"].fillna(pd.Timestamp.min.tz_localize("UTC"))
+    order = df.sort_values(["item", "rater", "at", "num"], kind="stable").index.to_numpy()
+    ordered = df.loc[order]
+    last = ~ordered.duplicated(["item", "rater"], keep="last").to_numpy()
+    kept_idx = np.sort(order[last])
+    dropped_idx = np.sort(order[~last])
+    merged = combined.take(pa.array(kept_idx, pa.int64()))
+    dropped = combined.take(pa.array(dropped_idx, pa.int64()))
+    value_col = "score" if "score" in schema.names else "choice"
+    repeated = pa.table(
+        {
+            "export_file": pa.array([export_name] * dropped.num_rows, pa.string()),
+            "kind": pa.array([kind] * dropped.num_rows, pa.string()),
+            "task_ref": dropped.column(item_key),
+            "annotation_id": dropped.column("annotation_id"),
+            "rater_id": dropped.column("rater_id"),
+            "reason": pa.array([REPEATED] * dropped.num_rows, pa.string()),
+            "value": pa.array([json.dumps(v) for v in dropped.column(value_col).to_pylist()], pa.string()),
+        },
+        schema=S.ANNOTATION_REJECTS,
+    )
+    return merged.sort_by([(item_key, "ascending"), ("rater_id", "ascending")]), repeated
+
+
+def _ann_number(annotation_id: str) -> float:
+    """Label Studio's numeric annotation id (``ls-123`` → 123), for ordering
+    annotations with the same timestamp; other ids sort first."""
+    try:
+        return float(str(annotation_id).rsplit("-", 1)[-1])
+    except ValueError:
+        return -1.0
+
+
+def merge_rejects(existing: pa.Table, new: pa.Table, reevaluated: set[str]) -> pa.Table:
+    """Reject rows after an import: drop old rows of annotations this import
+    re-evaluated, add the new ones, one row per (annotation, reason)."""
+    old = existing.filter(pa.array(~pd.Series(existing.column("annotation_id").to_pylist(), dtype=object).isin(reevaluated).to_numpy()))
+    both = pa.concat_tables([S.conform(old, S.ANNOTATION_REJECTS), S.conform(new, S.ANNOTATION_REJECTS)])
+    df = both.select(["annotation_id", "reason"]).to_pandas()
+    unique = ~df.duplicated(keep="last").to_numpy()
+    return both.filter(pa.array(unique))

@@ -1,0 +1,152 @@
+"""Test support: a real Label Studio server in its own virtual environment,
+and Debian's Chromium for the browser test.
+
+* ``ensure_labelstudio``: creates ``REPO/.venv-labelstudio`` with
+  label-studio 1.23.x when it is missing (about a minute, once).
+* ``LabelStudioServer``: ``label-studio start`` on 127.0.0.1 with HOME and
+  LABEL_STUDIO_BASE_DATA_DIR in a temp folder (it writes there, not into the
+  home folder), Sentry disabled, local-file serving on, a random admin
+  password and a random 40-character legacy API token. (Never ``label-studio
+  --version``: it starts a server on 0.0.0.0.)
+* ``ensure_chromium``: ``/usr/bin/chromium`` or, as root with apt-get,
+  installs Debian's ``chromium``; otherwise fails with the command to run.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+LABEL_STUDIO_SPEC = "label-studio>=1.23,<1.24"
+VENV_NAME = ".venv-labelstudio"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def ensure_labelstudio(repo_root: Path) -> Path:
+    """The ``label-studio`` executable of REPO/.venv-labelstudio, installing it if needed."""
+    venv = repo_root / VENV_NAME
+    exe = venv / "bin" / "label-studio"
+    marker = venv / ".synesthesia-installed"
+    if exe.exists() and marker.exists():
+        return exe
+    lock_path = Path(tempfile.gettempdir()) / f"synesthesia-labelstudio-{hashlib.sha1(str(venv).encode()).hexdigest()[:12]}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time
+        if exe.exists() and marker.exists():
+            return exe
+        commands = [
+            [sys.executable, "-m", "venv", "--clear", str(venv)],
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", LABEL_STUDIO_SPEC],
+        ]
+        for cmd in commands:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            if done.returncode != 0:
+                pytest.fail(
+                    f"installing Label Studio failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-3000:]}\n"
+                    f"Install it by hand with: python3 -m venv {venv} && {venv}/bin/pip install '{LABEL_STUDIO_SPEC}'"
+                )
+        marker.write_text(LABEL_STUDIO_SPEC + "\n")
+    return exe
+
+
+def ensure_chromium() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+            if done.returncode != 0:
+                pytest.fail(f"installing Chromium failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-2000:]}")
+        if Path(CHROMIUM).exists():
+            return CHROMIUM
+    pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `sudo apt-get install -y chromium` (the browser test drives Debian's chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LabelStudioServer:
+    def __init__(self, exe: Path, workdir: Path, document_root: Path):
+        self.exe = exe
+        self.workdir = workdir
+        self.document_root = document_root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.email = "lead@synesthesia.test"
+        self.password = secrets.token_urlsafe(12)
+        self.token = secrets.token_hex(20)  # 40 characters, a legacy API token
+        self.log = workdir / "label-studio.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 420.0) -> "LabelStudioServer":
+        self.launch()
+        return self.wait_ready(timeout)
+
+    def launch(self) -> "LabelStudioServer":
+        """Start the server process and return at once (first start takes ~40 s)."""
+        (self.workdir / "home").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "data").mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LABEL_STUDIO", "DJANGO"))}
+        env.update(
+            HOME=str(self.workdir / "home"),
+            LABEL_STUDIO_BASE_DATA_DIR=str(self.workdir / "data"),
+            SENTRY_DSN="",
+            FRONTEND_SENTRY_DSN="",
+            LOCAL_FILES_SERVING_ENABLED="true",
+            LOCAL_FILES_DOCUMENT_ROOT=str(self.document_root),
+            PYTHONUNBUFFERED="1",
+        )
+        cmd = [
+            str(self.exe), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(self.port),
+            "--username", self.email, "--password", self.password, "--user-token", self.token, "--enable-legacy-api-token",
+        ]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.launched = time.time()
+        return self
+
+    def wait_ready(self, timeout: float = 420.0) -> "LabelStudioServer":
+        """Wait until ``/health`` answers (``timeout`` counts from the launch)."""
+        deadline = self.launched + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"Label Studio exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        self.stop()
+        pytest.fail(f"Label Studio did not answer /health within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 3000) -> str:
+        text = self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
+        return text.replace(self.token, "<token>").replace(self.password, "<password>")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)  # the server and its workers: our own process group
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)

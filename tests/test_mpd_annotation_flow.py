@@ -1,0 +1,167 @@
+"""The MPD annotation phases through the real Prefect flows on the tiny corpus:
+build → rating tasks (waits for ratings) → simulated ratings → scores,
+agreement, preference tasks (waits for votes) → simulated votes → consensus,
+Hugging Face shards and card; the report and the CLI status/export."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from synesthesia.cli import app
+from synesthesia.datasets import io as dio
+from synesthesia.datasets import mpd_annotation as MA
+from synesthesia.datasets import schema as S
+
+from mpd_phases import ANNOTATION, CONFIG, SHORT_PAIRS
+
+
+@pytest.fixture(scope="module")
+def phases(mpd_annotation_phases):
+    seen = dict(mpd_annotation_phases)
+    seen["tasks_before_votes"] = dio.read_table(seen["phase2"] / MA.PREFERENCE_TASKS_FILE)
+    seen["phase2"], seen["phase3"] = seen["phase2_result"], seen["phase3_result"]
+    return seen["out"], seen
+
+
+def test_phase1_writes_rating_tasks_and_waits_for_ratings(phases, tiny_corpus):
+    out, seen = phases
+    status = seen["build"]["annotation"]["status"]
+    assert status["phase"] == MA.WAITING_FOR_RATINGS and "annotate import" in status["message"]
+    assert not (seen["phase1"] / MA.SCORES).exists()
+    assert "waiting for ratings" in seen["report1"]
+    pairs = dio.read_table(out / "pairs.parquet")
+    assignments = dio.read_table(out / MA.ASSIGNMENTS, S.MPD_ASSIGNMENTS)
+    assert assignments.num_rows == 5 * pairs.num_rows
+    load = Counter(assignments["rater_id"].to_pylist())
+    assert len(load) == 12 and max(load.values()) - min(load.values()) <= 1
+    # listening copies: one per clip used in a pair, at the track's own rate, 15 s long
+    media = dio.read_table(out / MA.CLIP_MEDIA, S.CLIP_FILES)
+    assert set(media["clip_id"].to_pylist()) == set(pairs["clip_id"].to_pylist())
+    tracks = {t["track_id"]: t for t in dio.read_table(out / "tracks.parquet").to_pylist()}
+    clips = {c["clip_id"]: c for c in dio.read_table(out / "clips.parquet").to_pylist()}
+    for row in media.to_pylist()[:5]:
+        path = out / MA.CLIP_MEDIA_DIR / row["path"]
+        info = sf.info(str(path))
+        clip = clips[row["clip_id"]]
+        track = tracks[clip["track_id"]]
+        assert info.samplerate == track["sample_rate"] == row["sample_rate"] and info.channels == track["channels"]
+        assert info.duration == pytest.approx(15.0, abs=0.01) and path.suffix == ".flac"
+        # the same stretch of music as the clip's mel: compare with the source at the clip's start
+        source, sr = sf.read(str(Path(dio.read_manifest(out)["media_roots"]["music"]) / track["path"]), always_2d=True)
+        start = int(round(clip["start_s"] * sr))
+        mine, _ = sf.read(str(path), always_2d=True)
+        assert abs(mine[: sr] - source[start : start + sr]).max() < 1e-3
+    # Label Studio task JSON: one task per pair, ids ours, media URLs resolving to real files
+    tasks = json.loads((out / MA.LABELSTUDIO / "ratings.tasks.json").read_text())
+    assert sorted(t["data"]["pair_id"] for t in tasks) == sorted(pairs["pair_id"].to_pylist())
+    root = MA.default_links(out).document_root
+    for t in tasks[:5]:
+        for field in ("image", "audio"):
+            url = t["data"][field]
+            assert url.startswith("/data/local-files/?d=")
+            assert (root / unquote(url.split("?d=", 1)[1])).is_file()
+        assert len(t["data"]["raters"].split(",")) == 5
+    assert (out / MA.LABELSTUDIO / "ratings.xml").read_text().startswith("<View>")
+
+
+def test_phase2_scores_flags_short_pairs_and_builds_preference_tasks(phases):
+    out, seen = phases
+    st = seen["phase2"]
+    assert st["status"]["phase"] == MA.WAITING_FOR_VOTES
+    pairs = dio.read_table(out / "pairs.parquet")
+    scores = dio.read_table(out / MA.SCORES, S.MPD_SCORES)
+    unscored = dio.read_table(out / MA.UNSCORED, S.MPD_UNSCORED)
+    assert scores.num_rows == pairs.num_rows - SHORT_PAIRS
+    assert sorted(unscored["pair_id"].to_pylist()) == seen["short"] and set(unscored["n_ratings"].to_pylist()) == {2}
+    assert set(scores["n_ratings"].to_pylist()) == {5}
+    info = json.loads((out / MA.AGREEMENT).read_text())
+    a = info["agreement"]
+    assert a["ci95"][0] <= a["alpha"] <= a["ci95"][1] and 0.5 < a["alpha"] < 1
+    assert info["sources"] == {"simulated": pairs.num_rows * 5 - 3 * SHORT_PAIRS}
+    stats = dio.read_table(out / MA.RATER_STATS, S.MPD_RATER_STATS)
+    assert stats.num_rows == 12
+    tasks = seen["tasks_before_votes"]
+    assert 0 < tasks.num_rows <= ANNOTATION.preference_tasks
+    amb = set(scores.filter(scores["ambiguous"])["pair_id"].to_pylist())
+    assert set(tasks["pair_a"].to_pylist()) | set(tasks["pair_b"].to_pylist()) <= amb
+    p_assign = dio.read_table(out / MA.PREFERENCE_ASSIGNMENTS)
+    assert p_assign.num_rows == 3 * tasks.num_rows
+    for kind in S.PREFERENCE_KINDS:
+        lst = json.loads((out / MA.LABELSTUDIO / f"{kind}.tasks.json").read_text())
+        assert len(lst) == tasks["kind"].to_pylist().count(kind)
+
+
+def test_phase3_consensus_hf_export_and_card(phases):
+    out, seen = phases
+    assert seen["phase3"]["status"]["phase"] == MA.COMPLETE
+    tasks = dio.read_table(out / MA.PREFERENCE_TASKS_FILE)
+    assert tasks.equals(seen["tasks_before_votes"])  # unchanged by the run that consumed the votes
+    prefs = dio.read_table(out / MA.PREFERENCE_PAIRS, S.MPD_PREFERENCE_PAIRS)
+    assert prefs.schema.names == S.MPD_PREFERENCE_PAIRS.names
+    assert 0 < prefs.num_rows <= tasks.num_rows
+    assert all(v >= 2 and t == 3 for v, t in zip(prefs["votes_for"].to_pylist(), prefs["votes_total"].to_pylist()))
+    task_split = dict(zip(tasks["task_id"].to_pylist(), tasks["split"].to_pylist()))
+    assert all(task_split[t] == s for t, s in zip(prefs["task_id"].to_pylist(), prefs["split"].to_pylist()))
+
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import datasets
+
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\n") and "config_name: scores" in card and "simulated" in card
+    scores_ds = datasets.load_dataset(str(out), "scores")
+    n_scored = dio.read_table(out / MA.SCORES).num_rows
+    assert sum(len(scores_ds[s]) for s in scores_ds) == n_scored
+    pairs = dio.read_table(out / "pairs.parquet").to_pandas()
+    for split in scores_ds:
+        ids = set(scores_ds[split]["pair_id"])
+        assert set(pairs[pairs["pair_id"].isin(ids)]["split"]) == {split}
+    files = {s: str(out / "hf" / "preferences" / s / "*.parquet") for s in ("train", "val", "test") if (out / "hf" / "preferences" / s).is_dir()}
+    prefs_ds = datasets.load_dataset("parquet", data_files=files)
+    assert sum(len(prefs_ds[s]) for s in prefs_ds) == prefs.num_rows
+    assert set(prefs_ds["train"].column_names) == set(S.MPD_PREFERENCE_PAIRS.names)
+
+
+def test_report_has_figures_agreement_raters_and_says_ratings_are_simulated(phases):
+    out, _ = phases
+    report = (out / "report.md").read_text()
+    for heading in ["## Annotation status", "## Ratings and scores", "## Per rater", "## Preference tasks", "## Consensus"]:
+        assert heading in report
+    assert "ratings in this folder are simulated" in report and "votes in this folder are simulated" in report
+    assert "Krippendorff's α" in report and "95 % CI" in report and "σ < 0.09" in report
+    for png in ["figures/score_histogram.png", "figures/sigma_histogram.png"]:
+        assert f"]({png})" in report and (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "## Random pairs" in report  # the data-path sections are kept
+
+
+def test_cli_status_and_export(phases, tmp_path):
+    out, _ = phases
+    runner = CliRunner()
+    result = runner.invoke(app, ["annotate", "status", "--dataset", str(out)])
+    assert result.exit_code == 0 and result.output.startswith("complete:")
+    target = tmp_path / "prefs.json"
+    result = runner.invoke(
+        app, ["annotate", "export", "--dataset", str(out), "--kind", "preferences", "--out", str(target), "--url-prefix", "http://media.local/m"]
+    )
+    assert result.exit_code == 0, result.output
+    n = 0
+    for kind in S.PREFERENCE_KINDS:
+        tasks = json.loads((tmp_path / f"prefs.{kind}.json").read_text())
+        n += len(tasks)
+        assert all(v.startswith("http://media.local/m/") for t in tasks for k, v in t["data"].items() if k.startswith(("image", "audio")))
+        assert (tmp_path / f"prefs.{kind}.xml").exists()
+    assert n == dio.read_table(out / MA.PREFERENCE_TASKS_FILE).num_rows
+
+
+def test_annotation_config_round_trips_through_dataset_json(phases):
+    out, _ = phases
+    cfg, seed = MA.annotation_config(out)
+    assert cfg == ANNOTATION and seed == CONFIG.seed
