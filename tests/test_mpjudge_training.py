@@ -52,15 +52,10 @@ def built_mpd(prefect_api, tiny_corpus, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def annotated_mpd(built_mpd, tmp_path_factory) -> Path:
-    """An annotated MPD folder (scores.parquet + preference_pairs.parquet).
-
-    Until the MPD annotation phase (issue 3) is merged: the built folder with
-    synthetic, content-dependent scores and preferences (mpjudge_fixtures).
-    Then: the demo's MPD output. The tests below only rely on the schemas."""
-    folder = _copy_mpd(built_mpd, tmp_path_factory.mktemp("annotated") / "mpd")
-    write_synthetic_annotations(folder)
-    return folder
+def annotated_mpd(mpd_annotation_phases, tmp_path_factory) -> Path:
+    """An MPD folder annotated by the real annotation phases (simulated raters:
+    ratings -> trimmed-mean scores, votes -> consensus preference pairs)."""
+    return _copy_mpd(mpd_annotation_phases["out"], tmp_path_factory.mktemp("annotated") / "mpd")
 
 
 @pytest.fixture(scope="module")
