@@ -46,12 +46,18 @@ def _bpe(specials: list[str], vocab_size: int):
     return trainer
 
 
-def build_tokenizer(out: Path | None):
+def build_tokenizer(out: Path | None, add_bos_eos: bool = False):
     """A byte-level BPE fast tokenizer with the specials above and a chat
-    template (loadable as Qwen2Tokenizer, which transformers 5 forces for qwen2)."""
+    template (loadable as Qwen2Tokenizer, which transformers 5 forces for
+    qwen2). ``add_bos_eos``: wrap every encoding in <s> ... </s> (as CLIP's
+    tokenizer does)."""
+    from tokenizers import processors
     from transformers import PreTrainedTokenizerFast
 
     core = _bpe(SPECIALS, VOCAB_SIZE - 8)._tokenizer
+    if add_bos_eos:
+        bos, eos = core.token_to_id("<s>"), core.token_to_id("</s>")
+        core.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
         bos_token="<s>",
@@ -146,10 +152,32 @@ def build_llava_next(out: Path) -> Path:
         tokenizer=build_tokenizer(None),
         patch_size=8,
         vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,  # the CLS token, dropped by the "default" strategy
         chat_template=CHAT_TEMPLATE,
     )
     processor.save_pretrained(out)
     build_tokenizer(out)
+    return out
+
+
+def build_clip(out: Path, seed: int = 0) -> Path:
+    """Tiny random CLIP (77-token text window, 32 px images) with a tokenizer
+    that adds <s>/</s> and a PIL image processor."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    torch.manual_seed(seed)
+    tok = build_tokenizer(out, add_bos_eos=True)
+    config = CLIPConfig(
+        text_config=dict(
+            vocab_size=VOCAB_SIZE, hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2,
+            max_position_embeddings=77, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+        ),
+        vision_config=dict(hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8),
+        projection_dim=32,
+    )
+    CLIPModel(config).save_pretrained(out)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(out)
     return out
 
 
@@ -161,7 +189,7 @@ def build_bart_tokenizer(out: Path) -> Path:
     return out
 
 
-BUILDERS = {"qwen2": build_qwen2, "llava-next": build_llava_next, "bart-tokenizer": build_bart_tokenizer}
+BUILDERS = {"qwen2": build_qwen2, "llava-next": build_llava_next, "clip": build_clip, "bart-tokenizer": build_bart_tokenizer}
 
 if __name__ == "__main__":
     kind, folder = sys.argv[1], Path(sys.argv[2])

@@ -121,7 +121,7 @@ def describe_image(f: dict, detail: int = 0) -> str:
     colours = ", ".join(f"{name} ({share:.0%})" for name, share in top[:-1])
     colours = f"{colours} and {top[-1][0]} ({top[-1][1]:.0%})" if len(top) > 1 else f"{top[0][0]} ({top[0][1]:.0%})"
     ratio = f["horizontal_energy"] / max(f["vertical_energy"], 1e-9)
-    orientation = "horizontal bands and edges" if ratio > 1.25 else ("vertical strokes and edges" if ratio < 0.8 else "edges in no single direction")
+    orientation = "mostly horizontal bands and edges" if ratio > 1.25 else ("mostly vertical strokes and edges" if ratio < 0.8 else "with no dominant edge direction")
     cx, cy = f["centre"]
     vertical = "upper" if cy < 0.42 else ("lower" if cy > 0.58 else "middle")
     horizontal = "left" if cx < 0.42 else ("right" if cx > 0.58 else "centre")
@@ -130,7 +130,7 @@ def describe_image(f: dict, detail: int = 0) -> str:
     sentences = [
         f"A {brightness}, {saturation} image with {contrast}.",
         f"Its palette is dominated by {colours}.",
-        f"The surface shows {edges} ({f['edge_density']:.0%} of pixels lie on edges), mostly {orientation}.",
+        f"The surface shows {edges} ({f['edge_density']:.0%} of pixels lie on edges), {orientation}.",
         f"The visual weight sits towards {position}, and the composition is {symmetry}.",
     ]
     if detail > 0:
