@@ -29,6 +29,7 @@ separate vLLM virtual environment, which has no pyarrow).
 from __future__ import annotations
 
 import importlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -166,15 +167,44 @@ def get_generator(config: GeneratorConfig) -> TextGenerator:
 
 
 _CACHE: dict[Any, Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class Serialized:
+    """A shared model object used by one caller at a time: the thread runner
+    runs shards side by side in one process, and tokenizers / models are not
+    safe to call concurrently. Attribute access passes through."""
+
+    _METHODS = ("generate", "score", "caption")
+
+    def __init__(self, inner: Any):
+        self._inner = inner
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._inner, name)
+        if name in self._METHODS:
+            def locked(*args, **kwargs):
+                with self._lock:
+                    return value(*args, **kwargs)
+
+            return locked
+        return value
+
+
+def process_cached(key: Any, factory) -> Any:
+    """One instance per process and key (models load once per worker),
+    wrapped in :class:`Serialized`."""
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = Serialized(factory())
+        return _CACHE[key]
 
 
 def cached_generator(config: GeneratorConfig) -> TextGenerator:
     """One generator per process and config: a worker that runs many shards
     loads its model (or starts its engine) once."""
-    key = ("generator", config)
-    if key not in _CACHE:
-        _CACHE[key] = get_generator(config)
-    return _CACHE[key]
+    return process_cached(("generator", config), lambda: get_generator(config))
 
 
 @dataclass(frozen=True)
@@ -191,10 +221,8 @@ class SegmentCaptionerConfig:
 
 
 def get_segment_captioner(config: SegmentCaptionerConfig) -> SegmentCaptioner:
-    key = ("segments", config)
-    if key not in _CACHE:
-        _CACHE[key] = _load(SEGMENT_CAPTIONERS, config.backend)(config)
-    return _CACHE[key]
+    """One segment captioner per process and config."""
+    return process_cached(("segments", config), lambda: _load(SEGMENT_CAPTIONERS, config.backend)(config))
 
 
 def strip_thinking(text: str) -> str:

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.pipelines.audio import ClipConfig, clip_starts, cut_clips, load_audio
-from synesthesia.pipelines.captioning import GeneratorConfig, SegmentCaptionerConfig, TextGenerator, cached_generator, get_segment_captioner
+from synesthesia.pipelines.captioning import GeneratorConfig, SegmentCaptionerConfig, TextGenerator, cached_generator, get_segment_captioner, process_cached
 from synesthesia.pipelines.captioning.loop import LoopConfig, LoopItem, finished, run_caption_loop
 from synesthesia.pipelines.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS, PromptSet
 from synesthesia.pipelines.shards import ShardStore
@@ -39,22 +39,19 @@ MIN_TRACK_SECONDS = 1.0
 #: Decode and caption this many tracks at a time inside a shard (bounds memory).
 TRACKS_PER_BATCH = 16
 
-_SCORERS: dict[Any, Any] = {}
-
-
 def cached_scorer(kind: str, config):
     """One scorer per process and config (models load once per worker)."""
-    key = (kind, config)
-    if key not in _SCORERS:
+
+    def make():
         if kind == "ics":
             from synesthesia.pipelines.quality.image import ICSScorer
 
-            _SCORERS[key] = ICSScorer(config)
-        else:
-            from synesthesia.pipelines.quality.text import ACSScorer
+            return ICSScorer(config)
+        from synesthesia.pipelines.quality.text import ACSScorer
 
-            _SCORERS[key] = ACSScorer(config)
-    return _SCORERS[key]
+        return ACSScorer(config)
+
+    return process_cached(("scorer", kind, config), make)
 
 
 def segment_id(audio_id: str, index: int) -> str:
@@ -132,15 +129,23 @@ def loop_shard(
     scorer,
     loop: LoopConfig,
     seed: int,
+    composite: str | None = None,
 ) -> dict:
-    """Run or continue the caption loop of one shard and write its attempts
-    (``generator``: a config, resolved once per process, or a ready generator)."""
+    """Run or continue the caption loop of one shard and write its attempts.
+
+    ``generator``: a config (resolved once per process) or a ready generator.
+    ``scorer``: a scorer, or a zero-argument factory (then ``composite`` names
+    its composite column) called only when the shard has work, so a finished
+    shard never loads a model."""
+    composite = composite or scorer.composite
     store = ShardStore(folder)
     path = store.path(shard)
     history = _history(path, schema, id_column)
-    if path.exists() and all(finished(history.get(i.item_id, []), scorer.composite, loop) for i in items):
+    if path.exists() and all(finished(history.get(i.item_id, []), composite, loop) for i in items):
         return {"skipped": True}
-    todo = [i for i in items if not finished(history.get(i.item_id, []), scorer.composite, loop)]
+    todo = [i for i in items if not finished(history.get(i.item_id, []), composite, loop)]
+    if not hasattr(scorer, "score"):
+        scorer = scorer()
     backend = generator if isinstance(generator, TextGenerator) else cached_generator(generator)
     result = run_caption_loop(todo, history, prompts, backend, scorer, loop, seed)
     rows = []
@@ -163,10 +168,10 @@ def loop_shard(
 def image_caption_shard_step(shard, root: str, generator: GeneratorConfig, ics, loop: LoopConfig, seed: int, folder: str) -> dict:
     """``shard.items``: dicts with ``image_id`` and ``path`` (relative to ``root``)."""
     items = [LoopItem(it["image_id"], image_path=str(Path(root) / it["path"])) for it in shard.items]
-    return loop_shard(shard, items, folder, S.IMAGE_CAPTIONS, "image_id", IMAGE_PROMPTS, generator, cached_scorer("ics", ics), loop, seed)
+    return loop_shard(shard, items, folder, S.IMAGE_CAPTIONS, "image_id", IMAGE_PROMPTS, generator, lambda: cached_scorer("ics", ics), loop, seed, "ics")
 
 
 def fusion_shard_step(shard, generator: GeneratorConfig, acs, loop: LoopConfig, seed: int, folder: str) -> dict:
     """``shard.items``: dicts with ``audio_id`` and ``segments`` (captions in segment order)."""
     items = [LoopItem(it["audio_id"], segments=tuple(it["segments"])) for it in shard.items]
-    return loop_shard(shard, items, folder, S.AUDIO_CAPTIONS, "audio_id", FUSION_PROMPTS, generator, cached_scorer("acs", acs), loop, seed)
+    return loop_shard(shard, items, folder, S.AUDIO_CAPTIONS, "audio_id", FUSION_PROMPTS, generator, lambda: cached_scorer("acs", acs), loop, seed, "acs")
