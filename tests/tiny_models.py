@@ -34,6 +34,8 @@ CHAT_TEMPLATE = (
     "{% endif %}<|im_end|> {% endfor %}{% if add_generation_prompt %}<|im_start|>assistant {% endif %}"
 )
 VOCAB_SIZE = 512
+#: The shared size of the tiny language models (head_dim 64).
+TINY_LM = dict(vocab_size=VOCAB_SIZE, hidden_size=64, intermediate_size=128, num_hidden_layers=1, num_attention_heads=1, num_key_value_heads=1)
 
 
 def _bpe(specials: list[str], vocab_size: int):
@@ -81,19 +83,8 @@ def build_qwen2(out: Path) -> Path:
 
     torch.manual_seed(0)
     tok = build_tokenizer(out)
-    config = Qwen2Config(
-        vocab_size=VOCAB_SIZE,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=1,
-        num_attention_heads=1,
-        num_key_value_heads=1,
-        max_position_embeddings=1024,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    config = Qwen2Config(**TINY_LM, **ids, max_position_embeddings=1024, tie_word_embeddings=True)
     Qwen2ForCausalLM(config).save_pretrained(out)
     return out
 
@@ -117,20 +108,8 @@ def build_llava_next(out: Path) -> Path:
     vision = CLIPVisionConfig(
         hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=1, image_size=32, patch_size=8, projection_dim=64
     )
-    text = MistralConfig(
-        vocab_size=VOCAB_SIZE,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=1,
-        num_attention_heads=1,
-        num_key_value_heads=1,
-        head_dim=64,
-        max_position_embeddings=2048,
-        sliding_window=None,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    text = MistralConfig(**TINY_LM, **ids, head_dim=64, max_position_embeddings=2048, sliding_window=None)
     config = LlavaNextConfig(
         vision_config=vision,
         text_config=text,

@@ -165,29 +165,20 @@ def run_caption_loop(
         results = generator.generate(requests)
         if len(results) != len(requests):
             raise RuntimeError(f"{generator.name} returned {len(results)} results for {len(requests)} requests")
-        good = [(m, r) for m, r in zip(meta, results) if r.ok]
-        scores = scorer.score([by_id[m[0]] for m, _ in good], [r.text for _, r in good]) if good else []
-        for (item_id, attempt, version, prompt), result in zip(meta, results):
-            base = {
-                "attempt": attempt,
-                "backend": generator.name,
-                "model": generator.model,
-                "prompt_version": version,
-                "prompt": prompt,
-                "threshold": config.threshold,
-            }
+        bases = [
+            {"attempt": attempt, "backend": generator.name, "model": generator.model, "prompt_version": version, "prompt": prompt, "threshold": config.threshold}
+            for _, attempt, version, prompt in meta
+        ]
+        good = [(m, b, r) for m, b, r in zip(meta, bases, results) if r.ok]
+        scores = scorer.score([by_id[m[0]] for m, _, _ in good], [r.text for _, _, r in good]) if good else []
+        for (item_id, *_), base, result in zip(meta, bases, results):
             if not result.ok:
                 rows[item_id].append({**base, "caption": None, "n_chars": None, "error": result.error or "no text returned"})
                 stopped.add(item_id)
-        for ((item_id, attempt, version, prompt), result), score in zip(good, scores):
+        for ((item_id, *_), base, result), score in zip(good, scores):
             value = score.get(scorer.composite)
             row = {
-                "attempt": attempt,
-                "backend": generator.name,
-                "model": generator.model,
-                "prompt_version": version,
-                "prompt": prompt,
-                "threshold": config.threshold,
+                **base,
                 "caption": result.text,
                 "n_chars": len(result.text),
                 "error": None,

@@ -116,50 +116,29 @@ def sentence_windows(text: str, fits: Callable[[str], bool]) -> list[str]:
     def pieces(sentence: str) -> list[str]:
         if fits(sentence):
             return [sentence]
-        out, current = [], ""
-        for word in sentence.split():
-            if not fits(word):  # pathological: split the word itself
-                for chunk in _split_chars(word, fits):
-                    if current:
-                        out.append(current)
-                        current = ""
-                    out.append(chunk)
-                continue
-            candidate = f"{current} {word}".strip()
-            if current and not fits(candidate):
-                out.append(current)
-                current = word
-            else:
-                current = candidate
-        if current:
-            out.append(current)
-        return out
+        words = [chunk for word in sentence.split() for chunk in ([word] if fits(word) else _split_chars(word, fits))]
+        return _pack(words, fits, " ")
 
-    windows, current = [], ""
-    for sentence in (s.strip() for s in _SENTENCE_END.split(text.strip())):
-        if not sentence:
-            continue
-        for piece in pieces(sentence):
-            candidate = f"{current} {piece}".strip()
-            if current and not fits(candidate):
-                windows.append(current)
-                current = piece
-            else:
-                current = candidate
-    if current:
-        windows.append(current)
-    return windows or [""]
+    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
+    return _pack([p for s in sentences for p in pieces(s)], fits, " ") or [""]
+
+
+def _pack(units: list[str], fits: Callable[[str], bool], sep: str) -> list[str]:
+    """Greedily join consecutive units while the joined text still fits
+    (every unit is assumed to fit on its own)."""
+    out, current = [], ""
+    for unit in units:
+        candidate = f"{current}{sep}{unit}" if current else unit
+        if current and not fits(candidate):
+            out.append(current)
+            current = unit
+        else:
+            current = candidate
+    return out + ([current] if current else [])
 
 
 def _split_chars(word: str, fits: Callable[[str], bool]) -> list[str]:
-    out, current = [], ""
-    for ch in word:
-        if current and not fits(current + ch):
-            out.append(current)
-            current = ch
-        else:
-            current += ch
-    return out + ([current] if current else [])
+    return _pack(list(word), fits, "")
 
 
 # --- OpenAI-CLIP state dict -> transformers CLIPModel -------------------------------
