@@ -21,7 +21,7 @@ from tiny_models import build_clip
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.artsound import make_config
+from synesthesia.datasets.artsound import make_config, read_kept_captions
 from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.common import RunnerConfig
 from synesthesia.pipelines.captioning.loop import LoopConfig
@@ -122,6 +122,8 @@ def test_outputs_and_contracts(built, tiny_corpus):
             assert len(attempts) == 4 or attempts[-1][composite] >= 0.80
             best = max(attempts, key=lambda r: r[composite])
             assert best["kept"] or best[composite] == max(a[composite] for a in attempts if a["kept"])
+    kept_images, kept_audio = read_kept_captions(out)
+    assert kept_images.num_rows == t["artworks"].num_rows and kept_audio.num_rows == t["tracks"].num_rows
     images = t["image_captions"].to_pylist()
     assert all(r["backend"] == "features" and r["model"] == "synesthesia-features-v1" for r in images)
     assert {r["prompt"] for r in images if r["attempt"] == 0} == {IMAGE_PROMPT_V1}

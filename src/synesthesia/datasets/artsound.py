@@ -103,7 +103,17 @@ def _stats(values) -> tuple:
 
 
 def kept_rows(table: pa.Table) -> pa.Table:
+    """The rows with ``kept == true``: one caption per item, the dataset's."""
     return table.filter(pc.fill_null(table.column("kept"), False))
+
+
+def read_kept_captions(folder: str | Path) -> tuple[pa.Table, pa.Table]:
+    """(image captions, audio captions) of a built folder, kept rows only:
+    what the pairing phase and the readers use."""
+    folder = Path(folder)
+    images = dio.read_table(folder / "image_captions.parquet", S.IMAGE_CAPTIONS)
+    audio = dio.read_table(folder / "audio_captions.parquet", S.AUDIO_CAPTIONS)
+    return kept_rows(images), kept_rows(audio)
 
 
 def caption_statistics(images: pa.Table, audio: pa.Table, threshold: float) -> str:
