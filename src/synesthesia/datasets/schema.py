@@ -288,6 +288,95 @@ ANNOTATION_REJECTS = pa.schema(
     ]
 )
 
+# --- ArtSound captioning (Art2Mus paper, section 3.2) ---------------------------
+#
+# A built ArtSound folder holds ``artworks.parquet`` (:data:`IMAGES` rows) and
+# ``tracks.parquet`` (:data:`AUDIO` rows) plus the caption tables below. The
+# two attempt tables keep *every* generation attempt of the regenerate-below-
+# threshold loop; ``kept`` is true for exactly one row per item that has a
+# caption (the caption the dataset uses). An item whose every attempt failed
+# with a backend error has no kept row (its error rows say why; a re-run
+# retries it).
+
+ARTSOUND_ARTWORKS = IMAGES
+ARTSOUND_TRACKS = AUDIO
+
+#: One row per 10 s segment of a track and its segment-level caption
+#: (LP-MusicCaps, or the ``features`` captioner in the demo).
+AUDIO_SEGMENT_CAPTIONS = pa.schema(
+    [
+        ("segment_id", pa.string()),  # <audio_id>-sNNN
+        ("audio_id", pa.string()),
+        ("segment_index", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),  # start_s + 10 (a padded segment runs past the track's end)
+        ("padded", pa.bool_()),  # zero-padded: the track is shorter than one segment
+        ("caption", pa.string()),
+        ("n_chars", pa.int32()),
+        ("backend", pa.string()),  # "lpmusiccaps" | "features"
+        ("model", pa.string()),  # checkpoint file name / model id
+    ]
+)
+
+#: Columns every attempt row has, whichever modality.
+_ATTEMPT_HEAD = [
+    ("attempt", pa.int32()),  # 0 = first generation; 1..3 = regenerations
+    ("caption", pa.string()),  # null when the attempt failed (see ``error``)
+    ("n_chars", pa.int32()),
+    ("backend", pa.string()),  # "vllm" | "openai" | "transformers" | "features"
+    ("model", pa.string()),
+    ("prompt_version", pa.string()),  # e.g. "image-v1" / "image-refine-v1"
+    ("prompt", pa.string()),  # the full instruction sent (refined prompts quote the previous caption)
+]
+_ATTEMPT_TAIL = [
+    ("threshold", pa.float64()),
+    ("passed", pa.bool_()),  # composite >= threshold; null when the composite is null
+    ("kept", pa.bool_()),
+    ("score_note", pa.string()),  # why a score is null (skipped / missing weights), else null
+    ("error", pa.string()),  # backend error of a failed attempt, else null
+]
+
+#: Image captions: every attempt with CLIP-S, PAC-S and ICS.
+#: ``*_cos`` are raw cosines, ``*_score`` the paper's scaled scores
+#: (w·max(cos, 0), w = 2.5 / 2.0), ``*_norm`` the scores clipped to [0, 1]
+#: (the normalisation the 0.80 threshold is applied to);
+#: ``ics = 0.35·clip_norm + 0.65·pac_norm``. ``text_windows``: how many
+#: sentence windows of <= 77 CLIP tokens the caption was scored as.
+IMAGE_CAPTIONS = pa.schema(
+    [("image_id", pa.string())]
+    + _ATTEMPT_HEAD
+    + [
+        ("clip_cos", pa.float64()),
+        ("clip_score", pa.float64()),
+        ("clip_norm", pa.float64()),
+        ("pac_cos", pa.float64()),
+        ("pac_score", pa.float64()),
+        ("pac_norm", pa.float64()),
+        ("ics", pa.float64()),
+        ("text_windows", pa.int32()),
+    ]
+    + _ATTEMPT_TAIL
+)
+
+#: Fused audio captions: every attempt with ROUGE-1 F, BERTScore F1 and ACS
+#: (``acs = 0.30·rouge1 + 0.70·bertscore``), scored against the track's
+#: segment captions (``n_segments`` of them; how several references are
+#: combined is ``reference_mode``).
+AUDIO_CAPTIONS = pa.schema(
+    [("audio_id", pa.string())]
+    + _ATTEMPT_HEAD
+    + [
+        ("n_segments", pa.int32()),
+        ("rouge1", pa.float64()),
+        ("bertscore", pa.float64()),
+        ("acs", pa.float64()),
+        ("reference_mode", pa.string()),
+        ("bertscore_model", pa.string()),
+    ]
+    + _ATTEMPT_TAIL
+)
+
+
 # --- audio clips stored as files (Museart) -------------------------------------
 
 #: One stored clip file: 16 kHz mono 16-bit PCM. ``path`` is relative to the

