@@ -150,3 +150,25 @@ def leaked_groups(groups: Sequence[object], splits: Sequence[str]) -> int:
     for g, s in zip(groups, splits):
         seen[_norm(g)].add(s)
     return sum(1 for v in seen.values() if len(v) > 1)
+
+
+def stratified_sample(ids: Sequence[str], strata: Sequence[object], n: int, seed: int = 0, name: str = "sample") -> list[bool]:
+    """Choose ``n`` of ``ids`` (a mask, same order), spread over strata in
+    proportion to their sizes (largest remainder, :func:`allocate`), seeded.
+    A stratum too small for its share to round up to one item gets none —
+    "stratified where possible"."""
+    if not 0 <= n <= len(ids):
+        raise ValueError(f"cannot sample {n} of {len(ids)} items")
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[_norm(s)].append(i)
+    names = sorted(by_stratum)
+    chosen = [False] * len(ids)
+    if n == 0 or not names:
+        return chosen
+    quota = allocate(n, {s: len(by_stratum[s]) for s in names})
+    for s in names:
+        members = sorted(by_stratum[s], key=lambda i: ids[i])
+        for k in rng_for(seed, name, s).permutation(len(members))[: quota[s]]:
+            chosen[members[k]] = True
+    return chosen
