@@ -37,22 +37,20 @@ class SplitMode(str, Enum):
     pairs = "pairs"
 
 
-class EmbedderName(str, Enum):
-    imagebind = "imagebind"
-    clip = "clip"
-    minilm_text = "minilm-text"
+def _choices(name: str, values) -> type[Enum]:
+    """A string Enum (what typer shows as choices) from a registry's names."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
 
 
-class PairingMethod(str, Enum):
-    greedy = "greedy"
-    optimal_knn = "optimal-knn"
+def _artsound_choices():
+    from synesthesia.datasets.artsound_pairing import APPROACHES
+    from synesthesia.pipelines.embedding import EMBEDDERS
+    from synesthesia.pipelines.matching import METHODS
+
+    return _choices("EmbedderName", EMBEDDERS), _choices("PairingMethod", METHODS), _choices("ApproachName", APPROACHES)
 
 
-class ApproachName(str, Enum):
-    image_audio = "image-audio"
-    image_audiocaption = "image-audiocaption"
-    imagecaption_audio = "imagecaption-audio"
-    caption_caption = "caption-caption"
+EmbedderName, PairingMethod, ApproachName = _artsound_choices()
 
 
 RUNNER_HELP = (

@@ -34,17 +34,35 @@ from synesthesia.pipelines.shards import stable_hash
 REPORT_BLOCK = "pairing"
 
 
-def compute_store(inputs: AP.PairingInputs, modality: str, view: str, config: AP.ArtSoundPairingConfig) -> tuple[dict, pa.Table]:
-    """The sharded embedding stage of one store; returns its summary and rejected rows."""
-    ids, kwargs = AP.store_inputs(inputs, modality, view)
-    items, prints = ES.work_items(ids, **kwargs)
-    shards = ES.plan_store(modality, view, items, prints, config.embed, config.shard_size)
-    folder = ES.store_dir(inputs.folder, modality, view)
-    root = None if view == "caption" else AP.media_root(inputs, modality)
-    results = run_shards(ES.embed_shard_step, shards, modality=modality, view=view, config=config.embed, root=root, folder=str(folder))
-    rejected = ES.collect_store(shards, folder)
-    files = sorted(p.name for p in dio.part_files(folder, "part-"))
-    return {"items": len(items), "rejected": rejected.num_rows, "shards": len(shards), "skipped_shards": sum(bool(r.get("skipped")) for r in results), "files": files}, rejected
+def compute_stores(inputs: AP.PairingInputs, needed: list[tuple[str, str]], config: AP.ArtSoundPairingConfig) -> tuple[dict, list[pa.Table]]:
+    """The sharded embedding stage for every needed store, all shards mapped
+    over the task runner together; returns per-store summaries and the rejected rows."""
+    plans, stage_of = {}, {}
+    for modality, view in needed:
+        ids, kwargs = AP.store_inputs(inputs, modality, view)
+        items, prints = ES.work_items(ids, **kwargs)
+        shards = ES.plan_store(modality, view, items, prints, config.embed, config.shard_size)
+        folder = ES.store_dir(inputs.folder, modality, view)
+        root = None if view == "caption" else AP.media_root(inputs, modality)
+        plans[(modality, view)] = (len(items), shards, folder)
+        stage_of[f"embed-{modality}-{view}"] = (modality, view, root, str(folder))
+    all_shards = [s for _, shards, _ in plans.values() for s in shards]
+    results = run_shards(ES.embed_any_shard_step, all_shards, stores=stage_of, config=config.embed)
+    skipped = {}
+    for shard, result in zip(all_shards, results):
+        skipped[shard.stage] = skipped.get(shard.stage, 0) + bool(result.get("skipped"))
+    info, rejected = {}, []
+    for (modality, view), (n_items, shards, folder) in plans.items():
+        bad = ES.collect_store(shards, folder)
+        rejected.append(bad)
+        info[(modality, view)] = {
+            "items": n_items,
+            "rejected": bad.num_rows,
+            "shards": len(shards),
+            "skipped_shards": skipped.get(f"embed-{modality}-{view}", 0),
+            "files": sorted(p.name for p in dio.part_files(folder, "part-")),
+        }
+    return info, rejected
 
 
 def _pairing_key(approach: str, method: str, config: AP.ArtSoundPairingConfig, stores: dict) -> str:
@@ -83,11 +101,8 @@ def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSo
     for name, reason in skipped.items():
         logger.info("approach %s skipped: %s", name, reason)
 
-    stores, rejected = {}, []
-    for modality, view in AP.stores_needed(approaches):
-        info, bad = compute_store(inputs, modality, view, config)
-        stores[(modality, view)] = info
-        rejected.append(bad)
+    stores, rejected = compute_stores(inputs, AP.stores_needed(approaches), config)
+    for (modality, view), info in stores.items():
         logger.info("embeddings %s-%s: %d items, %d rejected (%d/%d shards reused)", modality, view, info["items"], info["rejected"], info["skipped_shards"], info["shards"])
     vectors = {mv: ES.read_embeddings(ES.store_dir(folder, *mv)) for mv in stores}
     for mv, (ids, _, meta) in vectors.items():

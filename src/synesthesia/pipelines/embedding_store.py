@@ -177,6 +177,14 @@ def embed_shard_step(shard: Shard, modality: str, view: str, config: EmbedConfig
     return {"items": len(shard.items), "embedded": table.num_rows, "rejected": rejected.num_rows}
 
 
+def embed_any_shard_step(shard: Shard, stores: dict, config: EmbedConfig) -> dict:
+    """:func:`embed_shard_step` for shards of several stores run together
+    (one task-runner map, so small stores run side by side): ``stores`` maps
+    a shard's ``stage`` to its ``(modality, view, root, folder)``."""
+    modality, view, root, folder = stores[shard.stage]
+    return embed_shard_step(shard, modality, view, config, root, folder)
+
+
 def collect_store(shards: list[Shard], folder: str | os.PathLike) -> pa.Table:
     """Finish a store (drop stale parts, check every shard is done) and
     return its rejected rows."""

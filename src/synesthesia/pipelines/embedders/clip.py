@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from synesthesia.pipelines.embedders.text import embed_windowed
+from synesthesia.pipelines.embedders.text import WindowedTextEmbedding
 from synesthesia.pipelines.embedding import Embedder, l2_normalize
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
@@ -31,7 +31,7 @@ def _features(output: Any):
     return output if hasattr(output, "shape") else output.pooler_output
 
 
-class CLIPEmbedder(Embedder):
+class CLIPEmbedder(WindowedTextEmbedding, Embedder):
     name = "clip"
     modalities = frozenset({"image", "text"})
 
@@ -69,16 +69,7 @@ class CLIPEmbedder(Embedder):
             out.append(l2_normalize(feats.float().cpu().numpy()))
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
-    def _count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
     def _encode(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
-        with torch.inference_mode():
-            feats = _features(self.model.get_text_features(**enc))
+        with self._torch.inference_mode():
+            feats = _features(self.model.get_text_features(**self._tokenize(texts)))
         return l2_normalize(feats.float().cpu().numpy())
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        # Two positions go to the start and end tokens.
-        return embed_windowed(list(texts), self._count, self.max_tokens - 2, self._encode, self.batch_size)

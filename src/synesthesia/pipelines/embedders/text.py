@@ -87,3 +87,22 @@ def embed_windowed(
     out = np.zeros((len(texts), vecs.shape[1]), np.float64)
     np.add.at(out, np.asarray(owner), vecs)
     return l2_normalize(out)
+
+
+class WindowedTextEmbedding:
+    """Mixin for transformers text encoders: token counting and
+    :func:`embed_windowed` over the encoder's window. The class provides
+    ``tokenizer``, ``max_tokens`` (the model's context, special tokens
+    included), ``batch_size``, ``device`` and ``_encode(texts) -> [n, dim]``."""
+
+    #: Context positions taken by special tokens ([CLS]/[SEP], start/end).
+    special_tokens = 2
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _tokenize(self, texts: list[str]):
+        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt").to(self.device)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return embed_windowed(list(texts), self._count, self.max_tokens - self.special_tokens, self._encode, self.batch_size)
