@@ -20,7 +20,7 @@ from synesthesia.pipelines.optimal_pairing import (
 )
 
 #: Small blocks so even small instances cross block boundaries and need refills.
-SMALL = GreedyConfig(candidates=3, row_block=64, col_block=128, refill_batch=8)
+SMALL = GreedyConfig(candidates=3, row_block=64, col_block=128, refill_batch=8, refill_min=4)
 
 
 def unit(rng, n, d):
@@ -55,7 +55,7 @@ def assert_one_to_one(m, n_images):
         (40, 50, 8, SMALL),
         (300, 260, 16, SMALL),  # more audio than images: some stay unpaired
         (2000, 2300, 32, GreedyConfig()),  # default blocks (lane filter + tail)
-        (1200, 1300, 24, GreedyConfig(candidates=2, col_block=700, refill_batch=4)),
+        (1200, 1300, 24, GreedyConfig(candidates=2, col_block=700, refill_batch=4, refill_min=0)),
     ],
 )
 def test_greedy_equals_brute_force_on_random_instances(n, m, d, config):
@@ -107,7 +107,7 @@ def test_min_similarity_leaves_audio_unpaired_and_matches_the_greedy_prefix():
     rng = np.random.default_rng(9)
     A, X = unit(rng, 400, 8), unit(rng, 420, 8)
     full = greedy_match(A, X, SMALL)
-    cut = greedy_match(A, X, GreedyConfig(candidates=3, row_block=64, col_block=128, refill_batch=8, min_similarity=0.5))
+    cut = greedy_match(A, X, GreedyConfig(candidates=3, row_block=64, col_block=128, refill_batch=8, refill_min=4, min_similarity=0.5))
     assert_same(cut, greedy_reference(A, X, min_similarity=0.5))
     kept = cut.image >= 0
     assert 0 < kept.sum() < 400

@@ -131,10 +131,14 @@ def embed_items(items: list[dict], modality: str, view: str, config: EmbedConfig
     needed = needed_modality(modality, view)
     if needed not in embedder.modalities:
         raise ValueError(f"embedder {config.embedder!r} cannot embed {needed} (it embeds {sorted(embedder.modalities)})")
-    ok, inputs, rejected = _load_inputs(items, modality, view, root)
-    vectors = []
-    for s in range(0, len(inputs), config.batch_size):
-        batch = inputs[s : s + config.batch_size]
+    # Decode batch by batch: a shard of full-size artworks or tracks would not fit in memory at once.
+    ok, vectors, rejected = [], [], []
+    for s in range(0, len(items), config.batch_size):
+        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root)
+        rejected.extend(bad)
+        if not batch:
+            continue
+        ok.extend(batch_ok)
         if needed == "text":
             vectors.append(embedder.embed_texts(batch))
         elif needed == "image":

@@ -64,6 +64,9 @@ from synesthesia.pipelines import similarity as sim
 DEFAULT_CANDIDATES = 32
 #: Exhausted audios refilled together (one matrix product over the free images).
 DEFAULT_REFILL_BATCH = 1024
+#: A refill reads every free image once whatever its batch, so up to this many
+#: rows ride along at little extra cost: the audios closest to running out.
+DEFAULT_REFILL_MIN = 64
 
 
 @dataclass(frozen=True)
@@ -72,14 +75,15 @@ class GreedyConfig:
     row_block: int = sim.DEFAULT_ROW_BLOCK
     col_block: int = sim.DEFAULT_COL_BLOCK
     refill_batch: int = DEFAULT_REFILL_BATCH
+    refill_min: int = DEFAULT_REFILL_MIN
     #: An audio whose best available image is less similar than this stays
     #: unpaired (``None``: off, as in the paper, every audio is paired while
     #: images remain).
     min_similarity: float | None = None
 
     def __post_init__(self):
-        if self.candidates < 1 or self.row_block < 1 or self.col_block < 1 or self.refill_batch < 1:
-            raise ValueError("candidates, row_block, col_block and refill_batch must be >= 1")
+        if min(self.candidates, self.row_block, self.col_block, self.refill_batch) < 1 or self.refill_min < 0:
+            raise ValueError("candidates, row_block, col_block and refill_batch must be >= 1, refill_min >= 0")
 
 
 @dataclass
@@ -154,6 +158,7 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
     ptr = [0] * n
     version = [0] * n
     waiting = np.zeros(n, dtype=bool)  # holds a bound entry (list exhausted)
+    remaining = np.zeros(n, dtype=np.int64)  # list entries past the pointer (free or not)
     min_sim = config.min_similarity
 
     def head(a: int):
@@ -165,6 +170,7 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
             p += 1
         stats["advances"] += p - ptr[a]
         ptr[a] = p
+        remaining[a] = end - p
         if p < end:
             # Only free entries within 2·err (float32) of the first free one
             # can be the exact best; rescore those that are not yet.
@@ -174,10 +180,10 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
                 if not used_buf[cols[q]]:
                     group.append(q)
                 q += 1
-            todo = [q for q in group if exact[q] != exact[q]]
-            if todo:
-                exact[todo] = sim.exact_similarities(A, X, np.full(len(todo), a), [cols[q] for q in todo])
-                stats["rescored"] += len(todo)
+            for q in group:
+                if exact[q] != exact[q]:  # NaN: not computed yet
+                    exact[q] = sim.exact_similarity(A, X, a, cols[q])
+                    stats["rescored"] += 1
             best = min(group, key=lambda q: (-exact[q], cols[q]))
             if exact[best] >= bound[a]:
                 waiting[a] = False
@@ -196,6 +202,12 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
         if len(cands) > config.refill_batch:
             pick = np.argpartition(-bound[cands], config.refill_batch - 1)[: config.refill_batch]
             cands = cands[pick]
+        elif len(cands) < config.refill_min:
+            # Top up with the unpaired audios closest to running out.
+            others = np.flatnonzero(~waiting & (image_of < 0))
+            extra = min(config.refill_min - len(cands), len(others))
+            if extra:
+                cands = np.concatenate([cands, others[np.argpartition(remaining[others], extra - 1)[:extra]]])
         batch = np.union1d(cands, [first])
         free = np.flatnonzero(~used)
         store(batch, *sim.candidate_lists(A[batch], X, K, free, config.col_block, err))

@@ -85,6 +85,14 @@ def exact_similarities(queries: np.ndarray, items: np.ndarray, rows: np.ndarray,
     return out
 
 
+def exact_similarity(queries: np.ndarray, items: np.ndarray, row: int, col: int) -> float:
+    """:func:`exact_similarities` of one pair, without the batch overhead (the
+    same float64 products and the same pairwise sum, so the same value)."""
+    v = queries[row].astype(np.float64)
+    v *= items[col]
+    return float(v.sum())
+
+
 def exact_similarity_matrix(queries: np.ndarray, items: np.ndarray) -> np.ndarray:
     """The full ``[n, m]`` matrix of :func:`exact_similarities` (small inputs:
     references and tests)."""
