@@ -131,6 +131,18 @@ def test_all_four_approaches_with_raw_media_and_a_broken_track(prefect_api, fold
     sbg = pq.read_table(folder / "style_by_genre.parquet")
     assert sum(sbg.column("pairs").to_pylist()) == pairs.num_rows
 
+    # a run killed mid-stage (one shard's part missing) redoes only that shard
+    lost = sorted((folder / "embeddings" / "image-raw").glob("part-*.parquet"))[1]
+    lost.unlink()
+    (root / broken["path"]).rename(root / (broken["path"] + ".moved"))
+    try:
+        again = pair_artsound(folder, ArtSoundPairingConfig(embedder="features", shard_size=16), RunnerConfig("threads", 2))
+    finally:
+        (root / (broken["path"] + ".moved")).rename(root / broken["path"])
+    image_raw = again["embeddings"]["image-raw"]
+    assert image_raw["shards"] - image_raw["skipped_shards"] == 1 and lost.exists()
+    assert pq.read_table(folder / "pairs.parquet").equals(pairs)
+
 
 def test_cli_builds_pairs(prefect_api, folder):
     from typer.testing import CliRunner
