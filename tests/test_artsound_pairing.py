@@ -12,12 +12,11 @@ import pyarrow as pa
 import pytest
 
 from synesthesia.datasets import artsound_pairing as AP
-from synesthesia.datasets.card import dataset_card, read_card_metadata, size_category
+from synesthesia.datasets.card import read_card_configs, size_category
 from synesthesia.pipelines import embedding_store as ES
 from synesthesia.pipelines.embedding import EMBEDDERS, l2_normalize
 from synesthesia.pipelines.matching import HIGH_MIN, LOW_MAX, MatchConfig, match_ids, similarity_range, similarity_stats
 from synesthesia.pipelines.report import upsert_section
-from synesthesia.pipelines.splits import stratified_sample
 
 sys.path.insert(0, str(Path(__file__).parent))
 from artsound_helpers import FeatureEmbedder  # noqa: E402
@@ -83,16 +82,6 @@ def test_splits_are_90_10_by_style_with_100_validation_pairs_from_test():
     # small datasets: val takes half of the test split
     small = AP.artsound_splits(ids[:40], styles[:40], seed=0)
     assert Counter(small) == {"train": 36, "test": 2, "val": 2}
-
-
-def test_stratified_sample_is_exact_and_proportional():
-    strata = ["a"] * 70 + ["b"] * 25 + ["c"] * 5
-    ids = [f"x{k:03d}" for k in range(100)]
-    chosen = stratified_sample(ids, strata, 20, seed=0)
-    assert sum(chosen) == 20
-    assert Counter(s for s, c in zip(strata, chosen) if c) == {"a": 14, "b": 5, "c": 1}
-    with pytest.raises(ValueError):
-        stratified_sample(ids, strata, 101)
 
 
 def inputs_with(captions: dict) -> AP.PairingInputs:
@@ -167,9 +156,12 @@ def test_report_block_upsert_keeps_other_phases():
     assert upsert_section("", "pairing", "x", "Title").startswith("# Title")
 
 
-def test_dataset_card_front_matter_points_at_split_files():
-    card = dataset_card("X", {"train": "data/train.parquet", "test": "data/test.parquet"}, "# X\n\nbody", 12_000)
-    meta = read_card_metadata(card)
-    assert meta["configs"][0]["data_files"] == [{"split": "train", "path": "data/train.parquet"}, {"split": "test", "path": "data/test.parquet"}]
-    assert meta["size_categories"] == ["10K<n<100K"] and size_category(999) == "n<1K"
-    assert card.split("---\n", 2)[2].strip().startswith("# X")
+def test_dataset_card_points_at_split_files(tmp_path):
+    stats = pa.Table.from_pylist([AP.stats_row("caption-caption", "greedy", "minilm-text", 3, 3, np.array([0.5, 0.6, 0.7]), 0, 0.1)])
+    pairs = pa.table({"audio_id": ["a", "b", "c"], "split": ["train", "train", "test"]})
+    AP.write_card(tmp_path, pairs, AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"), stats)
+    configs = read_card_configs(tmp_path)
+    assert configs[0]["data_files"] == [{"split": s, "path": f"data/{s}.parquet"} for s in ("train", "val", "test")]
+    text = (tmp_path / "README.md").read_text()
+    assert "size_categories:\n- n<1K" in text and "mean 0.6000" in text and "| train | 2 |" in text
+    assert size_category(12_000) == "10K<n<100K" and size_category(999) == "n<1K"

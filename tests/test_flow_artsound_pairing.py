@@ -14,7 +14,7 @@ import pytest
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
-from synesthesia.datasets.card import read_card_metadata
+from synesthesia.datasets.card import read_card_configs
 from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
 from synesthesia.flows.artsound_pairing import pair_artsound
 from synesthesia.flows.common import RunnerConfig
@@ -77,8 +77,7 @@ def test_demo_configuration_minilm_caption_caption(prefect_api, folder):
     assert splits.count("val") == n_test_val // 2 and splits.count("test") + splits.count("val") == n_test_val
     for split in ("train", "val", "test"):
         assert pq.read_table(folder / "data" / f"{split}.parquet").num_rows == splits.count(split)
-    card = (folder / "README.md").read_text()
-    assert [d["split"] for d in read_card_metadata(card)["configs"][0]["data_files"]] == ["train", "val", "test"]
+    assert [d["split"] for d in read_card_configs(folder)[0]["data_files"]] == ["train", "val", "test"]
     import datasets
 
     loaded = datasets.load_dataset(str(folder))

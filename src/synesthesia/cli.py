@@ -95,6 +95,57 @@ def build_mpd_cmd(
     )
 
 
+class MuseartSplit(str, Enum):
+    grouped = "grouped"
+    paper = "paper"
+    from_csv = "from-csv"
+
+
+class ShortAudio(str, Enum):
+    pad = "pad"
+    drop = "drop"
+
+
+@build_app.command("museart")
+def build_museart_cmd(
+    images: Path = typer.Option(..., help="Folder of images: one sub-folder per category, or any tree of files named <id>.* with --csv-dir."),
+    audio: Path = typer.Option(..., help="Folder of audio files (30 s WAVs in the published Museart): one sub-folder per category, or any tree with --csv-dir."),
+    out: Path = typer.Option(..., help="Dataset folder to write (may exist: finished shards are reused)."),
+    csv_dir: Optional[Path] = typer.Option(None, help="Folder with the published images.csv and audio.csv (id,class,set); files are matched by name. Without it, sub-folders are the categories."),
+    split: MuseartSplit = typer.Option(
+        MuseartSplit.grouped,
+        help="'grouped': 80/10/10 per category, no source track in two splits (default). 'paper': 80/10/10 per category at item level. 'from-csv': the published set column.",
+    ),
+    seed: int = typer.Option(0, help="Seed for splits and pairing."),
+    group_pattern: str = typer.Option(r"^(.*)segment\d+$", help="Regex over an audio item's name; its first group is the source track (grouped split, leakage figures)."),
+    short_audio: ShortAudio = typer.Option(ShortAudio.pad, help="Files under 30 s: 'pad' with silence (if at least --min-audio-seconds long) or 'drop' (quarantine)."),
+    min_audio_seconds: float = typer.Option(15.0, help="With --short-audio pad: shorter files are quarantined."),
+    shard_size: int = typer.Option(200, help="Files per ingest / clip shard."),
+    workers: int = typer.Option(2, help="Parallel workers of the local runner / local Dask cluster."),
+    runner: Runner = typer.Option(Runner.local, help=RUNNER_HELP),
+    dask_address: Optional[str] = typer.Option(None, help="Scheduler address of an existing Dask cluster (with --runner dask)."),
+):
+    """Museart: ingest → 30 s 16 kHz mono clips → splits → one image of the same category and split per audio item.
+
+    Writes images.parquet, audio.parquet, clips/, pairs.parquet, pairs/<split>/part-*.parquet,
+    quarantine.parquet, dataset.json, report.md and a dataset card (README.md) into OUT.
+    """
+    from synesthesia.datasets.museart import MuseartConfig
+    from synesthesia.flows.museart import build_museart
+
+    started = time.perf_counter()
+    config = MuseartConfig(
+        split=split.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds
+    )
+    summary = build_museart(images, audio, out, config, csv_dir, shard_size, _runner(runner, workers, dask_address))
+    sizes = " / ".join(f"{s} {n}" for s, n in summary["split_sizes"].items())
+    leak = summary["leakage"][config.split]
+    typer.echo(
+        f"Museart built in {out} ({time.perf_counter() - started:.0f} s): pairs {sizes}; "
+        f"{leak['leaked']} of {leak['groups']} source tracks in more than one split; report: {out / 'report.md'}"
+    )
+
+
 def _options(pairs: list[str]) -> tuple:
     out = []
     for item in pairs:

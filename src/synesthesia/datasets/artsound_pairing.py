@@ -38,14 +38,14 @@ import pyarrow.parquet as pq
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.card import dataset_card
+from synesthesia.datasets.card import size_category, write_dataset_card
 from synesthesia.pipelines import report as R
 from synesthesia.pipelines.embedding_store import EmbedConfig, supports
 from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES, GreedyConfig
 from synesthesia.pipelines.matching import HIGH_MIN, LOW_MAX, METHODS, MatchConfig, similarity_stats
 from synesthesia.pipelines.optimal_pairing import DEFAULT_KNN
 from synesthesia.pipelines.pairing import pair_id
-from synesthesia.pipelines.splits import stratified_sample, stratified_split
+from synesthesia.pipelines.splits import allocate, split_by_counts, stratified_split
 
 DATASET = "artsound"
 
@@ -246,10 +246,16 @@ def artsound_splits(ids: list[str], styles: list[object], train_fraction: float 
     labels = stratified_split(ids, styles, {"train": train_fraction, "test": 1 - train_fraction}, seed)
     test = [k for k, s in enumerate(labels) if s == "test"]
     n_val = min(val_size, len(test) // 2)
-    chosen = stratified_sample([ids[k] for k in test], [styles[k] for k in test], n_val, seed, "artsound-val")
-    for k, c in zip(test, chosen):
-        if c:
-            labels[k] = "val"
+    test_styles = [styles[k] for k in test]
+    per_style: dict = {}
+    for s in test_styles:
+        per_style[s] = per_style.get(s, 0) + 1
+    # Largest-remainder shares of n_val per style; a style too small for a
+    # share that rounds up to one item gets none ("stratified where possible").
+    quota = allocate(n_val, {str(s): c for s, c in per_style.items()}) if n_val else {}
+    counts = {s: {"val": quota.get(str(s), 0), "test": c - quota.get(str(s), 0)} for s, c in per_style.items()}
+    for k, label in zip(test, split_by_counts([ids[k] for k in test], test_styles, counts, seed)):
+        labels[k] = label
     return labels
 
 
@@ -431,40 +437,27 @@ def report_block(summary: dict, stats: pa.Table, pairs: pa.Table, config: ArtSou
     return "\n\n".join(parts)
 
 
-def card_text(pairs: pa.Table, config: ArtSoundPairingConfig, stats: pa.Table) -> str:
-    """The Hugging Face dataset card (``README.md``)."""
+def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, stats: pa.Table) -> Path:
+    """The Hugging Face dataset card (``README.md``); its ``configs`` point at ``data/{split}.parquet``."""
     split_files = {s: f"data/{s}.parquet" for s in ("train", "val", "test")}
-    sizes = dict(R.value_counts(pairs.column("split").to_pylist()))
+    splits = pairs.column("split").to_pylist()
     final = [r for r in stats.to_pylist() if r["approach"] == config.approach and r["method"] == config.method]
     mean = f"{final[0]['mean']:.4f}" if final and final[0]["pairs"] else "–"
-    columns = "\n".join(f"| `{f.name}` | {f.type} |" for f in pairs.schema)
-    body = f"""
-# ArtSound (built with synesthesia)
-
-Artwork–music pairs in the manner of *ArtSound* (Art2Mus paper): each music track is paired with
-an artwork by the similarity of their `{config.embedder}` embeddings, approach
-**{APPROACHES[config.approach].label}**, pairing method `{config.method}` (greedy: the most similar
-(track, free artwork) pair first, each artwork used once). Every pair carries its similarity
-(mean {mean}) and the kept image and audio captions with their quality scores.
-
-| split | pairs |
-|---|---|
-{chr(10).join(f"| {s} | {sizes.get(s, 0)} |" for s in split_files)}
-
-Splits: {config.train_fraction:.0%}/{1 - config.train_fraction:.0%} train/test stratified by artistic style, a validation set of up to
-{config.val_size} pairs taken out of the test split (seed {config.seed}).
-
-## Columns
-
-| column | type |
-|---|---|
-{columns}
-
-`image_path` / `audio_path` are relative to the media roots recorded in `dataset.json`.
-Similarity statistics per pairing approach (the paper's Table 5 on this data) are in
-`pairing_stats.parquet` and `report.md`.
-"""
-    return dataset_card("ArtSound (synesthesia build)", split_files, body, pairs.num_rows, tags=["art", "music", "image-to-audio", "cross-modal"])
+    sections = [
+        "Artwork–music pairs in the manner of *ArtSound* (Art2Mus paper): each music track is paired with an artwork "
+        f"by the similarity of their `{config.embedder}` embeddings, approach **{APPROACHES[config.approach].label}**, "
+        f"pairing method `{config.method}` (greedy: the most similar (track, free artwork) pair first, each artwork used "
+        f"once). Every pair carries its similarity (mean {mean}) and the kept image and audio captions with their quality scores.",
+        R.md_table(["split", "pairs"], [(s, splits.count(s)) for s in split_files])
+        + f"\n\nSplits: {config.train_fraction:.0%}/{1 - config.train_fraction:.0%} train/test stratified by artistic style, "
+        f"a validation set of up to {config.val_size} pairs taken out of the test split (seed {config.seed}).",
+        "## Columns\n\n"
+        + R.md_table(["column", "type"], [(f"`{f.name}`", str(f.type)) for f in pairs.schema])
+        + "\n\n`image_path` / `audio_path` are relative to the media roots recorded in `dataset.json`. Similarity "
+        "statistics per pairing approach (the paper's Table 5 on this data) are in `pairing_stats.parquet` and `report.md`.",
+    ]
+    extra = {"license": "other", "size_categories": [size_category(pairs.num_rows)], "tags": ["art", "music", "image-to-audio", "cross-modal"]}
+    return write_dataset_card(folder, "ArtSound (synesthesia build)", split_files, sections, extra)
 
 
 def config_dict(config: ArtSoundPairingConfig) -> dict:

@@ -186,6 +186,90 @@ MPD_PREFERENCE_PAIRS = pa.schema(
 )
 
 
+# --- audio clips stored as files (Museart) -------------------------------------
+
+#: One stored clip file: 16 kHz mono 16-bit PCM. ``path`` is relative to the
+#: clip folder; ``signal_samples`` < ``n_samples`` means the end is zero padding.
+CLIP_FILES = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("path", pa.string()),
+        ("sample_rate", pa.int32()),
+        ("n_samples", pa.int64()),
+        ("signal_samples", pa.int64()),
+    ]
+)
+
+# --- Museart -------------------------------------------------------------------
+
+#: ``name`` is the Museart id (the file stem); ``published_split`` the
+#: published index's ``set`` (train/val/test, null without an index).
+MUSEART_IMAGES = pa.schema(
+    [
+        ("image_id", pa.string()),
+        ("name", pa.string()),
+        ("path", pa.string()),  # relative to the images root (dataset.json media_roots.images)
+        ("sha256", pa.string()),
+        ("n_bytes", pa.int64()),
+        ("width", pa.int32()),
+        ("height", pa.int32()),
+        ("format", pa.string()),
+        ("category", pa.string()),
+        ("published_split", pa.string()),
+        _SPLIT,
+    ]
+)
+
+#: One row per 30 s audio item (a clip of a source file; a 30 s file is one clip).
+MUSEART_AUDIO = pa.schema(
+    [
+        ("audio_id", pa.string()),  # <track_id>-cNNN
+        ("track_id", pa.string()),  # the source file's ingest id
+        ("name", pa.string()),  # Museart id: file stem, + "segmentNN" when a file gives several clips
+        ("group", pa.string()),  # source track (grouping key), from the name
+        ("path", pa.string()),  # source file, relative to the audio root
+        ("clip_path", pa.string()),  # stored clip, relative to the dataset folder
+        ("clip_index", pa.int32()),
+        ("start_s", pa.float64()),
+        ("end_s", pa.float64()),
+        ("signal_s", pa.float64()),  # seconds of real signal (< 30: zero-padded)
+        ("source_duration_s", pa.float64()),
+        ("source_sample_rate", pa.int32()),
+        ("source_channels", pa.int32()),
+        ("sha256", pa.string()),  # of the source file
+        ("category", pa.string()),
+        ("published_split", pa.string()),
+        _SPLIT,
+    ]
+)
+
+#: Materialised pairing: each audio item with one image of its category and split.
+MUSEART_PAIRS = pa.schema(
+    [
+        ("audio_id", pa.string()),
+        ("image_id", pa.string()),
+        ("category", pa.string()),
+        _SPLIT,
+    ]
+)
+
+#: ``pairs/<split>/part-*.parquet``: the pairs of one split with what a
+#: trainer needs to load them (see ``datasets.museart.read_pairs``).
+MUSEART_PAIR_ROWS = pa.schema(
+    [
+        ("audio_id", pa.string()),
+        ("image_id", pa.string()),
+        ("category", pa.string()),
+        _SPLIT,
+        ("audio_name", pa.string()),
+        ("image_name", pa.string()),
+        ("group", pa.string()),
+        ("audio_path", pa.string()),  # relative to the dataset folder
+        ("image_path", pa.string()),  # relative to the images root
+    ]
+)
+
+
 # --- embeddings store (issue 5) ---------------------------------------------------
 
 #: What an embedding was computed from: the item itself or its kept caption.

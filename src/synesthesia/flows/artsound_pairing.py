@@ -158,7 +158,7 @@ def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSo
     report_path = folder / "report.md"
     existing = report_path.read_text(encoding="utf-8") if report_path.exists() else ""
     dio.write_text(upsert_section(existing, REPORT_BLOCK, AP.report_block(summary, stats, pairs, config), "ArtSound build report"), report_path)
-    dio.write_text(AP.card_text(pairs, config, stats), folder / "README.md")
+    AP.write_card(folder, pairs, config, stats)
     manifest = dio.read_manifest(folder)
     manifest["pairing"] = {"config": AP.config_dict(config), "pairs": pairs.num_rows, "splits": summary["splits"]}
     dio.write_manifest(folder, manifest)

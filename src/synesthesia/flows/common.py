@@ -135,15 +135,17 @@ def stage_dir(out: str | os.PathLike, name: str) -> Path:
     return Path(out) / "_work" / name
 
 
-def ingest_source(path: str | os.PathLike, config, out: str | os.PathLike, name: str, shard_size: int):
+def ingest_source(path: str | os.PathLike, config, out: str | os.PathLike, name: str, shard_size: int, source=None):
     """Scan, validate (sharded) and merge one input source.
 
-    Returns ``(root, valid_table, quarantine_table)``; ``root`` is the folder
-    the table's relative paths are relative to."""
+    ``source``: an already scanned (and filtered or annotated)
+    :class:`~synesthesia.pipelines.ingest.Source` to ingest instead of
+    scanning ``path``. Returns ``(root, valid_table, quarantine_table)``;
+    ``root`` is the folder the table's relative paths are relative to."""
     from synesthesia.pipelines.ingest import collect_ingest, file_fingerprint, ingest_shard_step, scan_source
     from synesthesia.pipelines.shards import plan_shards
 
-    source = scan_source(path, config)
+    source = scan_source(path, config) if source is None else source
     fingerprints = [file_fingerprint(source.root, item) for item in source.items]
     shards = plan_shards(f"ingest-{name}", source.items, shard_size, config, fingerprints)
     folder = str(stage_dir(out, f"ingest-{name}"))
@@ -163,3 +165,30 @@ def compute_mels(tracks, clips, root: str | os.PathLike, out: str | os.PathLike,
     folder = Path(out) / "mels"
     run_shards(mel_shard_step, shards, root=str(root), clip=clip_config, mel=mel_config, folder=str(folder))
     return ShardStore(folder).finalize(shards)
+
+
+def write_clip_files(tracks, clips, root: str | os.PathLike, out: str | os.PathLike, clip_config, shard_size: int, fmt: str = "flac", id_column: str = "track_id"):
+    """The sharded clip-file stage: every planned clip as a 16 kHz mono file
+    under ``out/clips/`` and its :data:`schema.CLIP_FILES` row. Files no
+    current clip owns are removed. Returns the merged clip-file table."""
+    from synesthesia.datasets import io as dio
+    from synesthesia.datasets import schema as S
+    from synesthesia.pipelines.audio import clip_file_shard_step, clip_work_items, prune_clip_files
+    from synesthesia.pipelines.shards import ShardStore, plan_shards
+
+    items = clip_work_items(tracks, clips, id_column)
+    fingerprints = [(i["track_id"], i["sha256"], i["clips"]) for i in items]
+    shards = plan_shards("clip-files", items, shard_size, (clip_config, fmt), fingerprints)
+    folder = Path(out) / "clips"
+    index = stage_dir(out, "clip-files")
+    store = ShardStore(index)
+    for shard in shards:  # a finished shard whose files were deleted since is redone
+        if store.done(shard):
+            paths = dio.read_table(store.path(shard), columns=["path"]).column("path").to_pylist()
+            if not all((folder / p).is_file() for p in paths):
+                store.path(shard).unlink()
+    run_shards(clip_file_shard_step, shards, root=str(root), clip=clip_config, folder=str(folder), index_folder=str(index), fmt=fmt)
+    files = store.finalize(shards)
+    table = dio.concat((dio.read_table(f, S.CLIP_FILES) for f in files), S.CLIP_FILES)
+    prune_clip_files(folder, set(table.column("path").to_pylist()))
+    return table

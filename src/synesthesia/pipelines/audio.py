@@ -1,7 +1,9 @@
 """Audio: decode, resample to 16 kHz mono, cut into clips, log-mel spectrograms.
 
 Shared by the three datasets (MPD: 15 s clips; ArtSound: 10 s segments;
-Museart: 30 s clips); only :class:`ClipConfig` differs.
+Museart: 30 s clips); only :class:`ClipConfig` differs. Clips are either
+turned into log-mels (:func:`mel_shard_step`) or stored as 16 kHz mono audio
+files (:func:`clip_file_shard_step`).
 
 Mel spectrogram (MPD paper, Experimental Details): 16 kHz, FFT/window 1024,
 hop 512, 128 mel bins. With a centred STFT a 15 s clip (240,000 samples) has
@@ -220,9 +222,9 @@ def track_mels(path: str | Path, starts: list[int], clip: ClipConfig, mel: MelCo
     )
 
 
-def mel_work_items(tracks: pa.Table, clips: pa.Table, id_column: str = "track_id") -> list[dict]:
+def clip_work_items(tracks: pa.Table, clips: pa.Table, id_column: str = "track_id") -> list[dict]:
     """One work item per track that has clips: its id, path, sha256 and the
-    (clip_id, start sample) of its clips. These are what mel shards are made of."""
+    (clip_id, start second) of its clips. Mel and clip-file shards are made of these."""
     by_track: dict[str, list[tuple[str, float]]] = {}
     for cid, tid, start in zip(
         clips.column("clip_id").to_pylist(), clips.column("track_id").to_pylist(), clips.column("start_s").to_pylist()
@@ -233,6 +235,10 @@ def mel_work_items(tracks: pa.Table, clips: pa.Table, id_column: str = "track_id
         if tid in by_track:
             items.append({"track_id": tid, "path": path, "sha256": sha, "clips": tuple(sorted(by_track[tid], key=lambda c: c[1]))})
     return items
+
+
+#: The former name (mel shards were the first users).
+mel_work_items = clip_work_items
 
 
 def mel_shard(root: str | Path, items: list[dict], clip: ClipConfig = ClipConfig(), mel: MelConfig = MelConfig()) -> pa.Table:
@@ -282,3 +288,103 @@ def mel_shard_step(shard, root: str, clip: ClipConfig, mel: MelConfig, folder: s
     table = mel_shard(root, list(shard.items), clip, mel)
     dio.write_table(table, store.path(shard))
     return {"tracks": len(shard.items), "clips": table.num_rows}
+
+
+# --- clips as audio files ------------------------------------------------------------
+
+CLIP_FORMATS = {"flac": "FLAC", "wav": "WAV"}
+
+
+def clip_file_path(clip_id: str, fmt: str = "flac") -> str:
+    """Where a clip file lives below the clip folder: 256 sub-folders keyed
+    by a hash of the id, so no folder holds more than a few hundred files
+    even at 100k clips."""
+    import hashlib
+
+    bucket = hashlib.sha1(clip_id.encode()).hexdigest()[:2]
+    return f"{bucket}/{clip_id}.{fmt}"
+
+
+def to_pcm16(y: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] → int16 (clipped; resampling can overshoot
+    slightly and a wrap-around would be a loud click)."""
+    return np.round(np.clip(y, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def write_clip_file(samples: np.ndarray, path: str | Path, sample_rate: int, fmt: str = "flac") -> Path:
+    """Write one mono clip as 16-bit PCM (FLAC or WAV) atomically."""
+    import os
+    import tempfile
+
+    import soundfile as sf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, to_pcm16(samples), sample_rate, format=CLIP_FORMATS[fmt], subtype="PCM_16")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def clip_file_shard(root: str | Path, items: list[dict], clip: ClipConfig, folder: str | Path, fmt: str = "flac") -> pa.Table:
+    """Decode each track of a shard once (16 kHz mono), cut its clips (zero-
+    padded past the end) and write each as its own file under ``folder``.
+    Returns the :data:`schema.CLIP_FILES` rows (paths relative to ``folder``)."""
+    rows = []
+    size = clip.clip_samples
+    for item in items:
+        y = load_audio(Path(root) / item["path"], clip.sample_rate)
+        starts = [int(round(start * clip.sample_rate)) for _, start in item["clips"]]
+        for (cid, _), start, samples in zip(item["clips"], starts, cut_clips(y, starts, size)):
+            rel = clip_file_path(cid, fmt)
+            write_clip_file(samples, Path(folder) / rel, clip.sample_rate, fmt)
+            rows.append(
+                {
+                    "clip_id": cid,
+                    "path": rel,
+                    "sample_rate": clip.sample_rate,
+                    "n_samples": size,
+                    "signal_samples": int(max(0, min(size, len(y) - start))),
+                }
+            )
+    return S.from_rows(rows, S.CLIP_FILES)
+
+
+def clip_file_shard_step(shard, root: str, clip: ClipConfig, folder: str, index_folder: str, fmt: str = "flac") -> dict:
+    """Write the clip files of one shard of tracks (``shard.items`` from
+    :func:`clip_work_items`) into ``folder``; the shard's index part in
+    ``index_folder`` is written last and marks the shard done."""
+    from synesthesia.pipelines.shards import ShardStore
+
+    store = ShardStore(index_folder)
+    if store.done(shard):
+        return {"skipped": True}
+    table = clip_file_shard(root, list(shard.items), clip, folder, fmt)
+    dio.write_table(table, store.path(shard))
+    return {"tracks": len(shard.items), "clips": table.num_rows}
+
+
+def prune_clip_files(folder: str | Path, keep: set[str]) -> int:
+    """Remove clip files (and temp files of killed runs) under ``folder`` whose
+    relative path is not in ``keep``: what an older input set or config left."""
+    folder = Path(folder)
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for f in folder.glob("*/*"):
+        rel = f.relative_to(folder).as_posix()
+        if f.is_file() and rel not in keep:
+            f.unlink()
+            removed += 1
+    return removed
+
+
+def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.ndarray:
+    """A stored clip as float32 mono at ``sample_rate`` (no resampling when the
+    file already has that rate, which stored clips do)."""
+    return load_audio(path, sample_rate)

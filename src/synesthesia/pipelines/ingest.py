@@ -148,6 +148,11 @@ def _quarantine(path: str, kind: str, stage: str, reason: str) -> dict:
     return {"path": path, "kind": kind, "stage": stage, "reason": reason}
 
 
+def quarantine_row(path: str, kind: str, stage: str, reason: str) -> dict:
+    """One :data:`schema.QUARANTINE` row (for stages outside this module)."""
+    return _quarantine(path, kind, stage, reason)
+
+
 # --- validation ----------------------------------------------------------------
 
 def validate_image(data: bytes) -> dict:
@@ -342,3 +347,76 @@ def collect_ingest(shards, folder: str, kind: Kind, problems: list[dict]) -> tup
     valid, dupes = deduplicate(valid, kind)
     quarantine = dio.concat([S.from_rows(problems, S.QUARANTINE), *rejected, dupes], S.QUARANTINE)
     return valid, quarantine
+
+
+# --- index files keyed by file name ------------------------------------------------
+
+def stem_key(name: str) -> str:
+    """How a file stem is compared with an index id: case-insensitive, spaces
+    as underscores (published indexes and file names disagree on both)."""
+    return name.strip().lower().replace(" ", "_")
+
+
+def folder_key(name: str) -> str:
+    """How a folder name is compared with a label: case-insensitive, ``_``/``-``
+    as spaces, runs of spaces collapsed (``Heavy_metal`` == ``heavy metal``)."""
+    return " ".join(re.sub(r"[_\-]+", " ", name).lower().split())
+
+
+def match_by_stem(
+    source: Source,
+    rows: Sequence[dict],
+    kind: Kind,
+    index_name: str,
+    id_field: str = "id",
+    hint_field: str | None = None,
+) -> tuple[list[tuple[SourceItem, dict]], list[dict]]:
+    """Match the files of ``source`` to the rows of an index whose ``id_field``
+    is the file's stem (compared with :func:`stem_key`).
+
+    When several files or rows share an id (the same stem in two folders, or
+    one id listed under two labels), a row takes the file whose folder names
+    contain the row's ``hint_field`` value (compared with :func:`folder_key`).
+    Returns ``(file, row)`` matches and quarantine rows for everything left:
+    files the index does not list, files whose id is ambiguous, and index rows
+    with no file (path ``<index_name>:<line>`` when rows carry a ``_line``).
+    """
+    files: dict[str, list[SourceItem]] = {}
+    for item in source.items:
+        files.setdefault(stem_key(Path(item.path).stem), []).append(item)
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(stem_key(str(row[id_field])), []).append(row)
+    matches: list[tuple[SourceItem, dict]] = []
+    problems: list[dict] = []
+
+    def folders(item: SourceItem) -> set[str]:
+        return {folder_key(p) for p in Path(item.path).parts[:-1]}
+
+    for key in sorted(set(files) | set(by_id)):
+        f_list, r_list = list(files.get(key, [])), list(by_id.get(key, []))
+        if len(f_list) == 1 and len(r_list) == 1:
+            matches.append((f_list[0], r_list[0]))
+            continue
+        if len(r_list) > 0 and hint_field is not None:
+            for row in list(r_list):
+                hint = folder_key(str(row.get(hint_field) or ""))
+                chosen = [f for f in f_list if hint and hint in folders(f)]
+                if len(chosen) == 1:
+                    matches.append((chosen[0], row))
+                    f_list.remove(chosen[0])
+                    r_list.remove(row)
+        for item in f_list:
+            if r_list:
+                reason = f"ambiguous: {len(files[key])} file(s) and {len(by_id[key])} {index_name} row(s) share the id '{key}' and the folder names do not tell them apart"
+            elif key in by_id:
+                reason = f"duplicate id: another file named '{key}' was matched to its {index_name} row"
+            else:
+                reason = f"not listed in {index_name}"
+            problems.append(_quarantine(item.path, kind, "ingest", reason))
+        for row in r_list:
+            where = f"{index_name}:{row['_line']}" if "_line" in row else f"{index_name}:{row[id_field]}"
+            label = f" ({hint_field} '{row.get(hint_field)}')" if hint_field else ""
+            problems.append(_quarantine(where, kind, "ingest", f"listed in {index_name} but no file has that name: '{row[id_field]}'{label}"))
+    matches.sort(key=lambda m: m[0].path)
+    return matches, problems

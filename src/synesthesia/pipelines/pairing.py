@@ -12,6 +12,13 @@ the few duplicate cells this creates are repaired by swapping column entries
 with random other pairs (a swap keeps both multisets, so balance is kept).
 When more than half the grid is wanted we draw the complement instead, so
 the repair always works in a grid at most half full.
+
+Category pairing (Museart)
+--------------------------
+:func:`pair_within_cells` gives every query item (an audio clip) one
+partner (an image) from the same cell (category × split), partners used as
+evenly as possible within the cell, seeded per cell so one cell's draw does
+not depend on any other.
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ from synesthesia.pipelines.splits import DEFAULT_FRACTIONS, SPLITS, allocate, rn
 MPD_DEFAULT_PAIRS = 50_000
 
 
-def _balanced_sequence(n_items: int, n: int, rng: np.random.Generator) -> np.ndarray:
+def balanced_sequence(n_items: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws from ``range(n_items)`` in random order, each item drawn
+    ``floor(n / n_items)`` or ``ceil(n / n_items)`` times."""
     base = np.repeat(np.arange(n_items), n // n_items)
     extra = rng.choice(n_items, n % n_items, replace=False)
     seq = np.concatenate([base, extra])
@@ -52,8 +61,8 @@ def balanced_random_pairs(n_rows: int, n_cols: int, n: int, rng: np.random.Gener
         mask[comp[:, 0] * n_cols + comp[:, 1]] = False
         cells = rng.permutation(np.flatnonzero(mask))
         return np.stack([cells // n_cols, cells % n_cols], axis=1)
-    rows = _balanced_sequence(n_rows, n, rng)
-    cols = _balanced_sequence(n_cols, n, rng)
+    rows = balanced_sequence(n_rows, n, rng)
+    cols = balanced_sequence(n_cols, n, rng)
     codes = rows * n_cols + cols
     counts = Counter(codes.tolist())
     order = np.argsort(codes, kind="stable")
@@ -139,3 +148,45 @@ def draw_mpd_pairs(
     table = pa.concat_tables(tables) if tables else S.empty(S.MPD_PAIRS)
     summary["drawn"] = table.num_rows
     return table, summary
+
+
+def pair_within_cells(
+    query_ids: Sequence[str],
+    query_cells: Sequence[object],
+    partner_ids: Sequence[str],
+    partner_cells: Sequence[object],
+    seed: int = 0,
+    name: str = "cell-pairs",
+) -> tuple[list[str | None], dict]:
+    """One partner per query item, drawn from the partners of the same cell.
+
+    Within a cell of ``q`` queries and ``p`` partners every partner is used
+    ``floor(q/p)`` or ``ceil(q/p)`` times (:func:`balanced_sequence`); the
+    queries, sorted by id, receive a seeded random such sequence. The draw of
+    a cell depends only on ``seed``, ``name``, the cell and the ids in it, so
+    it never changes unless one of those does. A query whose cell has no
+    partner gets ``None``.
+
+    Returns the partner id per query (same order as ``query_ids``) and the
+    usage per cell: ``{cell: {"queries", "partners", "min_use", "max_use"}}``.
+    """
+    partners: dict[object, list[str]] = {}
+    for pid, cell in zip(partner_ids, partner_cells):
+        partners.setdefault(cell, []).append(pid)
+    queries: dict[object, list[int]] = {}
+    for i, cell in enumerate(query_cells):
+        queries.setdefault(cell, []).append(i)
+    out: list[str | None] = [None] * len(query_ids)
+    usage: dict = {}
+    for cell in sorted(queries, key=repr):
+        members = sorted(queries[cell], key=lambda i: query_ids[i])
+        pool = sorted(partners.get(cell, []))
+        if not pool:
+            usage[cell] = {"queries": len(members), "partners": 0, "min_use": 0, "max_use": 0}
+            continue
+        draw = balanced_sequence(len(pool), len(members), rng_for(seed, name, repr(cell)))
+        for i, k in zip(members, draw.tolist()):
+            out[i] = pool[k]
+        use = np.bincount(draw, minlength=len(pool))
+        usage[cell] = {"queries": len(members), "partners": len(pool), "min_use": int(use.min()), "max_use": int(use.max())}
+    return out, usage

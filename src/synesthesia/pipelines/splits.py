@@ -68,16 +68,30 @@ def stratified_split(
     strata: Sequence[object] | None = None,
     fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
     seed: int = 0,
+    allocation: str = "quota",
 ) -> list[str]:
     """A split name per id (same order as ``ids``), stratified by ``strata``.
 
-    Items are laid out stratum by stratum (strata in seeded random order,
-    items shuffled within each) and labelled by :func:`quota_sequence`. So
-    the overall split sizes are within one item of ``n × fraction`` and each
-    stratum's within two of its own share — even when strata are tiny, where
-    rounding each stratum on its own would give every small stratum zero
-    val/test items.
+    ``allocation="quota"`` (default): items are laid out stratum by stratum
+    (strata in seeded random order, items shuffled within each) and labelled
+    by :func:`quota_sequence`. So the overall split sizes are within one item
+    of ``n × fraction`` and each stratum's within two of its own share — even
+    when strata are tiny, where rounding each stratum on its own would give
+    every small stratum zero val/test items.
+
+    ``allocation="exact"``: every stratum is split on its own, its sizes given
+    by :func:`allocate` (each within one item of the stratum's exact share; a
+    tiny stratum may get no val/test item). For large strata whose per-stratum
+    sizes matter, e.g. Museart's "paper" split.
     """
+    if allocation == "exact":
+        strata = [None] * len(ids) if strata is None else list(strata)
+        sizes: dict[str, int] = defaultdict(int)
+        for s in strata:
+            sizes[_norm(s)] += 1
+        return split_by_counts(ids, strata, {s: allocate(n, fractions) for s, n in sizes.items()}, seed)
+    if allocation != "quota":
+        raise ValueError(f"unknown allocation {allocation!r} (use 'quota' or 'exact')")
     strata = [None] * len(ids) if strata is None else list(strata)
     by_stratum: dict[str, list[int]] = defaultdict(list)
     for i, s in enumerate(strata):
@@ -91,6 +105,37 @@ def stratified_split(
     out = [""] * len(ids)
     for i, label in zip(layout, quota_sequence(len(layout), fractions)):
         out[i] = label
+    return out
+
+
+def split_by_counts(
+    ids: Sequence[str],
+    strata: Sequence[object],
+    counts: Mapping[object, Mapping[str, int]],
+    seed: int = 0,
+) -> list[str]:
+    """A split name per id such that stratum ``s`` gets exactly
+    ``counts[s][split]`` items of each split (seeded shuffle within the
+    stratum, splits filled in the order ``counts[s]`` lists them).
+
+    ``counts[s]`` must add up to the stratum's size; strata missing from
+    ``counts`` are an error.
+    """
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[_norm(s)].append(i)
+    wanted = {_norm(s): dict(c) for s, c in counts.items()}
+    out = [""] * len(ids)
+    for stratum in sorted(by_stratum):
+        members = sorted(by_stratum[stratum], key=lambda i: ids[i])
+        if stratum not in wanted or sum(wanted[stratum].values()) != len(members):
+            raise ValueError(
+                f"stratum {stratum!r} has {len(members)} items but the requested counts are {wanted.get(stratum)}"
+            )
+        perm = rng_for(seed, "by-counts", stratum).permutation(len(members))
+        labels = [name for name, k in wanted[stratum].items() for _ in range(k)]
+        for k, label in zip(perm, labels):
+            out[members[k]] = label
     return out
 
 
@@ -152,23 +197,45 @@ def leaked_groups(groups: Sequence[object], splits: Sequence[str]) -> int:
     return sum(1 for v in seen.values() if len(v) > 1)
 
 
-def stratified_sample(ids: Sequence[str], strata: Sequence[object], n: int, seed: int = 0, name: str = "sample") -> list[bool]:
-    """Choose ``n`` of ``ids`` (a mask, same order), spread over strata in
-    proportion to their sizes (largest remainder, :func:`allocate`), seeded.
-    A stratum too small for its share to round up to one item gets none —
-    "stratified where possible"."""
-    if not 0 <= n <= len(ids):
-        raise ValueError(f"cannot sample {n} of {len(ids)} items")
-    by_stratum: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(strata):
-        by_stratum[_norm(s)].append(i)
-    names = sorted(by_stratum)
-    chosen = [False] * len(ids)
-    if n == 0 or not names:
-        return chosen
-    quota = allocate(n, {s: len(by_stratum[s]) for s in names})
-    for s in names:
-        members = sorted(by_stratum[s], key=lambda i: ids[i])
-        for k in rng_for(seed, name, s).permutation(len(members))[: quota[s]]:
-            chosen[members[k]] = True
-    return chosen
+def split_like(
+    ids: Sequence[str],
+    strata: Sequence[object],
+    reference_strata: Sequence[object],
+    reference_splits: Sequence[str],
+    fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+) -> list[str]:
+    """Split items so that, within every stratum, their split sizes are
+    proportional to those of a reference set already split (e.g. images
+    following the audio of their category, so each category × split cell has
+    images in proportion to its audio).
+
+    A stratum's sizes come from :func:`allocate` over the reference's counts
+    (``fractions`` where the reference has no item of that stratum); a split
+    that the reference uses in the stratum then gets at least one item while
+    the stratum has enough (taken from the largest split). Items are assigned
+    by :func:`split_by_counts`.
+    """
+    names = list(fractions)
+    ref: dict[str, dict[str, int]] = defaultdict(lambda: {k: 0 for k in names})
+    for s, split in zip(reference_strata, reference_splits):
+        if split in names:
+            ref[_norm(s)][split] += 1
+    sizes: dict[str, int] = defaultdict(int)
+    for s in strata:
+        sizes[_norm(s)] += 1
+    counts = {}
+    for stratum, n in sizes.items():
+        weights = ref.get(stratum)
+        if not weights or sum(weights.values()) == 0:
+            counts[stratum] = allocate(n, fractions)
+            continue
+        c = allocate(n, weights)
+        for split in names:
+            if weights[split] > 0 and c[split] == 0:
+                donor = max(names, key=lambda k: (c[k], -names.index(k)))
+                if c[donor] > 1:
+                    c[donor] -= 1
+                    c[split] += 1
+        counts[stratum] = c
+    return split_by_counts(ids, strata, counts, seed)
