@@ -104,7 +104,7 @@ def exact_similarity_matrix(queries: np.ndarray, items: np.ndarray) -> np.ndarra
 
 def _survivors(S: np.ndarray, thr: np.ndarray, lanes: int = LANES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Entries of the block ``S`` with ``S[r, c] >= thr[r]`` as ``(rows, cols,
-    values)`` sorted by (row, col).
+    values)``, in row order.
 
     Comparing every entry and collecting the hits costs several ns per entry
     (a bool matrix and a scan of it); instead the block is viewed as
@@ -137,8 +137,10 @@ def _survivors(S: np.ndarray, thr: np.ndarray, lanes: int = LANES) -> tuple[np.n
     r = np.concatenate(out_r).astype(np.int64, copy=False)
     c = np.concatenate(out_c).astype(np.int64, copy=False)
     v = np.concatenate(out_v)
-    order = np.lexsort((c, r))
-    return r[order], c[order], v[order]
+    if len(out_r) > 1:  # each part is in row order already; only their union needs it
+        order = np.argsort(r, kind="stable")
+        r, c, v = r[order], c[order], v[order]
+    return r, c, v
 
 
 def _merge_top(top: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
