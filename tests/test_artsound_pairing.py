@@ -165,3 +165,16 @@ def test_dataset_card_points_at_split_files(tmp_path):
     text = (tmp_path / "README.md").read_text()
     assert "size_categories:\n- n<1K" in text and "mean 0.6000" in text and "| train | 2 |" in text
     assert size_category(12_000) == "10K<n<100K" and size_category(999) == "n<1K"
+
+
+def test_cli_options_build_the_config():
+    from synesthesia.cli import ApproachName, EmbedderName, PairingMethod, artsound_pairing_config
+
+    c = artsound_pairing_config(
+        EmbedderName.clip, PairingMethod.optimal_knn, ApproachName.image_audiocaption, "image-audiocaption,caption-caption",
+        ["model_id=/ckpt/clip", "batch_size=8", "local_files_only=true"], knn_k=5,
+    )
+    assert (c.embedder, c.method, c.approach, c.knn_k) == ("clip", "optimal-knn", "image-audiocaption", 5)
+    assert c.approaches == ("image-audiocaption", "caption-caption")
+    assert c.embedder_options == (("model_id", "/ckpt/clip"), ("batch_size", 8), ("local_files_only", True))
+    assert {e.value for e in EmbedderName} == set(EMBEDDERS) and {a.value for a in ApproachName} == set(AP.APPROACHES)

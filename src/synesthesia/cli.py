@@ -146,13 +146,28 @@ def build_museart_cmd(
     )
 
 
+def _option_value(text: str):
+    """A KEY=VALUE option's value: int, float, true/false, none, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _options(pairs: list[str]) -> tuple:
     out = []
     for item in pairs:
         if "=" not in item:
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        out.append((key.strip(), value))
+        out.append((key.strip(), _option_value(value)))
     return tuple(out)
 
 

@@ -198,8 +198,9 @@ def collect_store(shards: list[Shard], folder: str | os.PathLike) -> pa.Table:
 
 
 def read_embeddings(folder: str | os.PathLike) -> tuple[list[str], np.ndarray, dict]:
-    """A store as ``(ids, float32 matrix [n, dim], info)``; ``info`` has the
-    model names and the schema metadata. Empty store: ``([], [0, 0], {})``."""
+    """A store as ``(ids, float32 matrix [n, dim], info)``, rows sorted by id;
+    ``info`` has the model names and the schema metadata. Empty store:
+    ``([], [0, 0], {})``."""
     import pyarrow.parquet as pq
 
     files = dio.part_files(folder, "part-")
@@ -214,4 +215,11 @@ def read_embeddings(folder: str | os.PathLike) -> tuple[list[str], np.ndarray, d
         models.update(table.column("model").to_pylist())
     if not arrays:
         return [], np.zeros((0, 0), np.float32), {}
-    return ids, np.ascontiguousarray(np.concatenate(arrays)), {"models": sorted(models), **meta}
+    matrix = np.concatenate(arrays)
+    del arrays
+    # Sorted by id: what the pairing wants (ties are broken by id), so it needs no second copy.
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    if order != list(range(len(ids))):
+        ids = [ids[k] for k in order]
+        matrix = matrix[order]
+    return ids, np.ascontiguousarray(matrix), {"models": sorted(models), **meta}

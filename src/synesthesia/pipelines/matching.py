@@ -72,8 +72,11 @@ def _by_id(ids: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarr
         raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
     if len(set(ids)) != len(ids):
         raise ValueError("ids must be unique")
-    order = sorted(range(len(ids)), key=lambda k: ids[k])
-    return [ids[k] for k in order], np.ascontiguousarray(np.asarray(vectors, np.float32)[order])
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    vectors = np.asarray(vectors, np.float32)
+    if order == list(range(len(ids))):  # already sorted (the embeddings store's order): no copy
+        return list(ids), np.ascontiguousarray(vectors)
+    return [ids[k] for k in order], np.ascontiguousarray(vectors[order])
 
 
 def match_ids(audio_ids: Sequence[str], audio_vectors: np.ndarray, image_ids: Sequence[str], image_vectors: np.ndarray, config: MatchConfig = MatchConfig()) -> IdPairs:
