@@ -57,6 +57,21 @@ class ClipFormat(str, Enum):
     flac = "flac"
     wav = "wav"
 
+def _choices(name: str, values) -> type[Enum]:
+    """A string Enum (what typer shows as choices) from a registry's names."""
+    return Enum(name, {v.replace("-", "_"): v for v in values}, type=str)
+
+
+def _artsound_choices():
+    from synesthesia.datasets.artsound_pairing import APPROACHES
+    from synesthesia.pipelines.embedding import EMBEDDERS
+    from synesthesia.pipelines.matching import METHODS
+
+    return _choices("EmbedderName", EMBEDDERS), _choices("PairingMethod", METHODS), _choices("ApproachName", APPROACHES)
+
+
+EmbedderName, PairingMethod, ApproachName = _artsound_choices()
+
 
 RUNNER_HELP = (
     "Task runner: 'local' = bounded process pool (default), 'threads' = thread pool, "
@@ -597,6 +612,93 @@ def generate_art2mus_cmd(
     path = generate_wav(checkpoint, image, out, seconds=seconds, steps=steps, guidance_scale=guidance_scale, seed=seed,
                         audioldm2=audioldm2, device=device)
     typer.echo(f"wrote {path}")
+
+
+def _option_value(text: str):
+    """A KEY=VALUE option's value: int, float, true/false, none, else the string."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _options(pairs: list[str]) -> tuple:
+    out = []
+    for item in pairs:
+        if "=" not in item:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out.append((key.strip(), _option_value(value)))
+    return tuple(out)
+
+
+def artsound_pairing_config(
+    embedder: EmbedderName,
+    pairing: PairingMethod,
+    approach: ApproachName,
+    approaches: Optional[str] = None,
+    embedder_option: Optional[list[str]] = None,
+    **kwargs,
+):
+    """The pairing config from CLI options (shared by `build artsound` and `build artsound-pairs`)."""
+    from synesthesia.datasets.artsound_pairing import APPROACHES, ArtSoundPairingConfig
+
+    chosen = tuple(a.strip() for a in approaches.split(",") if a.strip()) if approaches else tuple(APPROACHES)
+    return ArtSoundPairingConfig(
+        embedder=embedder.value,
+        embedder_options=_options(embedder_option or []),
+        approaches=chosen,
+        approach=approach.value,
+        method=pairing.value,
+        **kwargs,
+    )
+
+
+@build_app.command("artsound-pairs")
+def build_artsound_pairs_cmd(
+    dataset: Path = typer.Option(..., help="ArtSound folder written by the captioning phase (dataset.json, artworks/tracks/captions Parquet)."),
+    embedder: EmbedderName = typer.Option(EmbedderName.imagebind, help="Embedding model: imagebind (paper), clip (image+text), minilm-text (captions only, offline)."),
+    pairing: PairingMethod = typer.Option(PairingMethod.greedy, help="greedy (paper: most similar pair first, each image once) or optimal-knn (max total similarity on a k-NN graph)."),
+    approach: ApproachName = typer.Option(ApproachName.image_audio, help="Approach whose pairs become the dataset (paper: image-audio)."),
+    approaches: Optional[str] = typer.Option(None, help="Comma-separated approaches computed for Table 5 (default: all four; those the embedder cannot serve are skipped)."),
+    compare: bool = typer.Option(True, help="Also run the other pairing method on the final approach and report both."),
+    knn_k: int = typer.Option(10, help="Candidate images per audio for optimal-knn."),
+    candidates: int = typer.Option(32, help="Candidate images per audio kept by the greedy's first pass (speed only; the result is exact for any value)."),
+    min_similarity: Optional[float] = typer.Option(None, help="Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."),
+    val_size: int = typer.Option(100, help="Validation pairs sampled from the test split."),
+    seed: int = typer.Option(0, help="Seed of the splits."),
+    embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. model_id=/ckpt/clip-vit-base-patch32, device=cuda."),
+    batch_size: int = typer.Option(16, help="Items per embedding batch."),
+    shard_size: int = typer.Option(256, help="Items per embedding shard."),
+    workers: int = typer.Option(2, help="Parallel workers of the local runner / local Dask cluster."),
+    runner: Runner = typer.Option(Runner.local, help=RUNNER_HELP),
+    dask_address: Optional[str] = typer.Option(None, help="Scheduler address of an existing Dask cluster (with --runner dask)."),
+):
+    """ArtSound pairing phase on an existing ArtSound folder: embeddings → four approaches (Table 5) → pairs, splits, card, report.
+
+    Writes embeddings/, pairings/, pairing_stats.parquet, style_by_genre.parquet, pairs.parquet,
+    data/{train,val,test}.parquet, figures/, README.md (dataset card) and the pairing block of report.md into DATASET.
+    """
+    from synesthesia.flows.artsound_pairing import pair_artsound
+
+    started = time.perf_counter()
+    config = artsound_pairing_config(
+        embedder, pairing, approach, approaches, embedder_option,
+        compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
+        val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size,
+    )
+    summary = pair_artsound(dataset, config, _runner(runner, workers, dask_address))
+    typer.echo(
+        f"ArtSound pairs in {dataset} ({time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
+        f"{summary['unpaired_audio']} audio unpaired; report: {dataset / 'report.md'}"
+    )
 
 
 @app.command("demo")

@@ -98,3 +98,14 @@ def write_split_parts(
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
     return written
+
+#: Hugging Face's ``size_categories`` buckets.
+_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
+
+
+def size_category(n: int) -> str:
+    """The ``size_categories`` value for a dataset of ``n`` rows."""
+    for limit, label in _SIZE_CATEGORIES:
+        if n < limit:
+            return label
+    return "n>10M"

@@ -534,3 +534,103 @@ ART2MUS_RESULTS = pa.schema(
         ("guidance_scale", pa.float64()),
     ]
 )
+
+
+# --- embeddings store (issue 5) ---------------------------------------------------
+
+#: What an embedding was computed from: the item itself or its kept caption.
+EMBEDDING_VIEWS = ("raw", "caption")
+
+
+def embeddings_schema(dim: int, extra: Mapping[str, object] | None = None) -> pa.Schema:
+    """Schema of ``embeddings/{modality}-{view}/part-*.parquet``: one row per
+    item, its L2-normalised vector as a float32 fixed-size list of ``dim``
+    values, the model that produced it, and ``dim`` (also in the metadata)."""
+    meta = {"dim": dim}
+    meta.update(extra or {})
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("vector", pa.list_(pa.float32(), dim)),
+            ("model", pa.string()),
+            ("dim", pa.int32()),
+        ],
+        metadata={"synesthesia": json.dumps(meta), "schema_version": SCHEMA_VERSION},
+    )
+
+
+# --- ArtSound pairing (issue 5) -------------------------------------------------------
+
+#: One approach's pairs (``pairings/{method}/{approach}.parquet``).
+ARTSOUND_APPROACH_PAIRS = pa.schema(
+    [
+        ("audio_id", pa.string()),
+        ("image_id", pa.string()),
+        ("similarity", pa.float64()),
+        ("approach", pa.string()),
+        ("method", pa.string()),
+        ("rank", pa.int64()),  # order of choice (greedy: 0 = most similar pair, taken first)
+    ]
+)
+
+#: Table 5 on our data: one row per (approach, method).
+ARTSOUND_PAIRING_STATS = pa.schema(
+    [
+        ("approach", pa.string()),
+        ("method", pa.string()),
+        ("embedder", pa.string()),
+        ("audio", pa.int64()),  # audio items with the embedding this approach needs
+        ("images", pa.int64()),
+        ("pairs", pa.int64()),
+        ("unpaired_audio", pa.int64()),
+        ("min", pa.float64()),
+        ("max", pa.float64()),
+        ("mean", pa.float64()),
+        ("std", pa.float64()),
+        ("p10", pa.float64()),
+        ("bottom_decile_mean", pa.float64()),
+        ("low", pa.int64()),  # similarity <= 0.25
+        ("medium", pa.int64()),  # 0.25 < similarity < 0.6
+        ("high", pa.int64()),  # similarity >= 0.6
+        ("seconds", pa.float64()),
+    ]
+)
+
+#: Figure 5's counts: final pairs per (music genre, artistic style).
+ARTSOUND_STYLE_BY_GENRE = pa.schema([("music_genre", pa.string()), ("style", pa.string()), ("pairs", pa.int64())])
+
+_ARTSOUND_PAIRS_BASE = [
+    ("pair_id", pa.string()),
+    ("audio_id", pa.string()),
+    ("image_id", pa.string()),
+    ("similarity", pa.float64()),
+    ("approach", pa.string()),
+    ("method", pa.string()),
+    ("split", pa.string()),
+    ("audio_path", pa.string()),  # relative to dataset.json media_roots["music"]
+    ("image_path", pa.string()),  # relative to dataset.json media_roots["artworks"]
+    ("style", pa.string()),
+    ("artwork_genre", pa.string()),
+    ("artist", pa.string()),
+    ("title", pa.string()),
+    ("music_genre", pa.string()),
+    ("image_caption", pa.string()),
+    ("audio_caption", pa.string()),
+]
+
+#: Caption-table columns that are not carried into ``pairs.parquet`` as scores.
+CAPTION_KEY_COLUMNS = ("image_id", "audio_id", "caption", "kept")
+
+
+def artsound_pairs_schema(image_caption_fields: Iterable[pa.Field] = (), audio_caption_fields: Iterable[pa.Field] = ()) -> pa.Schema:
+    """Schema of ArtSound's ``pairs.parquet`` and ``data/{split}.parquet``.
+
+    The fixed columns, then every other column of the kept caption rows
+    (``attempt`` and the quality scores the captioning phase wrote), prefixed
+    ``image_caption_`` / ``audio_caption_`` and keeping their types."""
+    fields = list(_ARTSOUND_PAIRS_BASE)
+    for prefix, extra in (("image_caption_", image_caption_fields), ("audio_caption_", audio_caption_fields)):
+        for f in extra:
+            if f.name not in CAPTION_KEY_COLUMNS:
+                fields.append((prefix + f.name, f.type))
+    return pa.schema(fields)

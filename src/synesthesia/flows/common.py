@@ -118,15 +118,16 @@ def run_shards(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any
         return []
     logger = get_run_logger()
     task = shard_task()
-    futures = {task.submit(step, shard, kwargs): shard for shard in shards}
+    # Keyed by position, not shard.index: shards of several stages may run in one map.
+    futures = {task.submit(step, shard, kwargs): k for k, shard in enumerate(shards)}
     results: dict[int, dict] = {}
     for done, future in enumerate(as_completed(list(futures)), start=1):
-        shard = futures[future]
+        k = futures[future]
         result = future.result()
-        results[shard.index] = result
-        detail = ", ".join(f"{k}={v}" for k, v in result.items() if k != "seconds")
-        logger.info("%s [%d/%d done] %s (%.2fs)", shard.label, done, len(shards), detail, result.get("seconds", 0.0))
-    return [results[s.index] for s in shards]
+        results[k] = result
+        detail = ", ".join(f"{key}={v}" for key, v in result.items() if key != "seconds")
+        logger.info("%s [%d/%d done] %s (%.2fs)", shards[k].label, done, len(shards), detail, result.get("seconds", 0.0))
+    return [results[k] for k in range(len(shards))]
 
 
 def stage_dir(out: str | os.PathLike, name: str) -> Path:

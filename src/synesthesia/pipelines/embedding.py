@@ -49,10 +49,18 @@ class Embedder(ABC):
         raise NotImplementedError(f"{self.name} does not embed text")
 
 
-def get_embedder(name: str, **options: Any) -> Embedder:
-    """Instantiate the embedder registered as ``name``."""
+def embedder_class(name: str) -> type[Embedder]:
+    """The class registered as ``name`` (imported, not instantiated: its
+    ``modalities`` can be checked before any weights are loaded)."""
     if name not in EMBEDDERS:
         raise KeyError(f"unknown embedder {name!r}; available: {sorted(EMBEDDERS)}")
     module, attr = EMBEDDERS[name].split(":")
-    cls = getattr(importlib.import_module(module), attr)
-    return cls(**options)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(f"embedder {name!r} is not available: {exc} (its module is {module})") from exc
+
+
+def get_embedder(name: str, **options: Any) -> Embedder:
+    """Instantiate the embedder registered as ``name``."""
+    return embedder_class(name)(**options)

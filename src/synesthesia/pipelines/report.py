@@ -50,3 +50,18 @@ def quarantine_section(quarantine: pa.Table) -> str:
     rows = sorted(Counter(keyed).items(), key=lambda kv: (-kv[1], kv[0]))
     table = md_table(["kind", "stage", "reason", "files"], [(k, s, r, n) for (k, s, r), n in rows])
     return f"{quarantine.num_rows} input(s) rejected; every one is listed with its full reason in `quarantine.parquet`.\n\n{table}"
+
+
+def upsert_section(existing: str, name: str, text: str, title: str = "") -> str:
+    """Insert or replace the block ``name`` of a Markdown report, delimited by
+    HTML comments, so several phases can each own a part of one ``report.md``
+    and re-running a phase replaces only its part."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{text.strip()}\n{end}"
+    if start in existing and end in existing:
+        head, rest = existing.split(start, 1)
+        _, tail = rest.split(end, 1)
+        return head + block + tail
+    if not existing.strip():
+        existing = f"# {title}\n" if title else ""
+    return existing.rstrip("\n") + "\n\n" + block + "\n"

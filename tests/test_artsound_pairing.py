@@ -1,0 +1,180 @@
+"""ArtSound pairing stages without Prefect: statistics, splits, approach
+planning, caption inputs, embeddings store, report block, dataset card."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from synesthesia.datasets import artsound_pairing as AP
+from synesthesia.datasets.card import read_card_configs, size_category
+from synesthesia.pipelines import embedding_store as ES
+from synesthesia.pipelines.embedding import EMBEDDERS, l2_normalize
+from synesthesia.pipelines.matching import HIGH_MIN, LOW_MAX, MatchConfig, match_ids, similarity_range, similarity_stats
+from synesthesia.pipelines.report import upsert_section
+
+sys.path.insert(0, str(Path(__file__).parent))
+from artsound_helpers import FeatureEmbedder  # noqa: E402
+
+
+def test_paper_defaults():
+    c = AP.ArtSoundPairingConfig()
+    assert (c.embedder, c.approach, c.method) == ("imagebind", "image-audio", "greedy")
+    assert c.min_similarity is None  # off, as in the paper
+    assert (c.train_fraction, c.val_size) == (0.9, 100)
+    assert list(AP.APPROACHES) == ["image-audio", "image-audiocaption", "imagecaption-audio", "caption-caption"]
+    assert [a.label for a in AP.APPROACHES.values()] == ["Image–Audio", "Image–Audio Caption", "Image Caption–Audio", "Image Caption–Audio Caption"]
+    assert (LOW_MAX, HIGH_MIN) == (0.25, 0.6)
+    assert AP.PAPER_PAIRS == 105_884
+    assert AP.PAPER_TABLE5["image-audio"] == (-0.0216, 0.5518, 0.1864, 0.0697)
+    with pytest.raises(ValueError, match="unknown approach"):
+        AP.ArtSoundPairingConfig(approach="image-image")
+    with pytest.raises(ValueError, match="unknown pairing method"):
+        AP.ArtSoundPairingConfig(method="random")
+
+
+def test_similarity_ranges_and_statistics():
+    v = np.array([0.1, 0.25, 0.2500001, 0.59, 0.6, 0.9, np.nan])
+    assert similarity_range(v[:-1]).tolist() == ["low", "low", "medium", "medium", "high", "high"]
+    st = similarity_stats(v)
+    assert (st["low"], st["medium"], st["high"], st["count"]) == (2, 2, 2, 6)
+    finite = v[:-1]
+    assert st["min"] == 0.1 and st["max"] == 0.9
+    assert st["mean"] == pytest.approx(finite.mean()) and st["std"] == pytest.approx(finite.std(ddof=0))
+    assert st["p10"] == pytest.approx(np.percentile(finite, 10))
+    assert st["bottom_decile_mean"] == pytest.approx(0.1)  # ceil(6/10) = 1 lowest value
+    assert similarity_stats(np.array([]))["count"] == 0
+
+
+def test_table5_row_on_generated_embeddings():
+    rng = np.random.default_rng(0)
+    A, X = l2_normalize(rng.standard_normal((300, 32))), l2_normalize(rng.standard_normal((330, 32)))
+    a_ids, i_ids = [f"aud-{k:04d}" for k in range(300)], [f"img-{k:04d}" for k in range(330)]
+    res = match_ids(a_ids, A, i_ids, X, MatchConfig())
+    row = AP.stats_row("image-audio", "greedy", "x", 300, 330, res.similarity, len(res.unpaired_audio), 0.0)
+    cos = np.array([A[a_ids.index(a)] @ X[i_ids.index(i)] for a, i in zip(res.audio_ids, res.image_ids)], dtype=np.float64)
+    assert row["pairs"] == 300 and row["unpaired_audio"] == 0
+    assert row["min"] == pytest.approx(cos.min(), abs=1e-6) and row["max"] == pytest.approx(cos.max(), abs=1e-6)
+    assert row["mean"] == pytest.approx(cos.mean(), abs=1e-6) and row["std"] == pytest.approx(cos.std(), abs=1e-6)
+    assert row["low"] + row["medium"] + row["high"] == 300
+    assert len(set(res.image_ids)) == 300
+
+
+def test_splits_are_90_10_by_style_with_100_validation_pairs_from_test():
+    rng = np.random.default_rng(1)
+    styles = rng.choice(["Impressionism", "Baroque", "Cubism", "Symbolism"], 5000, p=[0.5, 0.3, 0.19, 0.01]).tolist()
+    ids = [f"img-{k:05d}" for k in range(5000)]
+    labels = AP.artsound_splits(ids, styles, seed=3)
+    sizes = Counter(labels)
+    assert sizes == {"train": 4500, "test": 400, "val": 100}
+    by_style = Counter(zip(styles, labels))
+    for s, n in Counter(styles).items():
+        held_out = by_style[(s, "test")] + by_style[(s, "val")]
+        assert abs(held_out - 0.1 * n) <= 2, s  # stratified 90/10
+        assert abs(by_style[(s, "val")] - 100 * held_out / 500) <= 1, s  # val stratified within test
+    assert labels == AP.artsound_splits(ids, styles, seed=3)
+    assert labels != AP.artsound_splits(ids, styles, seed=4)
+    # small datasets: val takes half of the test split
+    small = AP.artsound_splits(ids[:40], styles[:40], seed=0)
+    assert Counter(small) == {"train": 36, "test": 2, "val": 2}
+
+
+def inputs_with(captions: dict) -> AP.PairingInputs:
+    empty = pa.table({"image_id": pa.array([], pa.string())})
+    return AP.PairingInputs(Path("."), {"artworks": ".", "music": "."}, empty, empty, captions)
+
+
+def test_plan_approaches_skips_what_the_embedder_or_captions_cannot_serve(monkeypatch):
+    caps = {"image": pa.table({"x": [1]}), "audio": pa.table({"x": [1]})}
+    run, skipped = AP.plan_approaches(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"), inputs_with(caps))
+    assert run == ["caption-caption"]
+    assert "does not embed image" in skipped["image-audio"] and "does not embed audio" in skipped["image-audio"]
+    with pytest.raises(ValueError, match="cannot be computed"):
+        AP.plan_approaches(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="image-audio"), inputs_with(caps))
+    monkeypatch.setitem(EMBEDDERS, "features", "artsound_helpers:FeatureEmbedder")
+    run, skipped = AP.plan_approaches(AP.ArtSoundPairingConfig(embedder="features"), inputs_with({"audio": caps["audio"]}))
+    assert run == ["image-audio", "image-audiocaption"]
+    assert skipped["caption-caption"] == "no image_captions.parquet in the folder"
+    assert AP.stores_needed(run) == [("image", "raw"), ("audio", "raw"), ("audio", "caption")]
+
+
+def test_kept_captions_checks_the_attempt_table():
+    t = pa.table({"image_id": ["a", "a", "b"], "attempt": [0, 1, 0], "caption": ["x", "y", "z"], "kept": [False, True, True]})
+    assert AP.kept_captions(t, "image_id", "t").column("caption").to_pylist() == ["y", "z"]
+    with pytest.raises(ValueError, match="more than one kept"):
+        AP.kept_captions(t.set_column(3, "kept", pa.array([True, True, True])), "image_id", "t")
+    with pytest.raises(ValueError, match="missing column"):
+        AP.kept_captions(t.drop(["kept"]), "image_id", "t")
+
+
+class HalfZeroEmbedder(FeatureEmbedder):
+    """Returns an all-zero vector for texts containing 'zero' (a broken model output)."""
+
+    def embed_texts(self, texts):
+        v = super().embed_texts(texts)
+        v[[i for i, t in enumerate(texts) if "zero" in t]] = 0
+        return v
+
+
+def test_embedding_store_writes_parts_and_rejects_with_reasons(tmp_path, monkeypatch):
+    monkeypatch.setitem(EMBEDDERS, "half-zero", f"{__name__}:HalfZeroEmbedder")
+    items, prints = ES.work_items(["i1", "i2", "i3", "i4"], texts=["a red sky.", None, "zero here.", "blue sea."])
+    shards = ES.plan_store("image", "caption", items, prints, ES.EmbedConfig("half-zero"), shard_size=3)
+    assert len(shards) == 2
+    folder = tmp_path / "embeddings" / "image-caption"
+    for s in shards:
+        assert ES.embed_shard_step(s, "image", "caption", ES.EmbedConfig("half-zero"), None, str(folder))["items"] in (3, 1)
+        assert ES.embed_shard_step(s, "image", "caption", ES.EmbedConfig("half-zero"), None, str(folder)) == {"skipped": True}
+    rejected = ES.collect_store(shards, folder)
+    assert sorted(zip(rejected.column("path").to_pylist(), rejected.column("reason").to_pylist())) == [
+        ("i2", "no kept caption"),
+        ("i3", "embedding is not finite or is all zeros"),
+    ]
+    ids, V, info = ES.read_embeddings(folder)
+    assert ids == ["i1", "i4"] and V.shape == (2, 16) and V.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(V, axis=1), 1.0, atol=1e-6)
+    assert info["models"] == ["features-v1"] and info["dim"] == 16 and info["view"] == "caption"
+    # a changed caption gives a new shard key; finishing the new plan drops the stale part
+    items2, prints2 = ES.work_items(["i1", "i2", "i3", "i4"], texts=["a red sky!", None, "zero here.", "blue sea."])
+    shards2 = ES.plan_store("image", "caption", items2, prints2, ES.EmbedConfig("half-zero"), shard_size=3)
+    assert shards2[0].key != shards[0].key and shards2[1].key == shards[1].key
+    ES.embed_shard_step(shards2[0], "image", "caption", ES.EmbedConfig("half-zero"), None, str(folder))
+    ES.collect_store(shards2, folder)
+    assert len(list(folder.glob("part-*.parquet"))) == 2
+
+
+def test_report_block_upsert_keeps_other_phases():
+    text = upsert_section("# ArtSound build report\n\n## Captioning\n\nfine.\n", "pairing", "## Pairing\n\nv1")
+    assert "## Captioning" in text and "v1" in text
+    text2 = upsert_section(text, "pairing", "## Pairing\n\nv2")
+    assert "v1" not in text2 and "v2" in text2 and text2.count("<!-- pairing:start -->") == 1 and "## Captioning" in text2
+    assert upsert_section("", "pairing", "x", "Title").startswith("# Title")
+
+
+def test_dataset_card_points_at_split_files(tmp_path):
+    stats = pa.Table.from_pylist([AP.stats_row("caption-caption", "greedy", "minilm-text", 3, 3, np.array([0.5, 0.6, 0.7]), 0, 0.1)])
+    pairs = pa.table({"audio_id": ["a", "b", "c"], "split": ["train", "train", "test"]})
+    AP.write_card(tmp_path, pairs, AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"), stats)
+    configs = read_card_configs(tmp_path)
+    assert configs[0]["data_files"] == [{"split": s, "path": f"data/{s}.parquet"} for s in ("train", "val", "test")]
+    text = (tmp_path / "README.md").read_text()
+    assert "size_categories:\n- n<1K" in text and "mean 0.6000" in text and "| train | 2 |" in text
+    assert size_category(12_000) == "10K<n<100K" and size_category(999) == "n<1K"
+
+
+def test_cli_options_build_the_config():
+    from synesthesia.cli import ApproachName, EmbedderName, PairingMethod, artsound_pairing_config
+
+    c = artsound_pairing_config(
+        EmbedderName.clip, PairingMethod.optimal_knn, ApproachName.image_audiocaption, "image-audiocaption,caption-caption",
+        ["model_id=/ckpt/clip", "batch_size=8", "local_files_only=true"], knn_k=5,
+    )
+    assert (c.embedder, c.method, c.approach, c.knn_k) == ("clip", "optimal-knn", "image-audiocaption", 5)
+    assert c.approaches == ("image-audiocaption", "caption-caption")
+    assert c.embedder_options == (("model_id", "/ckpt/clip"), ("batch_size", 8), ("local_files_only", True))
+    assert {e.value for e in EmbedderName} == set(EMBEDDERS) and {a.value for a in ApproachName} == set(AP.APPROACHES)

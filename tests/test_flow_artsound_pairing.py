@@ -1,0 +1,161 @@
+"""The ArtSound pairing flow on a demo-sized folder (60 artworks, ~20
+tracks): the demo's configuration (minilm-text, caption–caption), resume,
+all four approaches with raw media, and the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from synesthesia.datasets import io as dio
+from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
+from synesthesia.datasets.card import read_card_configs
+from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
+from synesthesia.flows.artsound_pairing import pair_artsound
+from synesthesia.flows.common import RunnerConfig
+from synesthesia.pipelines import embedding_store as ES
+from synesthesia.pipelines.embedding import EMBEDDERS
+
+sys.path.insert(0, str(Path(__file__).parent))
+from artsound_helpers import make_artsound_folder  # noqa: E402
+
+DEMO_SPEC = CorpusSpec(paintings_per_style=10, tracks_per_genre=5, min_seconds=30.0, max_seconds=36.0, image_size=64, seed=11)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def artsound_template(tmp_path_factory):
+    root = tmp_path_factory.mktemp("artsound")
+    corpus = make_corpus(root / "corpus", DEMO_SPEC)
+    return make_artsound_folder(root / "template", corpus)
+
+
+@pytest.fixture()
+def folder(artsound_template, tmp_path):
+    return Path(shutil.copytree(artsound_template, tmp_path / "artsound"))
+
+
+def test_demo_configuration_minilm_caption_caption(prefect_api, folder):
+    config = ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption", shard_size=32)
+    summary = pair_artsound(folder, config, RunnerConfig("local", 2))
+    tracks = pq.read_table(folder / "tracks.parquet")
+    pairs = pq.read_table(folder / "pairs.parquet")
+
+    # every track paired once, every artwork at most once, with its caption similarity
+    assert pairs.num_rows == tracks.num_rows == summary["pairs"]
+    assert sorted(pairs.column("audio_id").to_pylist()) == sorted(tracks.column("audio_id").to_pylist())
+    assert len(set(pairs.column("image_id").to_pylist())) == pairs.num_rows
+    assert set(pairs.column("approach").to_pylist()) == {"caption-caption"}
+    ids_i, Vi, info = ES.read_embeddings(folder / "embeddings" / "image-caption")
+    ids_a, Va, _ = ES.read_embeddings(folder / "embeddings" / "audio-caption")
+    assert info["dim"] == 384 and info["models"] == ["sentence-transformers/all-MiniLM-L6-v2"]
+    cos = [Va[ids_a.index(a)] @ Vi[ids_i.index(i)] for a, i in zip(pairs.column("audio_id").to_pylist(), pairs.column("image_id").to_pylist())]
+    np.testing.assert_allclose(pairs.column("similarity").to_numpy(), cos, atol=1e-5)
+    # greedy on caption similarity does better than chance
+    assert np.mean(cos) > (Va @ Vi.T).mean() + 0.05
+
+    # captions and their scores joined from the kept rows
+    row = pairs.slice(0, 1).to_pylist()[0]
+    assert row["image_caption"].startswith("This artwork shows") and row["audio_caption"].startswith("This music piece")
+    assert row["image_caption_attempt"] == 1 and row["image_caption_ics"] == pytest.approx(0.8)
+    assert row["audio_caption_acs"] == pytest.approx(0.8) and row["style"] and row["music_genre"]
+
+    # the artwork with no kept caption: rejected with its reason, never paired
+    quarantine = pq.read_table(folder / "quarantine.parquet").to_pylist()
+    no_caption = [q for q in quarantine if q["stage"] == "embed"]
+    assert len(no_caption) == 1 and no_caption[0]["reason"] == "no kept caption"
+    assert no_caption[0]["path"] not in pairs.column("image_id").to_pylist()
+
+    # splits: 90/10 by style, val from test, one file per split for the card
+    splits = pairs.column("split").to_pylist()
+    n_test_val = round(0.1 * len(splits))
+    assert splits.count("val") == n_test_val // 2 and splits.count("test") + splits.count("val") == n_test_val
+    for split in ("train", "val", "test"):
+        assert pq.read_table(folder / "data" / f"{split}.parquet").num_rows == splits.count(split)
+    assert [d["split"] for d in read_card_configs(folder)[0]["data_files"]] == ["train", "val", "test"]
+    import datasets
+
+    loaded = datasets.load_dataset(str(folder))
+    assert {k: v.num_rows for k, v in loaded.items()} == {s: splits.count(s) for s in ("train", "val", "test")}
+
+    # Table 5 (only what minilm can do), both methods for the final approach, figures, report
+    stats = pq.read_table(folder / "pairing_stats.parquet").to_pylist()
+    assert [(r["approach"], r["method"]) for r in stats] == [("caption-caption", "greedy"), ("caption-caption", "optimal-knn")]
+    assert stats[0]["pairs"] == stats[1]["pairs"] == pairs.num_rows
+    for fig in ("similarity_violins.png", "style_by_genre.png"):
+        assert (folder / "figures" / fig).read_bytes()[:8] == PNG
+    report = (folder / "report.md").read_text()
+    assert "### Table 5 on this data" in report and "Image Caption–Audio Caption (final)" in report
+    assert "Not computed: Image–Audio (embedder 'minilm-text' does not embed image; embedder 'minilm-text' does not embed audio)" in report
+    assert "figures/similarity_violins.png" in report and "Greedy vs optimal k-NN" in report
+    manifest = dio.read_manifest(folder)
+    assert manifest["pairing"]["config"]["embedder"] == "minilm-text" and "artworks" in manifest["media_roots"]
+
+    # a re-run resumes: every embedding shard and the pairs are reused
+    again = pair_artsound(folder, config, RunnerConfig("threads", 2))
+    assert all(v["skipped_shards"] == v["shards"] for v in again["embeddings"].values())
+    assert pq.read_table(folder / "pairs.parquet").equals(pairs)
+    assert report.count("<!-- pairing:start -->") == 1 == (folder / "report.md").read_text().count("<!-- pairing:start -->")
+
+
+def test_all_four_approaches_with_raw_media_and_a_broken_track(prefect_api, folder, monkeypatch):
+    monkeypatch.setitem(EMBEDDERS, "features", "artsound_helpers:FeatureEmbedder")
+    tracks = pq.read_table(folder / "tracks.parquet").to_pylist()
+    root = Path(dio.read_manifest(folder)["media_roots"]["music"])
+    # a track damaged after captioning: the embedding stage quarantines it
+    broken = next(t for t in tracks if t["path"].endswith(".wav"))
+    (root / broken["path"]).rename(root / (broken["path"] + ".moved"))
+    try:
+        summary = pair_artsound(folder, ArtSoundPairingConfig(embedder="features", shard_size=16), RunnerConfig("threads", 2))
+    finally:
+        (root / (broken["path"] + ".moved")).rename(root / broken["path"])
+    assert summary["approaches"] == ["image-audio", "image-audiocaption", "imagecaption-audio", "caption-caption"]
+    stats = {(r["approach"], r["method"]): r for r in pq.read_table(folder / "pairing_stats.parquet").to_pylist()}
+    assert len(stats) == 5 and ("image-audio", "optimal-knn") in stats
+    assert stats[("image-audio", "greedy")]["pairs"] == len(tracks) - 1  # the broken track has no raw embedding
+    assert stats[("caption-caption", "greedy")]["pairs"] == len(tracks)
+    reasons = {q["path"]: q["reason"] for q in pq.read_table(folder / "quarantine.parquet").to_pylist() if q["stage"] == "embed"}
+    assert reasons[broken["path"]].startswith("cannot decode")
+    pairs = pq.read_table(folder / "pairs.parquet")
+    assert broken["audio_id"] not in pairs.column("audio_id").to_pylist()
+    for (approach, method), r in stats.items():
+        table = pq.read_table(folder / "pairings" / method / f"{approach}.parquet")
+        assert table.num_rows == r["pairs"] and len(set(table.column("image_id").to_pylist())) == r["pairs"]
+        assert r["min"] == pytest.approx(table.column("similarity").to_numpy().min())
+    sbg = pq.read_table(folder / "style_by_genre.parquet")
+    assert sum(sbg.column("pairs").to_pylist()) == pairs.num_rows
+
+    # a run killed mid-stage (one shard's part missing) redoes only that shard
+    lost = sorted((folder / "embeddings" / "image-raw").glob("part-*.parquet"))[1]
+    lost.unlink()
+    (root / broken["path"]).rename(root / (broken["path"] + ".moved"))
+    try:
+        again = pair_artsound(folder, ArtSoundPairingConfig(embedder="features", shard_size=16), RunnerConfig("threads", 2))
+    finally:
+        (root / (broken["path"] + ".moved")).rename(root / broken["path"])
+    image_raw = again["embeddings"]["image-raw"]
+    assert image_raw["shards"] - image_raw["skipped_shards"] == 1 and lost.exists()
+    assert pq.read_table(folder / "pairs.parquet").equals(pairs)
+
+
+def test_cli_builds_pairs(prefect_api, folder):
+    from typer.testing import CliRunner
+
+    from synesthesia.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["build", "artsound-pairs", "--dataset", str(folder), "--embedder", "minilm-text", "--approach", "caption-caption",
+         "--pairing", "optimal-knn", "--no-compare", "--val-size", "1", "--runner", "threads"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "ArtSound pairs in" in result.output
+    pairs = pq.read_table(folder / "pairs.parquet")
+    assert set(pairs.column("method").to_pylist()) == {"optimal-knn"}
+    assert pairs.column("split").to_pylist().count("val") == 1
+    assert not (folder / "pairings" / "greedy").exists()
