@@ -22,6 +22,7 @@ from tiny_models import build_clip
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.artsound import make_config, read_kept_captions
+from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
 from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.common import RunnerConfig
 from synesthesia.pipelines.captioning.loop import LoopConfig
@@ -29,7 +30,9 @@ from synesthesia.pipelines.captioning.prompts import IMAGE_PROMPT_V1
 from synesthesia.pipelines.quality.image import ICSConfig, openai_clip_to_hf
 from synesthesia.pipelines.quality.text import PACKAGED_MINILM, ACSConfig
 
-TABLES = ["artworks", "tracks", "quarantine", "audio_segment_captions", "image_captions", "audio_captions"]
+#: The demo's pairing phase: MiniLM caption embeddings, Image caption–Audio caption.
+PAIRING = ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption")
+TABLES = ["pairs", "artworks", "tracks", "quarantine", "audio_segment_captions", "image_captions", "audio_captions"]
 
 
 def _openai_layout(hf_state: dict) -> dict:
@@ -72,7 +75,7 @@ def _config(inputs):
 def built(prefect_api, inputs, tmp_path_factory):
     out = tmp_path_factory.mktemp("artsound")
     # threads: the workers share one copy of each model (the process pool is exercised by the re-run)
-    summary = build_artsound(inputs["artworks"], inputs["music"], out, _config(inputs), shard_size=5, runner=RunnerConfig("threads", 2))
+    summary = build_artsound(inputs["artworks"], inputs["music"], out, _config(inputs), shard_size=5, runner=RunnerConfig("threads", 2), pairing=PAIRING)
     return out, summary
 
 
@@ -146,14 +149,21 @@ def test_outputs_and_contracts(built, tiny_corpus):
     assert "captions from the `features` captioner" in report
     n_pass = sum(r["passed"] for r in audio if r["kept"])
     assert f"| ≥ threshold (0.80) | – | – | – | {sum(r['passed'] for r in images if r['kept'])} | – | – | – | {n_pass} |" in report
-    assert summary["failed"] == {"artworks": [], "tracks": []} and summary.get("pairing") is None
+    assert summary["failed"] == {"artworks": [], "tracks": []}
+    # the flow went on into the pairing phase: every captioned track paired once, by caption similarity
+    pairs = t["pairs"]
+    assert summary["pairing"]["pairs"] == pairs.num_rows == len(set(pairs["audio_id"].to_pylist())) == t["tracks"].num_rows
+    assert len(set(pairs["image_id"].to_pylist())) == pairs.num_rows  # each artwork at most once
+    assert set(pairs["approach"].to_pylist()) == {"caption-caption"}
+    assert set(pairs["split"].to_pylist()) <= {"train", "val", "test"}
+    assert (out / "README.md").exists() and (out / "figures" / "similarity_violins.png").exists()
 
 
 def test_rerun_regenerates_nothing(built, inputs):
     out, _ = built
     before = _snapshot(out)
     parts = {p: p.stat().st_mtime_ns for p in (out / "_work").rglob("part-*.parquet")}
-    build_artsound(inputs["artworks"], inputs["music"], out, _config(inputs), shard_size=5, runner=RunnerConfig("local", 2))
+    build_artsound(inputs["artworks"], inputs["music"], out, _config(inputs), shard_size=5, runner=RunnerConfig("local", 2), pairing=PAIRING)
     after = _snapshot(out)
     for name in TABLES:
         assert before[name].equals(after[name]), name
@@ -170,13 +180,18 @@ WIDE = {**os.environ, "COLUMNS": "250"}  # typer's help table wraps option names
 def test_cli_help_and_missing_weights_message(tmp_path, tiny_corpus):
     out = subprocess.run(_cli("build", "artsound", "--help"), capture_output=True, text=True, check=True, env=WIDE).stdout
     for option in ["--artworks", "--music", "--out", "--captioner", "--bertscore-model", "--skip-ics", "--skip-pac", "--skip-acs", "--pac-weights",
-                   "--lpmusiccaps-checkpoint", "--bart-tokenizer", "--threshold", "--max-regenerations", "--openai-base-url", "--engine-option"]:
+                   "--lpmusiccaps-checkpoint", "--bart-tokenizer", "--threshold", "--max-regenerations", "--openai-base-url", "--engine-option",
+                   "--embedder", "--pairing", "--approach", "--captions-only"]:
         assert option in out, option
     args = ["build", "artsound", "--artworks", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(tmp_path / "x")]
     result = subprocess.run(_cli(*args, "--captioner", "features"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "clip_ViT-B-32.pth" in result.stderr and "--skip-pac" in result.stderr
     result = subprocess.run(_cli(*args, "--captioner", "vllm", "--skip-ics"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "transfer.pth" in result.stderr and "--lpmusiccaps-checkpoint" in result.stderr
+    # captioning needs nothing missing here, but the default pairing embedder (ImageBind) has no checkpoint
+    env = {**os.environ, "SYNESTHESIA_IMAGEBIND_CHECKPOINT": str(tmp_path / "absent.pth")}
+    result = subprocess.run(_cli(*args, "--captioner", "features", "--skip-ics"), capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2 and "imagebind_huge.pth" in result.stderr and "dl.fbaipublicfiles.com" in result.stderr
     assert not (tmp_path / "x").exists()  # stopped before doing any work
 
 

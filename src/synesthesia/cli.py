@@ -395,16 +395,25 @@ def build_artsound_cmd(
     skip_pac: bool = typer.Option(False, help="Record PAC-S (and so ICS) as null; CLIP-S is still computed."),
     long_captions: str = typer.Option("sentence-windows", help="Captions over CLIP's 77 tokens: sentence-windows (mean over windows) or truncate."),
     seed: int = typer.Option(0, help="Sampling seed (per item and attempt)."),
+    pairing_phase: bool = typer.Option(True, "--pairing-phase/--captions-only", help="Continue into the pairing phase (embeddings, pairs, splits) after captioning."),
+    embedder: EmbedderName = typer.Option(EmbedderName.imagebind, help="Pairing embeddings: imagebind (paper), clip (image+text), minilm-text (captions only, offline)."),
+    pairing: PairingMethod = typer.Option(PairingMethod.greedy, help="greedy (paper: most similar pair first, each image once) or optimal-knn (max total similarity on a k-NN graph)."),
+    approach: ApproachName = typer.Option(ApproachName.image_audio, help="Approach whose pairs become the dataset (paper: image-audio)."),
+    approaches: Optional[str] = typer.Option(None, help="Comma-separated approaches computed for Table 5 (default: all four; those the embedder cannot serve are skipped)."),
+    embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth, device=cuda."),
+    min_similarity: Optional[float] = typer.Option(None, help="Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."),
     shard_size: int = typer.Option(100, help="Files (ingest), tracks or artworks per shard."),
     workers: int = typer.Option(2, help="Parallel workers (each loads its own models: use 1 per GPU)."),
     runner: Runner = typer.Option(Runner.local, help=RUNNER_HELP),
     dask_address: Optional[str] = typer.Option(None, help="Scheduler address of an existing Dask cluster (with --runner dask)."),
 ):
-    """ArtSound captioning: artworks -> captions (ICS loop); tracks -> 10 s segment captions -> fused caption (ACS loop).
+    """ArtSound: artworks -> captions (ICS loop); tracks -> 10 s segment captions -> fused caption (ACS loop);
+    then the pairing phase (embeddings -> Table 5's approaches -> greedy pairs -> splits).
 
     Writes artworks.parquet, tracks.parquet, quarantine.parquet, audio_segment_captions.parquet,
     image_captions.parquet, audio_captions.parquet (every attempt; kept = the dataset's caption),
-    dataset.json and report.md into OUT.
+    then embeddings/, pairings/, pairing_stats.parquet, pairs.parquet, data/{train,val,test}.parquet,
+    figures/, README.md (dataset card), dataset.json and report.md into OUT.
     """
     from synesthesia.datasets.artsound import make_config
     from synesthesia.flows.artsound import build_artsound
@@ -433,7 +442,12 @@ def build_artsound_cmd(
             loop=LoopConfig(threshold=threshold, max_regenerations=max_regenerations, keep=keep),
             seed=seed,
         )
-        summary = build_artsound(artworks, music, out, config, shard_size, _runner(runner, workers, dask_address))
+        pairing_config = (
+            artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed)
+            if pairing_phase
+            else None
+        )
+        summary = build_artsound(artworks, music, out, config, shard_size, _runner(runner, workers, dask_address), pairing_config)
     except (MissingWeights, BackendUnavailable, FileNotFoundError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
@@ -442,6 +456,9 @@ def build_artsound_cmd(
         f"ArtSound captions built in {out} ({time.perf_counter() - started:.0f} s): {summary['image_attempts']} image and "
         f"{summary['audio_attempts']} audio caption attempts, {summary['segments']} segment captions; report: {out / 'report.md'}"
     )
+    if summary.get("pairing"):
+        p = summary["pairing"]
+        typer.echo(f"ArtSound pairs: {p['pairs']} pairs {p['splits']}, {p['unpaired_audio']} audio unpaired")
     if failed["artworks"] or failed["tracks"]:
         typer.echo(f"warning: {len(failed['artworks'])} artworks and {len(failed['tracks'])} tracks have no caption yet (backend errors); re-run to retry", err=True)
         raise typer.Exit(3)

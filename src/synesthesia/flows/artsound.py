@@ -22,6 +22,8 @@ from prefect import flow, get_run_logger
 from synesthesia.datasets import artsound as A
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
+from synesthesia.flows.artsound_pairing import pair_artsound_flow
 from synesthesia.flows.common import RunnerConfig, ensure_prefect_api, ingest_source, run_shards, stage_dir
 from synesthesia.pipelines.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS
 from synesthesia.pipelines.captioning.stages import fusion_shard_step, image_caption_shard_step, segment_caption_shard_step
@@ -45,7 +47,14 @@ def _segment_key(config: A.ArtSoundConfig) -> tuple:
 
 
 @flow(name="build-artsound", validate_parameters=False)
-def build_artsound_flow(artworks: str, music: str, out: str, config: A.ArtSoundConfig, shard_size: int = DEFAULT_SHARD_SIZE, pairing: bool = True) -> dict:
+def build_artsound_flow(
+    artworks: str,
+    music: str,
+    out: str,
+    config: A.ArtSoundConfig,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    pairing: ArtSoundPairingConfig | None = ArtSoundPairingConfig(),
+) -> dict:
     logger = get_run_logger()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -114,21 +123,18 @@ def build_artsound_flow(artworks: str, music: str, out: str, config: A.ArtSoundC
     dio.write_text(A.report_text(out_dir, summary), out_dir / "report.md")
     logger.info("captions: %d image attempts, %d audio attempts; report: %s", image_captions.num_rows, audio_captions.num_rows, out_dir / "report.md")
 
-    # --- pairing phase (issue 5) ---------------------------------------------------------------
-    # The ArtSound pairing subflow (embeddings -> greedy pairing -> splits) is
-    # called here. It reads artworks.parquet / tracks.parquet and the rows of
-    # image_captions.parquet / audio_captions.parquet with kept == true.
-    if pairing:
-        summary["pairing"] = pairing_phase(out_dir, config)
+    # --- pairing phase: embeddings -> four approaches -> greedy pairs -> splits ----------------
+    # A subflow on a copy of this flow's task runner; it reads artworks/tracks
+    # and the kept captions written above. ``pairing=None`` stops after captions.
+    if pairing is not None:
+        from prefect.context import FlowRunContext
+
+        runner = FlowRunContext.get().task_runner.duplicate()
+        summary["pairing"] = pair_artsound_flow.with_options(task_runner=runner)(str(out_dir), pairing)
     return summary
 
 
-def pairing_phase(out_dir: Path, config: A.ArtSoundConfig) -> dict | None:
-    """Placeholder for the pairing subflow (not part of the captioning phase)."""
-    return None
-
-
-def preflight(config: A.ArtSoundConfig) -> None:
+def preflight(config: A.ArtSoundConfig, pairing: ArtSoundPairingConfig | None = None) -> None:
     """Fail before any work when a file the build needs is missing (the
     message says where to get it). Models that load by name are checked when
     their stage starts."""
@@ -145,6 +151,10 @@ def preflight(config: A.ArtSoundConfig) -> None:
             raise MissingWeights((f"LP-MusicCaps checkpoint not found: {seg.checkpoint}. " if seg.checkpoint else "") + CHECKPOINT_HELP)
         if not seg.tokenizer or not (Path(seg.tokenizer) / "vocab.json").is_file():
             raise MissingWeights((f"BART tokenizer not found in {seg.tokenizer}. " if seg.tokenizer else "") + TOKENIZER_HELP)
+    if pairing is not None and pairing.embedder == "imagebind":
+        from synesthesia.models.imagebind.checkpoint import resolve_checkpoint
+
+        resolve_checkpoint(dict(pairing.embedder_options).get("checkpoint"))  # raises with the download URL and size
 
 
 def build_artsound(
@@ -154,11 +164,11 @@ def build_artsound(
     config: A.ArtSoundConfig = A.ArtSoundConfig(),
     shard_size: int = DEFAULT_SHARD_SIZE,
     runner: RunnerConfig = RunnerConfig(),
-    pairing: bool = True,
+    pairing: ArtSoundPairingConfig | None = ArtSoundPairingConfig(),
 ) -> dict:
     """Run the ArtSound flow with the chosen task runner (the Python entry
     point behind ``synesthesia build artsound``)."""
-    preflight(config)
+    preflight(config, pairing)
     ensure_prefect_api()
     configured = build_artsound_flow.with_options(task_runner=runner.task_runner())
     return configured(str(artworks), str(music), str(out), config, shard_size, pairing)

@@ -50,7 +50,9 @@ def ensure_prefect_api() -> str:
         from prefect.server.api.server import SubprocessASGIServer
 
         server = SubprocessASGIServer()  # Prefect's own ephemeral-server singleton
-        server.start()
+        # Passed explicitly: Prefect reads its settings once, at import, so an
+        # environment default set after that would not take effect.
+        server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
         url = server.api_url
     os.environ["PREFECT_API_URL"] = url
     return url

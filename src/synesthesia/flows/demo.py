@@ -13,6 +13,7 @@ from pathlib import Path
 
 from synesthesia.annotation.simulate import SimulatedRaters
 from synesthesia.datasets import mpd_annotation as MA
+from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
 from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.datasets.museart import MuseartConfig
 from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec, make_corpus, make_museart_corpus
@@ -24,6 +25,10 @@ from synesthesia.flows.museart import build_museart
 #: Demo sizes: small enough for a 2-core machine, big enough for three splits.
 DEMO_PAIRS = 400
 DEMO_SHARD_SIZE = 16
+#: ArtSound pairing offline: MiniLM text embeddings of the kept captions, the
+#: Image caption–Audio caption approach (the other three need image/audio
+#: embedders whose weights are not available offline).
+DEMO_ARTSOUND_PAIRING = ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption")
 #: Museart demo: 4 paper categories x 8 tracks of 1-3 30 s segments (~64 items), published layout.
 DEMO_MUSEART = MuseartCorpusSpec(categories=4, tracks_per_category=8, min_segments=1, max_segments=3)
 
@@ -46,7 +51,9 @@ def run_demo(
         MA.simulate_votes(mpd, raters)
     results["mpd"]["annotation"] = annotate_mpd(mpd, DEMO_SHARD_SIZE, runner)  # phase 3: consensus, HF export
 
-    results["artsound"] = build_artsound(corpus["paintings"], corpus["music"], out / "artsound", demo_artsound_config(), DEMO_SHARD_SIZE, runner)
+    results["artsound"] = build_artsound(
+        corpus["paintings"], corpus["music"], out / "artsound", demo_artsound_config(), DEMO_SHARD_SIZE, runner, DEMO_ARTSOUND_PAIRING
+    )
     museart = make_museart_corpus(out / "corpus" / "museart", museart_spec)
     results["museart"] = build_museart(
         museart["images"], museart["audio"], out / "museart", MuseartConfig(seed=spec.seed), museart["csv_dir"], DEMO_SHARD_SIZE, runner
