@@ -55,6 +55,8 @@ def similarity_violins(groups: Mapping[str, np.ndarray], path: str | os.PathLike
         names.append(label)
     for y in (LOW_MAX, HIGH_MIN):
         ax.axhline(y, color="grey", lw=0.8, ls="--")
+    # Every range keeps its slot (and its n= label) even when empty.
+    ax.set_xlim(-0.8, len(labels) * (len(RANGES) + 1) - 1.2)
     ax.set_xticks(ticks, names, fontsize=8)
     ax.set_ylabel("cosine similarity of the chosen pairs")
     handles = [ax.scatter([], [], color=_RANGE_COLORS[r], label=f"{r}") for r in RANGES]
