@@ -21,8 +21,8 @@ from synesthesia.pipelines.quality.image import (
     ICSConfig,
     ICSScorer,
     openai_clip_to_hf,
-    sentence_windows,
 )
+from synesthesia.pipelines.embedders.text import sentence_windows
 from synesthesia.pipelines.quality.text import ACS_ALPHA, PACKAGED_MINILM, ACSConfig, ACSScorer
 
 SEGMENTS = (
@@ -208,9 +208,11 @@ def test_long_captions_are_scored_over_sentence_windows(tiny_clip, tiny_corpus):
 
 
 def test_sentence_windows_split_an_overlong_sentence_at_words():
-    fits = lambda t: len(t.split()) <= 4  # noqa: E731
-    assert sentence_windows("a b. c d e f g h i. j.", fits) == ["a b.", "c d e f", "g h i. j."]
-    assert sentence_windows("", fits) == [""]
+    words = lambda t: len(t.split())  # noqa: E731
+    assert sentence_windows("a b. c d e f g h i. j.", words, 4) == ["a b.", "c d e f", "g h i. j."]
+    assert sentence_windows("", words, 4) == [""]
+    # a word that fits no window is cut at characters
+    assert sentence_windows("ab abcdefg.", len, 3) == ["ab", "abc", "def", "g."]
 
 
 def test_missing_pac_weights_message_and_skip(tiny_clip, tiny_corpus):

@@ -9,16 +9,15 @@
 Audio: three 2 s clips per file, embedded and averaged as the official model
 does (see :mod:`.preprocess`). Text: CLIP's 77-token window. The official
 tokenizer truncates longer text (``long_text="truncate"``, the default: the
-official behaviour); ``long_text="windows"`` instead packs
-whole sentences into windows of at most 75 BPE tokens (a longer sentence is
-cut into 75-token pieces), embeds every window and averages the unit vectors.
+official behaviour); ``long_text="windows"`` instead uses the toolkit's
+sentence windows (whole sentences packed into at most 75 BPE tokens, a longer
+sentence cut at words), embeds every window and averages the unit vectors.
 :meth:`ImageBindEmbedder.text_token_counts` tells which texts exceed the window.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Literal, Sequence
 
@@ -29,10 +28,8 @@ from synesthesia.models.imagebind.checkpoint import LoadReport, load_imagebind
 from synesthesia.models.imagebind.model import IMAGEBIND_HUGE, ImageBind, ImageBindConfig
 from synesthesia.models.imagebind.preprocess import AudioConfig, FbankConfig, audio_features, image_pixels
 from synesthesia.models.imagebind.tokenizer import ClipTokenizer
+from synesthesia.pipelines.embedders.text import embed_windowed, sentence_windows
 from synesthesia.pipelines.embedding import Embedder, l2_normalize
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-
 
 class ImageBindEmbedder(Embedder):
     """ImageBind-Huge (our torch implementation) on the official checkpoint.
@@ -133,17 +130,17 @@ class ImageBindEmbedder(Embedder):
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         if self.long_text == "truncate":
-            rows = self.tokenizer(texts) if texts else np.zeros((0, self.config.context_length), np.int64)
-            return self._run(self.model.encode_text, iter(np.split(rows, range(self.batch_size, len(rows), self.batch_size))))
-        windows = [self.text_windows(t) for t in texts]
-        flat = np.concatenate(windows) if windows else np.zeros((0, self.config.context_length), np.int64)
-        unit = self._run(self.model.encode_text, iter(np.split(flat, range(self.batch_size, len(flat), self.batch_size))))
-        owner = np.repeat(np.arange(len(texts)), [len(w) for w in windows])
-        sums = np.zeros((len(texts), self.dim), np.float32)
-        np.add.at(sums, owner, unit)
-        return l2_normalize(sums)
+            return self._encode_texts(texts)
+        return embed_windowed(texts, self._count, self.config.context_length - 2, self._encode_texts, self.batch_size)
+
+    def _encode_texts(self, texts: list[str]) -> np.ndarray:
+        rows = self.tokenizer(texts) if texts else np.zeros((0, self.config.context_length), np.int64)
+        return self._run(self.model.encode_text, iter(np.split(rows, range(self.batch_size, len(rows), self.batch_size))))
 
     # --- long text ---------------------------------------------------------------------------
+
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
 
     def text_token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens each text needs, both special tokens included; above
@@ -152,19 +149,6 @@ class ImageBindEmbedder(Embedder):
 
     def text_windows(self, text: str) -> np.ndarray:
         """Token rows ``[windows, context_length]`` covering all of ``text``:
-        sentences packed greedily, in order, into windows of at most
-        ``context_length - 2`` BPE tokens."""
-        room = self.config.context_length - 2
-        windows: list[list[int]] = [[]]
-        for sentence in _SENTENCE_END.split(text.strip()) or [""]:
-            ids = self.tokenizer.encode(sentence)
-            pieces = [ids[i : i + room] for i in range(0, len(ids), room)] or [[]]
-            for piece in pieces:
-                if windows[-1] and len(windows[-1]) + len(piece) > room:
-                    windows.append([])
-                windows[-1].extend(piece)
-        rows = np.zeros((len(windows), self.config.context_length), np.int64)
-        for r, ids in enumerate(windows):
-            row = [self.tokenizer.sot, *ids, self.tokenizer.eot]
-            rows[r, : len(row)] = row
-        return rows
+        the toolkit's sentence windows of at most ``context_length - 2`` BPE
+        tokens (:func:`synesthesia.pipelines.embedders.text.sentence_windows`)."""
+        return self.tokenizer(sentence_windows(text, self._count, self.config.context_length - 2))

@@ -18,7 +18,7 @@ import numpy as np
 
 from synesthesia.pipelines.embedding import l2_normalize
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
 
 
 def sentences(text: str) -> list[str]:
@@ -28,41 +28,40 @@ def sentences(text: str) -> list[str]:
 
 def sentence_windows(text: str, count_tokens: Callable[[str], int], max_tokens: int) -> list[str]:
     """Pack consecutive sentences of ``text`` into windows of at most
-    ``max_tokens`` tokens (as counted by ``count_tokens``, without special
-    tokens). Never returns an empty list (an empty text is one empty window).
-
-    Token counts are taken per sentence (per word inside an over-long
-    sentence) and added up: both encoders split on whitespace before their
-    sub-word step, so the count of a concatenation is the sum of the counts."""
+    ``max_tokens`` tokens as counted by ``count_tokens`` (on the window's own
+    text, so any prefix or special tokens the caller counts are respected).
+    A sentence that does not fit alone is cut at word boundaries, a word that
+    does not fit alone at characters. Joining the windows with spaces gives
+    back the text's words in order. Never returns an empty list (an empty text
+    is one empty window). The one windowing used by every text encoder here
+    (CLIP, MiniLM, ImageBind) and by the CLIP-S/PAC-S scorers."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be >= 1")
-    pieces: list[tuple[str, int]] = []
-    for sentence in sentences(text):
-        n = count_tokens(sentence)
-        if n <= max_tokens:
-            pieces.append((sentence, n))
-            continue
-        # An over-long sentence: cut at word boundaries (a single word longer
-        # than a window is left to the encoder's truncation).
-        words: list[str] = []
-        used = 0
-        for word in sentence.split():
-            k = count_tokens(word)
-            if words and used + k > max_tokens:
-                pieces.append((" ".join(words), used))
-                words, used = [], 0
-            words.append(word)
-            used += k
-        if words:
-            pieces.append((" ".join(words), used))
-    windows: list[list] = []
-    for piece, n in pieces:
-        if windows and windows[-1][1] + n <= max_tokens:
-            windows[-1][0] += " " + piece
-            windows[-1][1] += n
+
+    def fits(t: str) -> bool:
+        return count_tokens(t) <= max_tokens
+
+    def pieces(sentence: str) -> list[str]:
+        if fits(sentence):
+            return [sentence]
+        words = [chunk for word in sentence.split() for chunk in ([word] if fits(word) else _pack(list(word), fits, ""))]
+        return _pack(words, fits, " ")
+
+    return _pack([p for s in sentences(text) for p in pieces(s)], fits, " ") or [text.strip()]
+
+
+def _pack(units: list[str], fits: Callable[[str], bool], sep: str) -> list[str]:
+    """Greedily join consecutive units while the joined text still fits
+    (every unit fits on its own)."""
+    out, current = [], ""
+    for unit in units:
+        candidate = f"{current}{sep}{unit}" if current else unit
+        if current and not fits(candidate):
+            out.append(current)
+            current = unit
         else:
-            windows.append([piece, n])
-    return [w for w, _ in windows] or [text.strip()]
+            current = candidate
+    return out + ([current] if current else [])
 
 
 def embed_windowed(

@@ -39,6 +39,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from synesthesia.pipelines.embedders.text import sentence_windows
 from synesthesia.pipelines.quality.common import MissingWeights, resolve_device
 
 #: Art2Mus eq. 1: "γ = 0.35 is an empirically selected weight".
@@ -100,45 +101,6 @@ def normalised(score: float, mode: str = "clip01") -> float:
 
 def ics(clip_norm: float, pac_norm: float, gamma: float = ICS_GAMMA) -> float:
     return gamma * clip_norm + (1.0 - gamma) * pac_norm
-
-
-# --- long captions ----------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-
-
-def sentence_windows(text: str, fits: Callable[[str], bool]) -> list[str]:
-    """Cut ``text`` into consecutive windows of whole sentences such that
-    ``fits(window)`` holds for each; a sentence that does not fit alone is
-    split at word boundaries (a single word that does not fit, at characters).
-    Joining the windows with spaces gives back the text's words in order."""
-
-    def pieces(sentence: str) -> list[str]:
-        if fits(sentence):
-            return [sentence]
-        words = [chunk for word in sentence.split() for chunk in ([word] if fits(word) else _split_chars(word, fits))]
-        return _pack(words, fits, " ")
-
-    sentences = [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
-    return _pack([p for s in sentences for p in pieces(s)], fits, " ") or [""]
-
-
-def _pack(units: list[str], fits: Callable[[str], bool], sep: str) -> list[str]:
-    """Greedily join consecutive units while the joined text still fits
-    (every unit is assumed to fit on its own)."""
-    out, current = [], ""
-    for unit in units:
-        candidate = f"{current}{sep}{unit}" if current else unit
-        if current and not fits(candidate):
-            out.append(current)
-            current = unit
-        else:
-            current = candidate
-    return out + ([current] if current else [])
-
-
-def _split_chars(word: str, fits: Callable[[str], bool]) -> list[str]:
-    return _pack(list(word), fits, "")
 
 
 # --- OpenAI-CLIP state dict -> transformers CLIPModel -------------------------------
@@ -314,7 +276,7 @@ class ICSScorer:
         prefix = self.config.text_prefix
         if self.config.long_text == "truncate":
             return [caption]
-        return sentence_windows(caption, lambda t: encoder.n_tokens(prefix + t) <= encoder.max_tokens)
+        return sentence_windows(caption, lambda t: encoder.n_tokens(prefix + t), encoder.max_tokens)
 
     def cosines(self, encoder: _ClipEncoder, image_paths: Sequence[str], captions: Sequence[str]) -> tuple[np.ndarray, list[int]]:
         """Per caption: mean cosine of its windows with its image, and the window count."""
