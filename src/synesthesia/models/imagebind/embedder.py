@@ -17,6 +17,7 @@ sentence cut at words), embeds every window and averages the unit vectors.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator, Literal, Sequence
@@ -26,7 +27,7 @@ import torch
 
 from synesthesia.models.imagebind.checkpoint import LoadReport, load_imagebind
 from synesthesia.models.imagebind.model import IMAGEBIND_HUGE, ImageBind, ImageBindConfig
-from synesthesia.models.imagebind.preprocess import AudioConfig, FbankConfig, audio_features, image_pixels
+from synesthesia.models.imagebind.preprocess import IMAGEBIND_FBANK, AudioConfig, audio_features, image_pixels
 from synesthesia.models.imagebind.tokenizer import ClipTokenizer
 from synesthesia.pipelines.embedders.text import embed_windowed, sentence_windows
 from synesthesia.pipelines.embedding import Embedder, l2_normalize
@@ -81,7 +82,7 @@ class ImageBindEmbedder(Embedder):
         self.dim = model.config.embed_dim
         self.device = next(model.parameters()).device
         self.tokenizer = ClipTokenizer(bpe_path, context_length=model.config.context_length)
-        self.audio_config = AudioConfig(fbank=FbankConfig(num_mel_bins=model.config.num_mel_bins), target_frames=model.config.audio_frames)
+        self.audio_config = AudioConfig(fbank=dataclasses.replace(IMAGEBIND_FBANK, num_mel_bins=model.config.num_mel_bins), target_frames=model.config.audio_frames)
         self.batch_size, self.audio_batch_size, self.long_text = batch_size, audio_batch_size, long_text
         self.workers = workers or min(8, os.cpu_count() or 1)
 

@@ -46,11 +46,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from synesthesia.models.fbank import FbankConfig, kaldi_mel_filters, log_mel_energies, windowed_frames  # noqa: F401 (re-exported)
+from synesthesia.models.fbank import kaldi_fbank as shared_fbank
 
 # --- images --------------------------------------------------------------------------
 
@@ -108,28 +110,13 @@ def image_pixels(image: Any, size: int = IMAGE_SIZE) -> np.ndarray:
 # --- audio ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FbankConfig:
-    """Kaldi fbank options (the ones ImageBind sets, plus Kaldi's defaults it keeps)."""
+#: ImageBind's fbank: Kaldi defaults but a Hann window (``window_type="hanning"``).
+IMAGEBIND_FBANK = FbankConfig(window="hanning")
 
-    sample_rate: int = 16_000
-    num_mel_bins: int = 128
-    frame_length_ms: float = 25.0
-    frame_shift_ms: float = 10.0
-    low_freq: float = 20.0
-    preemphasis: float = 0.97
 
-    @property
-    def frame_size(self) -> int:
-        return int(self.sample_rate * self.frame_length_ms * 0.001)
-
-    @property
-    def frame_shift(self) -> int:
-        return int(self.sample_rate * self.frame_shift_ms * 0.001)
-
-    @property
-    def n_fft(self) -> int:  # next power of two
-        return 1 << (self.frame_size - 1).bit_length()
+def kaldi_fbank(waveform: np.ndarray, config: FbankConfig = IMAGEBIND_FBANK) -> np.ndarray:
+    """ImageBind's log mel filterbank ``[frames, num_mel_bins]`` of a mono waveform."""
+    return shared_fbank(waveform, config)
 
 
 @dataclass(frozen=True)
@@ -139,7 +126,7 @@ class AudioConfig:
     sample_rate: int = 16_000
     clip_seconds: float = 2.0
     clips_per_file: int = 3
-    fbank: FbankConfig = FbankConfig()
+    fbank: FbankConfig = IMAGEBIND_FBANK
     target_frames: int = 204
     mean: float = -4.268
     std: float = 9.138
@@ -155,74 +142,6 @@ def clip_bounds(n_samples: int, config: AudioConfig = AudioConfig()) -> list[tup
     step = Fraction(latest_start, max(config.clips_per_file - 1, 1))
     starts = [step * i for i in range(config.clips_per_file)]
     return [(int(s * sr), int((s + length) * sr)) for s in starts]
-
-
-def _mel(freq):
-    return 1127.0 * np.log(1.0 + np.asarray(freq, np.float64) / 700.0)
-
-
-@lru_cache(maxsize=8)
-def kaldi_mel_filters(num_bins: int, n_fft: int, sample_rate: float, low_freq: float, high_freq: float = 0.0) -> np.ndarray:
-    """``[num_bins, n_fft // 2 + 1]`` triangular filters, equally spaced on
-    Kaldi's mel scale ``1127 ln(1 + f / 700)``; the Nyquist column is zero. A
-    filter narrower than one FFT bin stays all-zero (torchaudio's behaviour)."""
-    nyquist = sample_rate / 2
-    high = high_freq if high_freq > 0 else nyquist + high_freq
-    lo, hi = _mel(low_freq), _mel(high)
-    delta = (hi - lo) / (num_bins + 1)
-    k = np.arange(num_bins)[:, None]
-    left, centre, right = lo + k * delta, lo + (k + 1) * delta, lo + (k + 2) * delta
-    fft_mel = _mel(sample_rate / n_fft * np.arange(n_fft // 2))[None, :]
-    up = (fft_mel - left) / (centre - left)
-    down = (right - fft_mel) / (right - centre)
-    weights = np.maximum(0.0, np.minimum(up, down))
-    return np.pad(weights, ((0, 0), (0, 1))).astype(np.float32)
-
-
-@lru_cache(maxsize=8)
-def _hann(size: int) -> np.ndarray:
-    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / (size - 1))).astype(np.float32)  # symmetric
-
-
-def _windowed_frames(x: np.ndarray, fb: FbankConfig) -> np.ndarray:
-    """``[frames, frame_size]``: whole frames only (``snip_edges``), each with
-    its mean removed, pre-emphasised (the first sample against itself) and
-    Hann-windowed."""
-    size, shift = fb.frame_size, fb.frame_shift
-    if len(x) < size:
-        return np.zeros((0, size), np.float32)
-    n_frames = 1 + (len(x) - size) // shift
-    frames = np.lib.stride_tricks.sliding_window_view(x, size)[::shift][:n_frames]
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    emphasised = frames.copy()
-    emphasised[:, 1:] -= np.float32(fb.preemphasis) * frames[:, :-1]
-    emphasised[:, 0] -= np.float32(fb.preemphasis) * frames[:, 0]
-    return emphasised * _hann(size)
-
-
-@lru_cache(maxsize=8)
-def _sparse_filters(fb: FbankConfig):
-    import scipy.sparse
-
-    return scipy.sparse.csr_matrix(kaldi_mel_filters(fb.num_mel_bins, fb.n_fft, float(fb.sample_rate), fb.low_freq))
-
-
-def _log_mel(frames: np.ndarray, fb: FbankConfig) -> np.ndarray:
-    import scipy.fft
-
-    spectrum = scipy.fft.rfft(frames, n=fb.n_fft, axis=-1, workers=1)
-    power = spectrum.real**2 + spectrum.imag**2
-    # The filters are ~2 non-zeros per FFT bin: a sparse product is ~10x
-    # faster than BLAS here and does not fight other workers for cores.
-    energies = (_sparse_filters(fb) @ power.T).T
-    return np.log(np.maximum(energies, np.finfo(np.float32).eps))
-
-
-def kaldi_fbank(waveform: np.ndarray, config: FbankConfig = FbankConfig()) -> np.ndarray:
-    """Log mel filterbank ``[frames, num_mel_bins]`` (float32) of a mono
-    waveform, Kaldi style (see the module docstring for the exact options)."""
-    x = np.ascontiguousarray(waveform, dtype=np.float32)
-    return _log_mel(_windowed_frames(x, config), config).astype(np.float32, copy=False)
 
 
 def audio_clips(waveform: np.ndarray, config: AudioConfig = AudioConfig()) -> list[np.ndarray]:
@@ -242,9 +161,9 @@ def audio_clips(waveform: np.ndarray, config: AudioConfig = AudioConfig()) -> li
 def audio_features(waveform: np.ndarray, config: AudioConfig = AudioConfig()) -> np.ndarray:
     """A 16 kHz mono waveform -> ``[clips, 1, num_mel_bins, target_frames]`` float32."""
     fb = config.fbank
-    frames = [_windowed_frames(clip, fb) for clip in audio_clips(waveform, config)]
+    frames = [windowed_frames(clip, fb) for clip in audio_clips(waveform, config)]
     # one FFT and one matrix product for all clips of the file
-    log_mel = _log_mel(np.concatenate(frames), fb).astype(np.float32, copy=False)
+    log_mel = log_mel_energies(np.concatenate(frames), fb).astype(np.float32, copy=False)
     out = np.zeros((config.clips_per_file, 1, fb.num_mel_bins, config.target_frames), np.float32)
     first = 0
     for k, clip_frames in enumerate(frames):
