@@ -16,7 +16,6 @@ silent the choice is documented on the field and in the README.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -194,35 +193,6 @@ class TrainConfig:
         return self.batch_size // self.micro_batch_size
 
 
-# --- (de)serialisation ----------------------------------------------------------
+# --- (de)serialisation: the toolkit's shared config helpers ----------------------
 
-def to_dict(config: Any) -> dict:
-    return dataclasses.asdict(config)
-
-
-def from_dict(cls: type, data: dict) -> Any:
-    """Rebuild a config dataclass from :func:`to_dict` output (nested configs,
-    tuples); unknown keys are an error so a typo never passes silently."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(names)
-    if unknown:
-        raise KeyError(f"{cls.__name__}: unknown fields {sorted(unknown)}")
-    values = {}
-    for key, value in data.items():
-        default = getattr(cls(), key) if key in names else None
-        if dataclasses.is_dataclass(default) and isinstance(value, dict):
-            value = from_dict(type(default), value)
-        elif isinstance(default, tuple) and isinstance(value, list):
-            value = tuple(value)
-        values[key] = value
-    return cls(**values)
-
-
-def save_json(config: Any, path: str | Path) -> Path:
-    from synesthesia.datasets.io import write_text
-
-    return write_text(json.dumps(to_dict(config), indent=2, sort_keys=True) + "\n", path)
-
-
-def load_json(cls: type, path: str | Path) -> Any:
-    return from_dict(cls, json.loads(Path(path).read_text(encoding="utf-8")))
+from synesthesia.models.configs import from_dict, load_json, save_json, to_dict  # noqa: E402,F401 (re-exported)

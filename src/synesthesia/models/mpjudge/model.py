@@ -53,6 +53,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from synesthesia.models.configs import ConfigData
+
 FUSIONS = ("man", "concat", "cross-attention", "none")
 #: Fusions whose blocks change the painting tokens, so they have modulation maps.
 MAP_FUSIONS = ("man", "cross-attention")
@@ -62,21 +64,6 @@ PAPER_PAINTING_ENCODER_PARAMS = 44.65e6
 PAPER_MUSIC_ENCODER_PARAMS = 3.02e6
 PAPER_PAINTING_ENCODER_FLOPS = 21.16e9
 PAPER_MUSIC_ENCODER_FLOPS = 3.02e9
-
-
-class ConfigData:
-    """Configs are data: a plain dict out, a dict with only known keys in."""
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)} (known: {sorted(known)})")
-        return cls(**values)
 
 
 @dataclass(frozen=True)
