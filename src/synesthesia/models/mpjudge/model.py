@@ -46,7 +46,6 @@ loudness survives; the first batch norm absorbs any remaining scale).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
