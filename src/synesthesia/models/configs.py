@@ -60,3 +60,37 @@ def save_json(config: Any, path: str | Path) -> Path:
 
 def load_json(cls: type, path: str | Path) -> Any:
     return from_dict(cls, json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+# --- run configs: a "model" and a "train" section, from files or presets ---------------
+
+
+def preset_names(folder: Path) -> list[str]:
+    return sorted(p.stem for p in Path(folder).glob("*.yaml"))
+
+
+def read_config_file(spec: str | Path, preset_folder: Path) -> dict:
+    """The dict in a YAML/JSON file, or in ``preset_folder/<spec>.yaml``."""
+    import yaml
+
+    path = Path(spec)
+    if not path.exists():
+        if str(spec) not in preset_names(preset_folder):
+            raise FileNotFoundError(f"config {spec!r} is neither a file nor a preset ({', '.join(preset_names(preset_folder))})")
+        path = Path(preset_folder) / f"{spec}.yaml"
+    text = path.read_text(encoding="utf-8")
+    return (json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)) or {}
+
+
+def run_sections(values: dict, model_cls: type, train_cls: type) -> tuple[Any, Any]:
+    """(model config, train config) from a dict with sections ``model`` / ``train``."""
+    unknown = set(values) - {"model", "train"}
+    if unknown:
+        raise ValueError(f"a config has sections 'model' and 'train', not {sorted(unknown)}")
+    return from_dict(model_cls, values.get("model") or {}), from_dict(train_cls, values.get("train") or {})
+
+
+def dump_yaml(values: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(json.loads(json.dumps(values)), sort_keys=False)

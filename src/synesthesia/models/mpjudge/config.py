@@ -15,14 +15,13 @@ defaults, unknown keys are an error::
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 
 from synesthesia.models.mpjudge.losses import DPO_BETA, LAMBDA_DPO, LAMBDA_REG
-from synesthesia.models.mpjudge.model import ConfigData, MPJudgeConfig
+from synesthesia.models.configs import ConfigData, dump_yaml, preset_names, read_config_file, run_sections
+from synesthesia.models.mpjudge.model import MPJudgeConfig
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 OPTIMIZERS = ("adamw", "adam")
@@ -119,10 +118,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "RunConfig":
-        unknown = set(values) - {"model", "train"}
-        if unknown:
-            raise ValueError(f"a config has sections 'model' and 'train', not {sorted(unknown)}")
-        return cls(MPJudgeConfig.from_dict(values.get("model") or {}), TrainConfig.from_dict(values.get("train") or {}))
+        return cls(*run_sections(values, MPJudgeConfig, TrainConfig))
 
     def replace(self, **train_overrides) -> "RunConfig":
         overrides = {k: v for k, v in train_overrides.items() if v is not None}
@@ -130,23 +126,13 @@ class RunConfig:
 
 
 def presets() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    return preset_names(CONFIG_DIR)
 
 
 def load_config(spec: str | Path | None = None) -> RunConfig:
     """A preset name (``paper``, ``tiny``), a YAML/JSON file, or None (= ``paper``)."""
-    if spec is None:
-        spec = "paper"
-    path = Path(spec)
-    if not path.exists():
-        if str(spec) in presets():
-            path = CONFIG_DIR / f"{spec}.yaml"
-        else:
-            raise FileNotFoundError(f"config {spec!r} is neither a file nor a preset ({', '.join(presets())})")
-    text = path.read_text(encoding="utf-8")
-    values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return RunConfig.from_dict(values or {})
+    return RunConfig.from_dict(read_config_file("paper" if spec is None else spec, CONFIG_DIR))
 
 
 def dump_config(config: RunConfig) -> str:
-    return yaml.safe_dump(json.loads(json.dumps(config.to_dict())), sort_keys=False)
+    return dump_yaml(config.to_dict())
