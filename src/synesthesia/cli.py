@@ -349,22 +349,6 @@ class SegmentBackend(str, Enum):
     features = "features"
 
 
-def _options(pairs: list[str]) -> dict:
-    """KEY=VALUE strings -> dict (values parsed as JSON when they parse)."""
-    import json
-
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
 @build_app.command("artsound")
 def build_artsound_cmd(
     artworks: Path = typer.Option(..., help="Folder of artworks (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source."),
@@ -646,14 +630,15 @@ def _option_value(text: str):
     return text
 
 
-def _options(pairs: list[str]) -> tuple:
-    out = []
+def _options(pairs: list[str]) -> dict:
+    """Repeated KEY=VALUE options -> a dict (values parsed by :func:`_option_value`)."""
+    out = {}
     for item in pairs:
         if "=" not in item:
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
-        out.append((key.strip(), _option_value(value)))
-    return tuple(out)
+        out[key.strip()] = _option_value(value)
+    return out
 
 
 def artsound_pairing_config(
@@ -670,7 +655,7 @@ def artsound_pairing_config(
     chosen = tuple(a.strip() for a in approaches.split(",") if a.strip()) if approaches else tuple(APPROACHES)
     return ArtSoundPairingConfig(
         embedder=embedder.value,
-        embedder_options=_options(embedder_option or []),
+        embedder_options=tuple(_options(embedder_option or []).items()),
         approaches=chosen,
         approach=approach.value,
         method=pairing.value,
