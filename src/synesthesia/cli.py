@@ -789,6 +789,85 @@ def judge_cmd(
         typer.echo(f"modulation maps: {result['maps_png']}")
 
 
+# --- Musipainter ---------------------------------------------------------------------------
+
+SD_MODEL_HELP = "Stable Diffusion v1-4: hub id or local diffusers folder (default: the checkpoint's / config's, CompVis/stable-diffusion-v1-4)."
+BEATS_HELP = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt (default: the config's, else $SYNESTHESIA_BEATS_CHECKPOINT)."
+
+
+@train_app.command("musipainter")
+def train_musipainter_cmd(
+    data: Path = typer.Option(..., help="A Museart folder built by `synesthesia build museart` (pairs/<split>/, clips/, dataset.json)."),
+    out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt (lowest validation loss), model.pt. Re-run to resume."),
+    config: str = typer.Option("model1", help="model1 (projection only, 25 epochs, lr 8e-5), model2 (+ BEATs and UNet, 50 epochs, lr 1e-5), tiny, or a YAML/JSON file."),
+    sd_model: Optional[str] = typer.Option(None, help=SD_MODEL_HELP),
+    beats_checkpoint: Optional[Path] = typer.Option(None, help=BEATS_HELP),
+    epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
+    max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke runs)."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:1 ..."),
+):
+    """Musipainter: train the audio token (Eq. 3 loss) on a Museart folder; validation loss per epoch picks best.pt."""
+    from synesthesia.models.musipainter.config import load_config
+    from synesthesia.models.musipainter.train import train_musipainter
+
+    model = {"sd_model": sd_model, "beats_checkpoint": str(beats_checkpoint) if beats_checkpoint else None}
+    run = load_config(config).replace(model, epochs=epochs, max_steps=max_steps, device=device)
+    try:
+        summary = train_musipainter(data, out, run)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    best = summary["best"] or {}
+    typer.echo(f"Musipainter trained {summary['epochs']} epoch(s), {summary['steps']} steps: {out} (best epoch {best.get('epoch')}, loss {best.get('score', float('nan')):.4f})")
+
+
+@eval_app.command("musipainter")
+def eval_musipainter_cmd(
+    checkpoint: list[Path] = typer.Option(..., help="Checkpoint file or run folder (its best.pt); repeat for one table row per model."),
+    data: Path = typer.Option(..., help="Museart folder."),
+    out: Path = typer.Option(..., help="Output folder: results.md (Tables 1 and 5 layout), results.parquet, giils.parquet, <model>/generated/*.png."),
+    split: str = typer.Option("test", help="Split the music inputs are sampled from."),
+    n: int = typer.Option(335, help="Images generated per model (the paper: 335), one per sampled pair."),
+    steps: int = typer.Option(50, help="Diffusion steps."),
+    guidance_scale: float = typer.Option(7.5, help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, help="Seed of the sample of pairs and of the generation noise."),
+    embedder: str = typer.Option("imagebind", help="Similarity space of AIS/IIS/GIILS (the paper: Wav2CLIP; default ImageBind, audio + image)."),
+    embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE for the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth."),
+    fid_model: str = typer.Option("auto", help="inception (pytorch-fid), embedder (Fréchet distance of the embedder's image features), or auto."),
+    sd_model: Optional[str] = typer.Option(None, help=SD_MODEL_HELP),
+    beats_checkpoint: Optional[Path] = typer.Option(None, help=BEATS_HELP),
+    device: str = typer.Option("auto", help="auto, cpu, cuda ..."),
+):
+    """Musipainter: generate from test music and report AIS, IIS, FID (Table 1) and GIILS per category (Table 5)."""
+    from synesthesia.models.musipainter.evaluate import EvalConfig, evaluate
+
+    config = EvalConfig(split=split, n_generated=n, steps=steps, guidance_scale=guidance_scale, seed=seed, embedder=embedder,
+                        embedder_options=tuple(_options(embedder_option or []).items()), fid_model=fid_model)
+    path = evaluate(checkpoint, data, out, config, sd_model, str(beats_checkpoint) if beats_checkpoint else None, device)
+    typer.echo(path.read_text())
+
+
+@generate_app.command("musipainter")
+def generate_musipainter_cmd(
+    checkpoint: Path = typer.Option(..., help="Checkpoint file or run folder (its best.pt)."),
+    audio: Path = typer.Option(..., help="Music file (its first 30 s, resampled to 16 kHz mono)."),
+    out: Path = typer.Option(..., help="PNG to write: the images side by side."),
+    n: int = typer.Option(4, help="Images to generate."),
+    steps: int = typer.Option(50, help="Diffusion steps."),
+    guidance_scale: float = typer.Option(7.5, help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, help="Seed of the generation noise."),
+    sd_model: Optional[str] = typer.Option(None, help=SD_MODEL_HELP),
+    beats_checkpoint: Optional[Path] = typer.Option(None, help=BEATS_HELP),
+    device: str = typer.Option("auto", help="auto, cpu, cuda ..."),
+):
+    """Musipainter: paintings for a piece of music ("an art image of <*>" with its audio token)."""
+    from synesthesia.models.musipainter.pipeline import audio_fbank, load_generator, save_grid
+
+    generator = load_generator(checkpoint, sd_model, str(beats_checkpoint) if beats_checkpoint else None, device)
+    images = generator.images(audio_fbank(audio, generator.config.clip_seconds), n, steps, guidance_scale, seed)
+    typer.echo(f"wrote {save_grid(images, out)} ({n} image(s))")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

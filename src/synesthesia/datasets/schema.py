@@ -634,3 +634,32 @@ def artsound_pairs_schema(image_caption_fields: Iterable[pa.Field] = (), audio_c
             if f.name not in CAPTION_KEY_COLUMNS:
                 fields.append((prefix + f.name, f.type))
     return pa.schema(fields)
+
+
+# --- Musipainter (models/musipainter) -------------------------------------------------
+
+#: `synesthesia eval musipainter`: one row per evaluated checkpoint (Table 1's columns).
+MUSIPAINTER_RESULTS = pa.schema(
+    [
+        ("model", pa.string()),
+        ("checkpoint", pa.string()),
+        ("split", pa.string()),
+        ("n_generated", pa.int32()),
+        ("ais", pa.float64()),  # Eq. 5, percent; null when the embedder has no audio
+        ("ais_note", pa.string()),
+        ("iis", pa.float64()),  # Eq. 6, percent
+        ("fid", pa.float64()),
+        ("fid_features", pa.string()),  # which features the Fréchet distance used
+        ("similarity_model", pa.string()),  # the embedder of AIS / IIS / GIILS
+    ]
+)
+
+#: GIILS (Eq. 8) per checkpoint and music category (Tables 5 and 6).
+MUSIPAINTER_GIILS = pa.schema(
+    [
+        ("model", pa.string()),
+        ("label", pa.string()),
+        ("giils", pa.float64()),
+        ("n_images", pa.int32()),
+    ]
+)
