@@ -71,14 +71,10 @@ def clip_name(image_id: str, audio_id: str) -> str:
 
 
 def write_wav(path: Path, y: np.ndarray, sample_rate: int) -> None:
-    import os
-
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, np.clip(y, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with dio.atomic_output(path) as tmp:
+        sf.write(tmp, np.clip(y, -1, 1), sample_rate, subtype="PCM_16", format="WAV")
 
 
 def generate_clips(model, image_ids: Sequence[str], embeddings: np.ndarray, out_paths: Sequence[Path], config: EvalConfig) -> int:

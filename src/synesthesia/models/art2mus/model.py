@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from synesthesia.datasets.io import atomic_output
 from synesthesia.models.art2mus.config import Art2MusConfig, load_json, save_json
 
 ALIGNER_FILE = "aligner.safetensors"
@@ -298,9 +299,8 @@ class Art2Mus(nn.Module):
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.aligner.state_dict().items()}
-        tmp = folder / f".{ALIGNER_FILE}.tmp"
-        save_file(state, str(tmp))
-        os.replace(tmp, folder / ALIGNER_FILE)
+        with atomic_output(folder / ALIGNER_FILE) as tmp:
+            save_file(state, str(tmp))
         save_json(self.config, folder / CONFIG_FILE)
         return folder
 

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
+from synesthesia.datasets.io import atomic_output
 from synesthesia.models.mpjudge.model import MPJudge, MPJudgeConfig
 
 FORMAT = "synesthesia.mpjudge/1"
@@ -36,17 +36,9 @@ _STEP = re.compile(r"step-(\d+)\.pt$")
 
 
 def save(state: dict, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save({"format": FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def step_checkpoints(run_dir: str | os.PathLike) -> list[Path]:

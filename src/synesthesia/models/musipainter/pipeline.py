@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from synesthesia.datasets.io import atomic_output
 from synesthesia.models.musipainter.beats import SAMPLE_RATE, beats_fbank, load_beats
 from synesthesia.models.musipainter.data import fixed_length
 from synesthesia.models.musipainter.model import AudioEmbedder, MusipainterConfig, add_placeholder, write_token
@@ -72,18 +72,9 @@ def audio_fbank(path: str | os.PathLike, clip_seconds: float) -> torch.Tensor:
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Atomic ``torch.save`` (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save({"format": FORMAT, **state}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
