@@ -29,6 +29,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/audio_stage.py
 	$(BIN)/python benchmarks/mpd_annotation.py
+	$(BIN)/python benchmarks/greedy_pairing.py
+	$(BIN)/python benchmarks/museart.py
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache
