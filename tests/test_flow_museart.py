@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -194,6 +196,40 @@ def test_cli_builds_the_plain_category_folder_layout(prefect_api, tmp_path_facto
         splits = [s for c, s in zip(audio.column("category").to_pylist(), audio.column("split").to_pylist()) if c == category]
         assert Counter(splits) == {k: v for k, v in allocate(len(splits), dict(M.MuseartConfig().fractions)).items() if v}
     assert pairs.num_rows == audio.num_rows
+
+
+def test_sigkill_mid_clip_stage_then_resume_equals_a_clean_run(built, corpus, tmp_path):
+    """A run killed while it writes clip files resumes: finished shards are
+    reused, the half-written one is redone, and the result equals a clean
+    build (same tables, same clip bytes, no stray temporary files)."""
+    clean, _ = built
+    out = tmp_path / "killed"
+    args = _cli(
+        "build", "museart", "--images", str(corpus["images"]), "--audio", str(corpus["audio"]), "--out", str(out),
+        "--csv-dir", str(corpus["csv_dir"]), "--seed", "2", "--shard-size", "1", "--workers", "1", "--runner", "threads",
+    )
+    parts = lambda: list((out / "_work" / "clip-files").glob("part-*.parquet"))  # noqa: E731
+    proc = subprocess.Popen(args, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and len(parts()) < 2:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = len(parts())
+    assert 2 <= done < corpus["n_audio"], "the kill must land mid-way through the clip stage"
+    assert not (out / "pairs.parquet").exists()
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "skipped=True" in result.stderr + result.stdout  # finished shards were reused
+    before, after = _tables(clean), _tables(out)
+    assert all(before[n].equals(after[n]) for n in TABLES)
+    clips = sorted(p.relative_to(clean).as_posix() for p in (clean / "clips").glob("*/*"))
+    assert clips == sorted(p.relative_to(out).as_posix() for p in (out / "clips").glob("*/*"))
+    assert all((clean / c).read_bytes() == (out / c).read_bytes() for c in clips)
+    assert not list(out.rglob("*.tmp"))
 
 
 def test_cli_help_lists_the_museart_options():
