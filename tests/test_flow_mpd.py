@@ -3,11 +3,8 @@ runner, re-run safety, and a SIGKILLed CLI run that resumes."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +17,9 @@ from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.flows.common import RunnerConfig
 from synesthesia.flows.mpd import build_mpd
 from synesthesia.pipelines.audio import read_mels
+
+sys.path.insert(0, str(Path(__file__).parent))
+from crash_helpers import sigkill_when  # noqa: E402
 
 TABLES = ["paintings", "tracks", "clips", "pairs", "quarantine"]
 CONFIG = MPDConfig(n_pairs=300, seed=3)
@@ -114,21 +114,12 @@ def test_sigkill_mid_run_then_resume_equals_a_clean_run(local_build, tiny_corpus
         "--out", str(out), "--pairs", str(CONFIG.n_pairs), "--seed", str(CONFIG.seed),
         "--shard-size", "1", "--workers", "1", "--runner", "threads",
     )
-    env = dict(os.environ)  # PREFECT_API_URL of the session's test server
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline and len(list((out / "mels").glob("part-*.parquet"))) < 2:
-            assert proc.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.02)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    sigkill_when(args, lambda: len(list((out / "mels").glob("part-*.parquet"))) >= 2)
     n_tracks = pq.read_metadata(clean / "tracks.parquet").num_rows
     done = len(list((out / "mels").glob("part-*.parquet")))
     assert 2 <= done < n_tracks, "the kill must land mid-way through the mel stage"
     assert not (out / "pairs.parquet").exists()
-    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "skipped=True" in result.stderr + result.stdout  # finished shards were reused
     _assert_same(_snapshot(clean), _snapshot(out))

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -28,6 +26,9 @@ from synesthesia.datasets.synthetic import MuseartCorpusSpec, make_museart_corpu
 from synesthesia.flows.common import RunnerConfig
 from synesthesia.flows.museart import build_museart
 from synesthesia.pipelines.splits import SPLITS, allocate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from crash_helpers import sigkill_when  # noqa: E402
 
 TABLES = ["images", "audio", "pairs", "quarantine"]
 PUBLISHED = MuseartCorpusSpec(categories=3, tracks_per_category=5, min_segments=1, max_segments=2, image_size=64, seed=5)
@@ -209,15 +210,7 @@ def test_sigkill_mid_clip_stage_then_resume_equals_a_clean_run(built, corpus, tm
         "--csv-dir", str(corpus["csv_dir"]), "--seed", "2", "--shard-size", "1", "--workers", "1", "--runner", "threads",
     )
     parts = lambda: list((out / "_work" / "clip-files").glob("part-*.parquet"))  # noqa: E731
-    proc = subprocess.Popen(args, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline and len(parts()) < 2:
-            assert proc.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.02)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    sigkill_when(args, lambda: len(parts()) >= 2)
     done = len(parts())
     assert 2 <= done < corpus["n_audio"], "the kill must land mid-way through the clip stage"
     assert not (out / "pairs.parquet").exists()
