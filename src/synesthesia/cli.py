@@ -108,7 +108,7 @@ def build_mpd_cmd(
 
     Writes paintings.parquet, tracks.parquet, clips.parquet, mels/, pairs.parquet,
     quarantine.parquet, dataset.json and report.md into OUT; then (1) rating tasks
-    (assignments.parquet, media/clips/, labelstudio/); with ratings.parquet (2) scores,
+    (assignments.parquet, clips/, labelstudio/); with ratings.parquet (2) scores,
     agreement and preference tasks; with preference_votes.parquet (3) consensus
     preference_pairs.parquet, hf/ and the dataset card README.md. Says what it waits for.
     """
