@@ -129,11 +129,12 @@ def build_mpd(
     behind ``synesthesia build mpd``)."""
     ensure_prefect_api()
     configured = build_mpd_flow.with_options(task_runner=runner.task_runner())
-    return configured(str(paintings), str(music), str(out), config, shard_size)
+    # absolute paths: workers of a remote Dask cluster run in another directory
+    return configured(*(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size)
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """Run the annotation phases on a built MPD folder (``synesthesia annotate run``)."""
     ensure_prefect_api()
     configured = annotate_mpd_flow.with_options(task_runner=runner.task_runner())
-    return configured(str(out), shard_size)
+    return configured(str(Path(out).resolve()), shard_size)

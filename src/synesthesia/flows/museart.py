@@ -107,4 +107,6 @@ def build_museart(
     point behind ``synesthesia build museart``)."""
     ensure_prefect_api()
     configured = build_museart_flow.with_options(task_runner=runner.task_runner())
-    return configured(str(images), str(audio), str(out), config, None if csv_dir is None else str(csv_dir), shard_size)
+    # absolute paths: workers of a remote Dask cluster run in another directory
+    paths = [None if p is None else str(Path(p).resolve()) for p in (images, audio, out, csv_dir)]
+    return configured(*paths[:3], config, paths[3], shard_size)
