@@ -132,6 +132,6 @@ def _pairs_section(pairs_summary: dict, cfg: dict) -> str:
     )
     return (
         f"## Random pairs\n\n{mode} Every painting and every clip is used as evenly as possible "
-        f"(usage differs by at most one). Seed {cfg['seed']}.\n\n"
+        f"(within each draw, usage differs by at most one). Seed {cfg['seed']}.\n\n"
         + R.md_table(["split", "paintings", "clips", "target pairs", "possible pairs", "drawn"], rows)
     )
