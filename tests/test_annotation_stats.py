@@ -14,12 +14,14 @@ import pytest
 
 from synesthesia.annotation.aggregate import (
     AMBIGUITY_BAND,
+    PAPER_MEAN_SIGMA,
+    PAPER_SHARE_BELOW,
     SIGMA_THRESHOLDS,
     AggregationConfig,
     aggregate_scores,
     dispersion,
 )
-from synesthesia.annotation.agreement import agreement, alpha_from_matrix, krippendorff_alpha_interval
+from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP, PAPER_ALPHA, agreement, alpha_from_matrix, krippendorff_alpha_interval
 from synesthesia.annotation.assign import (
     MPD_RATER_POOL,
     MPD_RATERS_PER_PAIR,
@@ -28,6 +30,7 @@ from synesthesia.annotation.assign import (
     rater_sequence,
 )
 from synesthesia.annotation.preferences import (
+    PAPER_CONSENSUS,
     MPD_MIN_VOTES,
     MPD_PREFERENCE_TASKS,
     ConsensusConfig,
@@ -73,6 +76,24 @@ def test_paper_defaults_are_named_constants():
     cfg = AggregationConfig()
     assert cfg.trim == 1 and cfg.ddof == 0 and cfg.min_ratings == 3
     assert ConsensusConfig().min_share == 0.5 and PreferenceConfig().n_tasks == 10_428
+    # the paper's own figures, shown next to ours in report.md
+    assert PAPER_MEAN_SIGMA == 0.078 and PAPER_SHARE_BELOW == {0.09: 0.848, 0.11: 0.990} and PAPER_ALPHA == 0.86
+    assert PAPER_CONSENSUS == {"paintings_given_clip": 5_582, "clips_given_painting": 5_403}
+    assert set(PAPER_SHARE_BELOW) == set(SIGMA_THRESHOLDS)
+
+
+def test_build_mpd_command_defaults_are_the_named_constants():
+    """`synesthesia build mpd`'s defaults come from the constants, not literals."""
+    import inspect
+
+    from synesthesia.cli import build_mpd_cmd
+    from synesthesia.pipelines.pairing import MPD_DEFAULT_PAIRS
+
+    defaults = {name: p.default.default for name, p in inspect.signature(build_mpd_cmd).parameters.items()}
+    assert defaults["raters"] == MPD_RATER_POOL and defaults["ratings_per_pair"] == MPD_RATERS_PER_PAIR
+    assert defaults["votes_per_task"] == MPD_RATERS_PER_PREFERENCE_TASK == MPD_MIN_VOTES
+    assert defaults["preference_tasks"] == MPD_PREFERENCE_TASKS and defaults["pairs"] == MPD_DEFAULT_PAIRS
+    assert tuple(defaults["ambiguity_band"]) == AMBIGUITY_BAND and defaults["bootstrap"] == DEFAULT_BOOTSTRAP
 
 
 # --- assignment -------------------------------------------------------------------
@@ -167,6 +188,35 @@ def test_alpha_equals_the_krippendorff_package_on_discrete_data_with_missing_cel
     assert alpha_from_matrix(data) == pytest.approx(expected, abs=1e-10)
     # the long (pair, rater, score) form used on real ratings gives the same
     assert agreement(matrix_to_ratings(data), n_boot=0).alpha == pytest.approx(expected, abs=1e-10)
+
+
+def paper_equation_2_alpha(units: list[list[float]]) -> float:
+    """The MPD paper's Eq. (1)-(2) written out literally: pairwise squared
+    differences within each item over Σ C(n_i, 2), against all pairs of
+    ratings over C(N_t, 2)."""
+    from itertools import combinations
+    from math import comb
+
+    within = sum((a - b) ** 2 for unit in units for a, b in combinations(unit, 2))
+    d_o = within / sum(comb(len(unit), 2) for unit in units)
+    values = [v for unit in units for v in unit]
+    d_e = sum((a - b) ** 2 for a, b in combinations(values, 2)) / comb(len(values), 2)
+    return 1 - d_o / d_e
+
+
+@pytest.mark.parametrize("per_item", [2, 3, 5])
+def test_alpha_equals_the_papers_equation_2_when_every_pair_has_the_same_number_of_ratings(per_item):
+    rng = np.random.default_rng(per_item)
+    n_items, n_raters = 40, 9
+    truth = rng.uniform(size=n_items)
+    rows = []
+    for u in range(n_items):
+        raters = rng.choice(n_raters, size=per_item, replace=False)  # a different subset per item, as in MPD
+        rows += [(f"u{u}", f"r{r}", float(np.clip(truth[u] + rng.normal(0, 0.15), 0, 1))) for r in raters]
+    units: dict[str, list[float]] = {}
+    for p, _, v in rows:
+        units.setdefault(p, []).append(v)
+    assert agreement(ratings_table(rows), n_boot=0).alpha == pytest.approx(paper_equation_2_alpha(list(units.values())), rel=1e-10)
 
 
 def test_alpha_edge_cases():

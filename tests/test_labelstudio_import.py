@@ -154,6 +154,8 @@ MALFORMED = {
     "annotations not a list": json.dumps([{"id": 1, "data": {"pair_id": "pair-a"}, "annotations": {"a": 1}}]),
     "annotation not an object": json.dumps([{"id": 1, "data": {"pair_id": "pair-a"}, "annotations": ["x"]}]),
     "result not a list": json.dumps([{"id": 1, "data": {"pair_id": "pair-a"}, "annotations": [{"id": 2, "result": {"number": 1}}]}]),
+    "value a string": json.dumps([{"id": 1, "data": {"pair_id": "pair-a"}, "annotations": [{"id": 2, "result": [{"from_name": "coherence", "value": "0.5"}]}]}]),
+    "value a list": json.dumps([{"id": 1, "data": {"pair_id": "pair-a"}, "annotations": [{"id": 2, "result": [{"from_name": "coherence", "value": [0.5]}]}]}]),
     "json_min": json.dumps([{"id": 1, "pair_id": "pair-a", "coherence": 0.5, "annotator": 2, "annotation_id": 3}]),
 }
 
@@ -171,6 +173,33 @@ def test_malformed_export_stops_with_the_file_name_and_writes_nothing(dataset, t
         assert "JSON_MIN" in str(err.value)
     after = {p.name: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
     assert after == before
+
+
+@pytest.mark.parametrize("tasks", [[], [{"id": 1, "data": {"image": "/x.png"}, "annotations": []}]], ids=["empty", "no ids"])
+def test_export_of_unknown_kind_stops_with_the_file_name(dataset, tmp_path, tasks):
+    bad = write_export(tmp_path / "what-is-this.json", tasks)
+    with pytest.raises(LP.ExportFormatError) as err:
+        MA.import_annotations(dataset, bad)  # kind detected from the file
+    assert "what-is-this.json" in str(err.value)
+    assert not (dataset / MA.RATINGS_FILE).exists()
+
+
+def test_rater_ids_never_carry_an_email(dataset, tmp_path):
+    export = [
+        task(
+            1,
+            {"pair_id": "pair-a"},
+            ann(1, {"email": "only-an-email@example.com"}, number(0.5)),  # expanded user without an id
+            ann(2, "someone@example.com", number(0.5)),  # a bare email
+            ann(3, {"id": 9, "email": "nine@example.com"}, number(0.5)),
+        )
+    ]
+    entry = MA.import_annotations(dataset, write_export(tmp_path / "ratings.json", export))
+    ratings = dio.read_table(dataset / MA.RATINGS_FILE).to_pylist()
+    assert [r["rater_id"] for r in ratings] == ["ls-user-9"]
+    assert entry["counts"][LP.NO_RATER] == 2
+    for name in (MA.RATINGS_FILE, MA.REJECTS):
+        assert "@" not in dio.read_table(dataset / name).to_pandas().to_csv()
 
 
 def test_import_votes_maps_choices_to_candidates(dataset, tmp_path):

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from urllib.parse import unquote
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import soundfile as sf
 from typer.testing import CliRunner
@@ -27,6 +30,7 @@ from mpd_phases import ANNOTATION, CONFIG, SHORT_PAIRS
 def phases(mpd_annotation_phases):
     seen = dict(mpd_annotation_phases)
     seen["tasks_before_votes"] = dio.read_table(seen["phase2"] / MA.PREFERENCE_TASKS_FILE)
+    seen["phase2_dir"] = seen["phase2"]
     seen["phase2"], seen["phase3"] = seen["phase2_result"], seen["phase3_result"]
     return seen["out"], seen
 
@@ -117,6 +121,10 @@ def test_phase3_consensus_hf_export_and_card(phases):
 
     card = (out / "README.md").read_text()
     assert card.startswith("---\n") and "config_name: scores" in card and "simulated" in card
+    # raters per pair (the plan) and the ratings the scored pairs really have, not the number of distinct raters
+    card_text = " ".join(card.split())
+    assert f"each assigned to {ANNOTATION.raters_per_pair} of a pool of {ANNOTATION.rater_pool} raters" in card_text
+    assert "scored pairs have 5 ratings each" in card_text and "12 distinct raters took part" in card_text
     scores_ds = datasets.load_dataset(str(out), "scores")
     n_scored = dio.read_table(out / MA.SCORES).num_rows
     assert sum(len(scores_ds[s]) for s in scores_ds) == n_scored
@@ -124,15 +132,41 @@ def test_phase3_consensus_hf_export_and_card(phases):
     for split in scores_ds:
         ids = set(scores_ds[split]["pair_id"])
         assert set(pairs[pairs["pair_id"].isin(ids)]["split"]) == {split}
-    files = {s: str(out / "hf" / "preferences" / s / "*.parquet") for s in ("train", "val", "test") if (out / "hf" / "preferences" / s).is_dir()}
-    prefs_ds = datasets.load_dataset("parquet", data_files=files)
+    prefs_ds = datasets.load_dataset(str(out), "preferences")  # through the card's `configs`
     assert sum(len(prefs_ds[s]) for s in prefs_ds) == prefs.num_rows
     assert set(prefs_ds["train"].column_names) == set(S.MPD_PREFERENCE_PAIRS.names)
+
+
+def report_section(report: str, heading: str) -> str:
+    return report.split(f"\n{heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def table_rows(section: str) -> list[list[str]]:
+    """Body rows of the first markdown table in ``section``."""
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
 
 
 def test_report_has_figures_agreement_raters_and_says_ratings_are_simulated(phases):
     out, _ = phases
     report = (out / "report.md").read_text()
+    # one row per rater, matching rater_stats.parquet
+    raters = table_rows(report_section(report, "## Per rater"))
+    stats = {r["rater_id"]: r for r in dio.read_table(out / MA.RATER_STATS).to_pylist()}
+    assert len(raters) == ANNOTATION.rater_pool == len(stats)
+    for row in raters:
+        assert int(row[1]) == stats[row[0]]["n_ratings"] and float(row[3]) == pytest.approx(stats[row[0]]["bias"], abs=5e-4)
+    # consensus counts per kind agree with the tables
+    prefs = dio.read_table(out / MA.PREFERENCE_PAIRS).to_pandas()
+    tasks = dio.read_table(out / MA.PREFERENCE_TASKS_FILE).to_pandas()
+    consensus_rows = {r[0]: r for r in table_rows(report_section(report, "## Consensus"))}
+    assert set(consensus_rows) == set(S.PREFERENCE_KINDS)
+    for kind, row in consensus_rows.items():
+        assert int(row[1]) == (tasks["kind"] == kind).sum() and int(row[2]) == (prefs["kind"] == kind).sum()
+    # the paper's reference column
+    agreement_rows = {r[0]: r for r in table_rows(report_section(report, "## Ratings and scores"))}
+    assert agreement_rows["mean σ"][2] == "0.078" and agreement_rows["Krippendorff's α (interval)"][2] == "0.86"
+    assert agreement_rows["share of pairs with σ < 0.09"][2] == "84.8 %"
     for heading in ["## Annotation status", "## Ratings and scores", "## Per rater", "## Preference tasks", "## Consensus"]:
         assert heading in report
     assert "ratings in this folder are simulated" in report and "votes in this folder are simulated" in report
@@ -159,6 +193,55 @@ def test_cli_status_and_export(phases, tmp_path):
         assert all(v.startswith("http://media.local/m/") for t in tasks for k, v in t["data"].items() if k.startswith(("image", "audio")))
         assert (tmp_path / f"prefs.{kind}.xml").exists()
     assert n == dio.read_table(out / MA.PREFERENCE_TASKS_FILE).num_rows
+
+
+def test_status_says_what_is_missing_in_phases_2_and_3(phases, tmp_path):
+    _, seen = phases
+    # phase 2 with pairs that nobody has rated yet
+    two = Path(shutil.copytree(seen["phase2_dir"], tmp_path / "two"))
+    ratings = dio.read_table(two / MA.RATINGS_FILE)
+    unrated = sorted(set(ratings["pair_id"].to_pylist()) - set(seen["short"]))[:2]
+    dio.write_table(ratings.filter(pc.invert(pc.is_in(ratings["pair_id"], pa.array(unrated)))), two / MA.RATINGS_FILE, S.MPD_RATINGS)
+    MA.score_ratings(two, ANNOTATION, CONFIG.seed)
+    st = MA.status(two)
+    assert st["phase"] == MA.WAITING_FOR_VOTES
+    assert f"{SHORT_PAIRS} pairs still have too few ratings" in st["message"] and "2 pairs have no rating yet" in st["message"]
+    # phase 3 with one task short of votes and one without any
+    three = Path(shutil.copytree(seen["out"], tmp_path / "three"))
+    votes = dio.read_table(three / MA.PREFERENCE_VOTES)
+    short_task, empty_task = sorted(set(votes["task_id"].to_pylist()))[:2]
+    keep, dropped_one = [], False
+    for task_id in votes["task_id"].to_pylist():
+        drop = task_id == empty_task or (task_id == short_task and not dropped_one)
+        dropped_one |= task_id == short_task
+        keep.append(not drop)
+    dio.write_table(votes.filter(pa.array(keep)), three / MA.PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
+    st = MA.status(three)
+    assert st["phase"] == MA.WAITING_FOR_MORE_VOTES
+    assert f"1 tasks have fewer than {ANNOTATION.consensus.min_votes} votes and 1 have none" in st["message"]
+
+
+def test_cli_ambiguity_band_and_bootstrap_reach_scores_and_preference_tasks(phases, tiny_corpus, tmp_path):
+    _, seen = phases
+    out = Path(shutil.copytree(seen["phase2_dir"], tmp_path / "mpd"))
+    result = CliRunner().invoke(app, [
+        "build", "mpd", "--paintings", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(out),
+        "--pairs", str(CONFIG.n_pairs), "--seed", str(CONFIG.seed), "--shard-size", "50", "--runner", "threads",
+        "--raters", str(ANNOTATION.rater_pool), "--preference-tasks", str(ANNOTATION.preference_tasks),
+        "--ambiguity-band", "0.3", "0.7", "--bootstrap", "50",
+    ])
+    assert result.exit_code == 0, result.output
+    annotation = dio.read_manifest(out)["config"]["annotation"]
+    assert annotation["aggregation"]["band"] == [0.3, 0.7] and annotation["n_boot"] == 50
+    info = json.loads((out / MA.AGREEMENT).read_text())
+    assert info["band"] == [0.3, 0.7] and info["agreement"]["n_boot"] == 50
+    scores = dio.read_table(out / MA.SCORES).to_pandas()
+    assert (scores["ambiguous"] == scores["score"].between(0.3 - 1e-9, 0.7 + 1e-9)).all()  # inclusive, float-rounding tolerant
+    assert scores["ambiguous"].sum() > (scores["score"].between(0.4, 0.6)).sum()  # the wider band takes more pairs
+    tasks = dio.read_table(out / MA.PREFERENCE_TASKS_FILE).to_pandas()
+    ambiguous = set(scores.loc[scores["ambiguous"], "pair_id"])
+    assert set(tasks["pair_a"]) | set(tasks["pair_b"]) <= ambiguous
+    assert not set(tasks["pair_a"]) | set(tasks["pair_b"]) <= set(scores.loc[scores["score"].between(0.4, 0.6), "pair_id"])
 
 
 def test_annotation_config_round_trips_through_dataset_json(phases):

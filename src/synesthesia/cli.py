@@ -10,9 +10,16 @@ import os
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import typer
+
+# Paper constants used as option defaults (so `--help` and the code cannot disagree).
+from synesthesia.annotation.aggregate import AMBIGUITY_BAND
+from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
+from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
+from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS
+from synesthesia.pipelines.pairing import MPD_DEFAULT_PAIRS
 
 app = typer.Typer(
     help=(
@@ -90,17 +97,26 @@ def build_mpd_cmd(
     paintings: Path = typer.Option(..., help="Folder of paintings (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source."),
     music: Path = typer.Option(..., help="Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source."),
     out: Path = typer.Option(..., help="Dataset folder to write (may exist: finished shards are reused)."),
-    pairs: int = typer.Option(50_000, help="Number of random (painting, clip) pairs, capped at what is possible."),
+    pairs: int = typer.Option(MPD_DEFAULT_PAIRS, help="Number of random (painting, clip) pairs, capped at what is possible."),
     seed: int = typer.Option(0, help="Seed for splits and pairing."),
     split_mode: SplitMode = typer.Option(SplitMode.items, help="'items': split paintings/tracks first, pair within splits (leak-free). 'pairs': pair-level split."),
     shard_size: int = typer.Option(200, help="Files (ingest) or tracks (mels) per shard."),
     workers: int = typer.Option(2, help="Parallel workers of the local runner / local Dask cluster."),
     runner: Runner = typer.Option(Runner.local, help=RUNNER_HELP),
     dask_address: Optional[str] = typer.Option(None, help="Scheduler address of an existing Dask cluster (with --runner dask)."),
-    raters: int = typer.Option(35, help="Size of the rater pool (MPD paper: 35)."),
-    ratings_per_pair: int = typer.Option(5, help="Distinct raters asked per pair (paper: 5)."),
-    preference_tasks: int = typer.Option(10_428, help="Target number of preference tasks (paper: 10,428; capped at what the ambiguous pairs allow)."),
-    votes_per_task: int = typer.Option(3, help="Raters per preference task, and the votes a task needs before consensus (paper: at least 3)."),
+    raters: int = typer.Option(MPD_RATER_POOL, help=f"Size of the rater pool (MPD paper: {MPD_RATER_POOL})."),
+    ratings_per_pair: int = typer.Option(MPD_RATERS_PER_PAIR, help=f"Distinct raters asked per pair (paper: {MPD_RATERS_PER_PAIR})."),
+    ambiguity_band: Tuple[float, float] = typer.Option(
+        AMBIGUITY_BAND, help=f"LO HI: pairs whose final score is in [LO, HI] (inclusive) get preference tasks (paper: {AMBIGUITY_BAND[0]} {AMBIGUITY_BAND[1]})."
+    ),
+    bootstrap: int = typer.Option(DEFAULT_BOOTSTRAP, help="Bootstrap resamples of pairs for α's 95 % interval (0: no interval)."),
+    preference_tasks: int = typer.Option(
+        MPD_PREFERENCE_TASKS, help=f"Target number of preference tasks (paper: {MPD_PREFERENCE_TASKS:,}; capped at what the ambiguous pairs allow)."
+    ),
+    votes_per_task: int = typer.Option(
+        MPD_RATERS_PER_PREFERENCE_TASK,
+        help=f"Raters per preference task, and the votes a task needs before consensus (paper: at least {MPD_RATERS_PER_PREFERENCE_TASK}).",
+    ),
     clip_format: ClipFormat = typer.Option(ClipFormat.flac, help="Format of the clips' listening copies for raters."),
 ):
     """MPD: ingest → 15 s clips → 128×469 mels → random pairs with leak-free splits,
@@ -123,7 +139,8 @@ def build_mpd_cmd(
         rater_pool=raters,
         raters_per_pair=ratings_per_pair,
         raters_per_preference_task=votes_per_task,
-        aggregation=AggregationConfig(),
+        aggregation=AggregationConfig(band=tuple(ambiguity_band)),
+        n_boot=bootstrap,
         preference_tasks=preference_tasks,
         consensus=ConsensusConfig(min_votes=votes_per_task),
         clip_media_format=clip_format.value,

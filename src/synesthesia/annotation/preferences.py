@@ -48,6 +48,10 @@ MPD_PREFERENCE_TASKS = 10_428
 MPD_MIN_VOTES = 3
 
 CLIPS_GIVEN_PAINTING, PAINTINGS_GIVEN_CLIP = S.PREFERENCE_KINDS
+#: MPD paper: consensus kept "5,582 music-to-painting and 5,403 painting-to-music
+#: preference samples". Read as: music-to-painting = a painting chosen for a clip
+#: (paintings_given_clip), painting-to-music = a clip chosen for a painting.
+PAPER_CONSENSUS = {PAINTINGS_GIVEN_CLIP: 5_582, CLIPS_GIVEN_PAINTING: 5_403}
 #: Per kind: (query column, candidate column) of pairs.parquet.
 KIND_COLUMNS = {
     CLIPS_GIVEN_PAINTING: ("painting_id", "clip_id"),

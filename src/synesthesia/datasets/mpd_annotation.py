@@ -34,8 +34,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from synesthesia.annotation.aggregate import AggregationConfig, aggregate_scores, dispersion, rating_counts
-from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP, agreement
+from synesthesia.annotation.aggregate import (
+    PAPER_MEAN_SIGMA,
+    PAPER_SHARE_BELOW,
+    AggregationConfig,
+    aggregate_scores,
+    dispersion,
+    rating_counts,
+)
+from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP, PAPER_ALPHA, agreement
 from synesthesia.annotation.assign import (
     MPD_RATER_POOL,
     MPD_RATERS_PER_PAIR,
@@ -46,7 +53,10 @@ from synesthesia.annotation.labelstudio import parse as LP
 from synesthesia.annotation.labelstudio.configs import PROJECT_KINDS, RATINGS, label_config
 from synesthesia.annotation.labelstudio.tasks import MediaLinks, default_document_root, preference_tasks, rating_tasks
 from synesthesia.annotation.preferences import (
+    CLIPS_GIVEN_PAINTING,
     MPD_PREFERENCE_TASKS,
+    PAINTINGS_GIVEN_CLIP,
+    PAPER_CONSENSUS,
     ConsensusConfig,
     PreferenceConfig,
     build_preference_tasks,
@@ -82,6 +92,7 @@ FIGURES = "figures"
 
 WAITING_FOR_RATINGS = "waiting for ratings"
 WAITING_FOR_VOTES = "waiting for preference votes"
+WAITING_FOR_MORE_VOTES = "consensus written, waiting for more preference votes"
 COMPLETE = "complete"
 
 
@@ -103,6 +114,8 @@ class MPDAnnotationConfig:
             raise ValueError("need 1 <= raters_per_pair <= rater_pool")
         if not 1 <= self.raters_per_preference_task <= self.rater_pool:
             raise ValueError("need 1 <= raters_per_preference_task <= rater_pool")
+        if self.n_boot < 0:
+            raise ValueError("n_boot must be >= 0 (0: no bootstrap interval)")
         if self.clip_media_format not in CLIP_FORMATS:
             raise ValueError(f"clip_media_format must be one of {sorted(CLIP_FORMATS)}")
 
@@ -329,7 +342,10 @@ def write_hf_export(out: Path) -> dict:
         order = sorted(written, key=lambda s: (card_split_rank(s), s))
         configs[name] = {split: f"{HF_FOLDER}/{name}/{split}/*.parquet" for split in order}
     info = json.loads((out / AGREEMENT).read_text(encoding="utf-8"))
-    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [_card_body(out, info).strip()], configs=configs)
+    config, _ = annotation_config(out)
+    n_ratings = tables["scores"].column("n_ratings")
+    body = _card_body(out, info, config, pc.min_max(n_ratings).as_py() if len(n_ratings) else None)
+    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [body.strip()], configs=configs)
     return {name: list(globs) for name, globs in configs.items()}
 
 
@@ -349,12 +365,18 @@ def _simulated_note(sources: dict) -> str:
     )
 
 
-def _card_body(out: Path, info: dict) -> str:
+def _card_body(out: Path, info: dict, config: MPDAnnotationConfig, n_ratings: dict | None) -> str:
+    """The card's prose. ``n_ratings``: min/max ratings per scored pair."""
     a = info["agreement"]
+    got = (
+        f"{n_ratings['min']}" if n_ratings["min"] == n_ratings["max"] else f"{n_ratings['min']}–{n_ratings['max']}"
+    ) if n_ratings else "no"
     return f"""
-{_simulated_note(info.get("sources", {}))}Random painting × 15 s music-clip pairs, each rated on [0, 1] by
-{info.get("raters", "?")} raters (trimmed mean of the ratings), plus pairwise preferences for the
-ambiguous pairs (score in {info.get("band")}), built with `synesthesia` following the MPJudge paper.
+{_simulated_note(info.get("sources", {}))}Random painting × 15 s music-clip pairs, each assigned to {config.raters_per_pair}
+of a pool of {config.rater_pool} raters and rated on [0, 1] (scored pairs have {got} ratings each;
+{info.get("raters", 0)} distinct raters took part). A pair's score is the trimmed mean of its ratings.
+Pairwise preferences cover the ambiguous pairs (score in {info.get("band")}). Built with `synesthesia`
+following the MPJudge paper.
 
 ## Configs
 
@@ -413,7 +435,7 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     out = Path(out)
     export = Path(export)
     tasks = LP.read_export(export)
-    kind = kind or LP.detect_kind(tasks)
+    kind = kind or LP.detect_kind(tasks, export)
     if kind in S.PREFERENCE_KINDS:
         kind = LP.PREFERENCES
     if kind == RATINGS:
@@ -476,7 +498,9 @@ def status(out: str | os.PathLike) -> dict:
         }
     if not (out / PREFERENCE_VOTES).exists():
         unscored = dio.read_table(out / UNSCORED).num_rows if (out / UNSCORED).exists() else 0
-        extra = f" {unscored} pairs still have too few ratings (unscored.parquet)." if unscored else ""
+        unrated = _unrated_pairs(out)
+        extra = f" {unscored} pairs still have too few ratings to be scored (unscored.parquet)." if unscored else ""
+        extra += f" {unrated} pairs have no rating yet; import more ratings and run again to score them." if unrated else ""
         return {
             "phase": WAITING_FOR_VOTES,
             "message": (
@@ -485,13 +509,37 @@ def status(out: str | os.PathLike) -> dict:
                 "(or `synesthesia annotate push --kind preferences`), import the exports, and run this command again."
             ),
         }
+    config, _ = annotation_config(out)
     tasks = dio.read_table(out / PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
-    pairs = dio.read_table(out / PREFERENCE_PAIRS) if (out / PREFERENCE_PAIRS).exists() else None
-    kept = pairs.num_rows if pairs is not None else 0
+    votes = dio.read_table(out / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
+    _, summary = consensus(tasks, votes, config.consensus)
+    per_kind = [summary[k] for k in S.PREFERENCE_KINDS]
+    kept = sum(v["kept"] for v in per_kind)
+    waiting = sum(v["waiting"] for v in per_kind)
+    no_votes = sum(v["no_votes"] for v in per_kind)
+    done = f"{kept} consensus preference pairs from {tasks.num_rows} tasks"
+    if waiting or no_votes:
+        # Consensus is already written for the tasks that have enough votes; say what is missing.
+        return {
+            "phase": WAITING_FOR_MORE_VOTES,
+            "message": (
+                f"phase 3 of 3 partly done: {done}; {waiting} tasks have fewer than {config.consensus.min_votes} votes "
+                f"and {no_votes} have none. Import more preference votes and run this command again "
+                "(the dataset card README.md covers what is there now)."
+            ),
+        }
     return {
         "phase": COMPLETE,
-        "message": f"phase 3 of 3 done: {kept} consensus preference pairs from {tasks.num_rows} tasks; the dataset card is README.md.",
+        "message": f"phase 3 of 3 done: {done}; every task has at least {config.consensus.min_votes} votes; the dataset card is README.md.",
     }
+
+
+def _unrated_pairs(out: Path) -> int:
+    """Pairs without any rating, from the counts ``score_ratings`` stored."""
+    path = out / AGREEMENT
+    if not path.exists():
+        return 0
+    return int(json.loads(path.read_text(encoding="utf-8")).get("ratings_per_pair", {}).get("0", 0))
 
 
 # --- report -------------------------------------------------------------------------------
@@ -566,10 +614,12 @@ def report_sections(out: str | os.PathLike) -> list[str]:
     a = info["agreement"]
     sigma_kind = "population" if info["ddof"] == 0 else "sample"
     per_pair = ", ".join(f"{n} ratings: {c}" for n, c in info["ratings_per_pair"].items())
-    paper = {0.09: "84.8 %", 0.11: "99.0 %"}
-    disp_rows = [("mean σ", f"{disp['mean_sigma']:.3f}", "0.078")]
-    disp_rows += [(f"share of pairs with σ < {t}", f"{100 * s:.1f} %", paper.get(float(t), "-")) for t, s in disp["share_below"].items()]
-    disp_rows.append(("Krippendorff's α (interval)", f"{a['alpha']:.3f} (95 % CI {a['ci95'][0]:.3f}–{a['ci95'][1]:.3f})", "0.86"))
+    disp_rows = [("mean σ", f"{disp['mean_sigma']:.3f}", f"{PAPER_MEAN_SIGMA:.3f}")]
+    disp_rows += [
+        (f"share of pairs with σ < {t}", f"{100 * s:.1f} %", f"{100 * PAPER_SHARE_BELOW[float(t)]:.1f} %" if float(t) in PAPER_SHARE_BELOW else "-")
+        for t, s in disp["share_below"].items()
+    ]
+    disp_rows.append(("Krippendorff's α (interval)", f"{a['alpha']:.3f} (95 % CI {a['ci95'][0]:.3f}–{a['ci95'][1]:.3f})", f"{PAPER_ALPHA:.2f}"))
     sections.append(
         "## Ratings and scores\n\n"
         + note
@@ -597,7 +647,7 @@ def report_sections(out: str | os.PathLike) -> list[str]:
     ptasks = _read(out, PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
     if ptasks is not None:
         text = (
-            f"## Preference tasks\n\n{ptasks.num_rows:,} tasks (requested {cfg.preference_tasks:,}; paper: 10,428), built from the "
+            f"## Preference tasks\n\n{ptasks.num_rows:,} tasks (requested {cfg.preference_tasks:,}; paper: {MPD_PREFERENCE_TASKS:,}), built from the "
             f"ambiguous pairs within each split, each assigned to {cfg.raters_per_preference_task} raters. "
             "`clips_given_painting` = {(M_i, M_j) | P_m}, `paintings_given_clip` = {(P_i, P_j) | M_n}.\n\n"
             + R.crosstab(ptasks.column("kind").to_pylist(), ptasks.column("split").to_pylist(), "kind", ["train", "val", "test"])
@@ -612,7 +662,8 @@ def report_sections(out: str | os.PathLike) -> list[str]:
             "## Consensus\n\n"
             + _simulated_note(vsrc).replace("ratings", "votes")
             + f"{summary['votes']:,} votes. A task is kept when it has at least {cfg.consensus.min_votes} votes and one candidate has a "
-            f"strict majority (paper: 5,582 music-to-painting and 5,403 painting-to-music samples).\n\n"
+            f"strict majority (paper: {PAPER_CONSENSUS[PAINTINGS_GIVEN_CLIP]:,} music-to-painting and "
+            f"{PAPER_CONSENSUS[CLIPS_GIVEN_PAINTING]:,} painting-to-music samples).\n\n"
             + R.md_table(["kind", "tasks", "kept (preference_pairs)", "tie / no majority", f"fewer than {cfg.consensus.min_votes} votes", "no votes"], rows)
         )
     return sections

@@ -111,26 +111,50 @@ def read_export(path: str | os.PathLike) -> list[dict]:
             result = ann.get("result", [])
             if result is not None and not isinstance(result, list):
                 raise ExportFormatError(f"{where}, annotation #{j}: \"result\" must be a list, got {type(result).__name__}")
-            if any(not isinstance(r, dict) for r in result or []):
-                raise ExportFormatError(f"{where}, annotation #{j}: every \"result\" entry must be an object")
+            for k, entry in enumerate(result or []):
+                if not isinstance(entry, dict):
+                    raise ExportFormatError(f"{where}, annotation #{j}: every \"result\" entry must be an object")
+                # Label Studio always writes the control's answer as an object
+                # ({"number": x}, {"choices": [...]}, ...); anything else is not an export of ours.
+                value = entry.get("value")
+                if value is not None and not isinstance(value, dict):
+                    raise ExportFormatError(
+                        f"{where}, annotation #{j}, result #{k}: \"value\" must be an object, got {type(value).__name__}"
+                    )
     return tasks
 
 
-def detect_kind(tasks: list[dict]) -> str:
-    """``ratings`` when tasks carry ``pair_id``, ``preferences`` when they carry ``task_id``."""
+def detect_kind(tasks: list[dict], source: str | os.PathLike = "export") -> str:
+    """``ratings`` when tasks carry ``pair_id``, ``preferences`` when they carry ``task_id``.
+
+    ``source`` (the export's path) names the file in the error message.
+    """
+    if not tasks:
+        raise ExportFormatError(f"{source}: the export holds no tasks")
     for task in tasks:
         data = task.get("data", {})
         if "pair_id" in data:
             return RATINGS
         if "task_id" in data:
             return PREFERENCES
-    raise ExportFormatError("no task carries a pair_id or task_id: is this an export of a synesthesia project?")
+    raise ExportFormatError(
+        f"{source}: no task carries a pair_id or task_id: is this an export of a synesthesia project?"
+    )
 
 
 def rater_id(completed_by: Any) -> str | None:
+    """``ls-user-<Label Studio user id>``, or None when the export gives no user id.
+
+    Only the numeric user id is used: an expanded ``completed_by`` object without
+    ``id``, or a bare email, gives no rater (the annotation is a ``no rater``
+    reject) so that no email ever lands in the dataset.
+    """
     if isinstance(completed_by, dict):
-        completed_by = completed_by.get("id", completed_by.get("email"))
-    if completed_by is None or completed_by == "":
+        completed_by = completed_by.get("id")
+    if completed_by is None or isinstance(completed_by, bool):
+        return None
+    completed_by = str(completed_by).strip()
+    if not completed_by or "@" in completed_by:
         return None
     return f"ls-user-{completed_by}"
 
