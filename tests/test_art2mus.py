@@ -144,7 +144,8 @@ def test_prompt_streams_equal_diffusers_encode_prompt(tiny_pipe):
 
 # --- model -------------------------------------------------------------------------------------------
 
-def test_one_training_step_changes_only_the_aligner(tiny_pipe):
+@pytest.mark.parametrize("guidance_scale", [1.0, 3.5], ids=["eq11-as-written", "authors-guided"])
+def test_one_training_step_changes_only_the_aligner(tiny_pipe, guidance_scale):
     model = _model(tiny_pipe)
     frozen = {f"{name}.{k}": v.detach().clone() for name in ("vae", "text_encoder", "text_encoder_2", "projection_model",
                                                               "language_model", "unet", "vocoder")
@@ -153,7 +154,7 @@ def test_one_training_step_changes_only_the_aligner(tiny_pipe):
     assert {n for n, _ in model.named_parameters()} == {f"aligner.{n}" for n, _ in model.aligner.named_parameters()}
     optimizer = torch.optim.AdamW(model.aligner.parameters(), lr=1e-3)
     mel = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 128, 64)).astype(np.float32) - 4)
-    loss, info = model.training_loss(_embeddings(2), mel, torch.Generator().manual_seed(0), min_snr_gamma=5.0, guidance_scale=3.5)
+    loss, info = model.training_loss(_embeddings(2), mel, torch.Generator().manual_seed(0), min_snr_gamma=5.0, guidance_scale=guidance_scale)
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.aligner.parameters())
     assert all(p.grad is None for m in (tiny_pipe.unet, tiny_pipe.language_model, tiny_pipe.vae) for p in m.parameters())
@@ -350,3 +351,25 @@ def test_cli_train_eval_generate(tmp_path, tiny_corpus, tiny_dir, monkeypatch):
     assert result.exit_code == 0, result.output
     info = sf.info(wav)
     assert (info.samplerate, info.frames) == (16_000, 8000)
+
+
+def test_cli_defaults_are_the_configs_defaults():
+    """`train/eval/generate art2mus` take their defaults from the config, not literals."""
+    import inspect
+
+    from synesthesia import cli
+    from synesthesia.models.art2mus import config as C
+
+    def defaults(command):
+        return {name: p.default.default for name, p in inspect.signature(command).parameters.items()}
+
+    train, cfg = defaults(cli.train_art2mus_cmd), C.TrainConfig()
+    assert (train["steps"], train["batch_size"], train["micro_batch_size"], train["lr"], train["warmup"]) == (
+        cfg.total_steps, cfg.batch_size, cfg.micro_batch_size, cfg.learning_rate, cfg.warmup_steps)
+    assert (train["min_snr_gamma"], train["train_guidance_scale"], train["val_artworks"], train["val_steps"], train["val_seconds"]) == (
+        cfg.min_snr_gamma, cfg.train_guidance_scale, cfg.val_artworks, cfg.val_steps, cfg.val_seconds)
+    assert train["segment_seconds"] == C.FrontEndConfig().segment_seconds and train["audioldm2"] == C.DEFAULT_AUDIOLDM2
+    assert (cfg.total_steps, cfg.batch_size, cfg.learning_rate, cfg.warmup_steps, cfg.min_snr_gamma) == (37_200, 128, 2e-5, 1_324, 5.0)
+    for command in (cli.eval_art2mus_cmd, cli.generate_art2mus_cmd):
+        d = defaults(command)
+        assert (d["steps"], d["seconds"]) == (C.INFERENCE_STEPS, C.SAMPLE_SECONDS) == (200, 10.0)
