@@ -218,6 +218,21 @@ def test_giils_on_a_hand_computed_matrix():
     assert MX.giils(sim, labels) == {"a": pytest.approx((1 - math.acos(x_a) / math.pi) * 100)}  # "b" has no pair
 
 
+def test_giils_uses_a_seeded_sample_of_ten_images_per_category():
+    from synesthesia.models.musipainter.evaluate import PAPER_GIILS_IMAGES, EvalConfig
+
+    assert PAPER_GIILS_IMAGES == 10 and EvalConfig().giils_images == PAPER_GIILS_IMAGES
+    labels = ["a"] * 25 + ["b"] * 3 + ["c"] + ["a"] * 5
+    idx = MX.giils_sample(labels, PAPER_GIILS_IMAGES, seed=1)
+    picked = [labels[i] for i in idx]
+    assert (picked.count("a"), picked.count("b"), picked.count("c")) == (10, 3, 1)  # capped, or all the category has
+    assert list(idx) == sorted(set(idx.tolist()))  # no repeats, original order
+    assert np.array_equal(idx, MX.giils_sample(labels, 10, seed=1)) and not np.array_equal(idx, MX.giils_sample(labels, 10, seed=2))
+    assert np.array_equal(MX.giils_sample(labels, None), np.arange(len(labels)))
+    with pytest.raises(ValueError):
+        EvalConfig(giils_images=1)
+
+
 # --- training and the CLI on a real Museart folder --------------------------------------------------
 
 
@@ -284,14 +299,17 @@ def test_cli_trains_resumes_evaluates_and_generates(museart_dir, tiny_sd, tiny_b
     assert refused.exit_code != 0  # another config into the same run folder
 
     out = tmp_path / "eval"
-    result = runner.invoke(app, ["eval", "musipainter", "--checkpoint", str(run_dir), "--data", str(museart_dir), "--out", str(out), "--n", "4",
-                                 "--steps", "2", "--embedder", "tiny-imagebind", "--fid-model", "embedder", "--split", "val"])
+    result = runner.invoke(app, ["eval", "musipainter", "--checkpoint", str(run_dir), "--data", str(museart_dir), "--out", str(out), "--n", "6",
+                                 "--steps", "2", "--embedder", "tiny-imagebind", "--fid-model", "embedder", "--split", "train",
+                                 "--giils-images", "2"])
     assert result.exit_code == 0, result.output
     table = dio.read_table(out / "results.parquet").to_pylist()[0]
     assert table["n_generated"] == len(list(out.glob("*/generated/*.png"))) > 0
     assert 0 <= table["ais"] <= 100 and 0 <= table["iis"] <= 100 and table["fid"] >= 0
     assert table["fid_features"] == "tiny-imagebind image features" and table["similarity_model"] == "tiny-imagebind"
     assert "| MODEL | AIS ↑ | IIS ↑ | FID ↓ |" in (out / "results.md").read_text()
+    giils = dio.read_table(out / "giils.parquet").to_pylist()  # the train split: 3 pairs in each of 2 categories
+    assert len(giils) == 2 and all(g["n_images"] == 2 and 0 <= g["giils"] <= 100 for g in giils)  # capped by --giils-images
 
     audio = next((museart_dir / "clips").rglob("*.flac"))
     png = tmp_path / "out.png"
@@ -301,6 +319,9 @@ def test_cli_trains_resumes_evaluates_and_generates(museart_dir, tiny_sd, tiny_b
 
     with Image.open(png) as im:
         assert im.size == (3 * 32, 32)
+        tiles = [np.asarray(im.convert("RGB").crop((32 * k, 0, 32 * (k + 1), 32)), dtype=np.float32) for k in range(3)]
+    assert all(t.std() > 0 for t in tiles)  # real images, not blank tiles
+    assert not np.array_equal(tiles[0], tiles[1]) and not np.array_equal(tiles[1], tiles[2])  # one noise seed per image
 
 
 def test_missing_stable_diffusion_says_how_to_get_it(tmp_path):

@@ -20,6 +20,8 @@ from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
 from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
 from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS
 from synesthesia.models.art2mus import config as A2M
+from synesthesia.models.musipainter.evaluate import PAPER_GENERATED as MP_PAPER_GENERATED
+from synesthesia.models.musipainter.evaluate import PAPER_GIILS_IMAGES as MP_PAPER_GIILS_IMAGES
 from synesthesia.pipelines.captioning.loop import DEFAULT_MAX_REGENERATIONS, DEFAULT_THRESHOLD
 from synesthesia.pipelines.pairing import MPD_DEFAULT_PAIRS
 
@@ -851,13 +853,16 @@ def eval_musipainter_cmd(
     data: Path = typer.Option(..., help="Museart folder."),
     out: Path = typer.Option(..., help="Output folder: results.md (Tables 1 and 5 layout), results.parquet, giils.parquet, <model>/generated/*.png."),
     split: str = typer.Option("test", help="Split the music inputs are sampled from."),
-    n: int = typer.Option(335, help="Images generated per model (the paper: 335), one per sampled pair."),
+    n: int = typer.Option(MP_PAPER_GENERATED, help=f"Images generated per model (the paper: {MP_PAPER_GENERATED}), one per sampled pair."),
     steps: int = typer.Option(50, help="Diffusion steps."),
     guidance_scale: float = typer.Option(7.5, help="Classifier-free guidance scale."),
     seed: int = typer.Option(0, help="Seed of the sample of pairs and of the generation noise."),
     embedder: str = typer.Option("imagebind", help="Similarity space of AIS/IIS/GIILS (the paper: Wav2CLIP; default ImageBind, audio + image)."),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE for the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth."),
     fid_model: str = typer.Option("auto", help="inception (pytorch-fid), embedder (Fréchet distance of the embedder's image features), or auto."),
+    giils_images: int = typer.Option(
+        MP_PAPER_GIILS_IMAGES, help=f"Generated images per category GIILS uses, a seeded sample (paper: {MP_PAPER_GIILS_IMAGES}); 0: all."
+    ),
     sd_model: Optional[str] = typer.Option(None, help=SD_MODEL_HELP),
     beats_checkpoint: Optional[Path] = typer.Option(None, help=BEATS_HELP),
     device: str = typer.Option("auto", help="auto, cpu, cuda ..."),
@@ -866,7 +871,8 @@ def eval_musipainter_cmd(
     from synesthesia.models.musipainter.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(split=split, n_generated=n, steps=steps, guidance_scale=guidance_scale, seed=seed, embedder=embedder,
-                        embedder_options=tuple(_options(embedder_option or []).items()), fid_model=fid_model)
+                        embedder_options=tuple(_options(embedder_option or []).items()), fid_model=fid_model,
+                        giils_images=giils_images or None)
     path = evaluate(checkpoint, data, out, config, sd_model, str(beats_checkpoint) if beats_checkpoint else None, device)
     typer.echo(path.read_text())
 

@@ -17,6 +17,7 @@ pytorch-fid imports, else embedder. Reference set: every image of the split.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -30,6 +31,9 @@ from synesthesia.pipelines.report import md_table
 
 #: "Results ... are computed after generating 335 images from music inputs sampled inside the test set."
 PAPER_GENERATED = 335
+#: Tables 5-6: "The values are obtained over 10 generated images, sampled among
+#: those produced with inputs belonging to a specific category."
+PAPER_GIILS_IMAGES = 10
 FID_MODELS = ("auto", "inception", "embedder")
 
 
@@ -44,10 +48,15 @@ class EvalConfig:
     embedder_options: tuple = field(default_factory=tuple)  # (key, value) pairs
     fid_model: str = "auto"
     image_size: int | None = None  # default: the model's
+    #: generated images per category that GIILS uses (seeded sample); None: all.
+    #: Eq. 8's 1/G term then runs over the sampled images of every category.
+    giils_images: int | None = PAPER_GIILS_IMAGES
 
     def __post_init__(self):
         if self.fid_model not in FID_MODELS:
             raise ValueError(f"fid_model must be one of {FID_MODELS}")
+        if self.giils_images is not None and self.giils_images < 2:
+            raise ValueError("giils_images must be >= 2 (GIILS needs a pair) or None for all")
 
 
 def sample_pairs(data_dir, split: str, n: int, seed: int):
@@ -105,9 +114,13 @@ def score_model(generated: list, rows: list[dict], split_rows: list[dict], embed
             reference_images.append(im.convert("RGB"))
     gen = embedder.embed_images(generated)
     ref = embedder.embed_images(reference_images)
+    labels = [r["category"] for r in rows]
+    giils_idx = MX.giils_sample(labels, config.giils_images, config.seed)
+    giils_gen = gen[giils_idx]
     result = {
         "iis": MX.iis(gen @ ref.T, [image_index[r["image_path"]] for r in rows]),
-        "giils": MX.giils(gen @ gen.T, [r["category"] for r in rows]),
+        "giils": MX.giils(giils_gen @ giils_gen.T, [labels[i] for i in giils_idx]),
+        "giils_images": Counter(labels[i] for i in giils_idx),
         "n_generated": len(generated),
         "similarity_model": config.embedder,
     }
@@ -153,7 +166,7 @@ def evaluate(checkpoints: Sequence[str | os.PathLike], data_dir: str | os.PathLi
         scored = score_model(generated, rows, split_rows, embedder, config)
         results.append({"model": name, "checkpoint": str(checkpoint), "split": config.split, **{k2: scored[k2] for k2 in
                         ("n_generated", "ais", "ais_note", "iis", "fid", "fid_features", "similarity_model")}})
-        giils_rows += [{"model": name, "label": label, "giils": value, "n_images": sum(r["category"] == label for r in rows)}
+        giils_rows += [{"model": name, "label": label, "giils": value, "n_images": scored["giils_images"][label]}
                        for label, value in scored["giils"].items()]
     dio.write_table(S.from_rows(results, S.MUSIPAINTER_RESULTS), out_dir / "results.parquet", S.MUSIPAINTER_RESULTS)
     dio.write_table(S.from_rows(giils_rows, S.MUSIPAINTER_GIILS), out_dir / "giils.parquet", S.MUSIPAINTER_GIILS)

@@ -54,6 +54,23 @@ def iis(sim_image_image: np.ndarray, own_image: Sequence[int]) -> float:
     return arccos_percentage(reference_corrected(sim_image_image, own_image))
 
 
+def giils_sample(labels: Sequence[str], per_label: int | None, seed: int = 0) -> np.ndarray:
+    """Indices of at most ``per_label`` generated images of each label (seeded,
+    in their original order); all of them when ``per_label`` is None.
+
+    The paper's Tables 5-6: "obtained over 10 generated images, sampled among
+    those produced with inputs belonging to a specific category"."""
+    labels = np.asarray(list(labels), dtype=object)
+    if per_label is None:
+        return np.arange(labels.size)
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label in sorted(set(labels.tolist())):
+        idx = np.flatnonzero(labels == label)
+        keep.append(idx if idx.size <= per_label else rng.choice(idx, per_label, replace=False))
+    return np.sort(np.concatenate(keep)) if keep else np.arange(0)
+
+
 def giils(sim_generated: np.ndarray, labels: Sequence[str]) -> dict[str, float]:
     """Eq. 8 per label (percentage); labels with fewer than two generated
     images have no pair and are left out."""
