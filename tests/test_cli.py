@@ -23,3 +23,22 @@ def test_engine_options_reach_the_captioning_config():
 def test_embedder_options_reach_the_pairing_config():
     config = cli.artsound_pairing_config(cli.EmbedderName.clip, cli.PairingMethod.greedy, cli.ApproachName.image_audiocaption, None, ["device=cuda", "batch_size=64"])
     assert dict(config.embedder_options) == {"device": "cuda", "batch_size": 64}
+
+
+def test_per_model_engine_options_and_endpoints_override_the_shared_ones():
+    config = make_config(
+        "openai",
+        engine={"dtype": "bfloat16", "gpu_memory_utilization": 0.9},
+        runtime={"base_url": "http://shared/v1", "concurrency": 8},
+        image_engine=cli._options(["gpu_memory_utilization=0.35"]),
+        fusion_engine=cli._options(["gpu_memory_utilization=0.55"]),
+        image_runtime={"base_url": "http://llava:8001/v1"},
+    )
+    image, fusion = config.image_captioner, config.fusion
+    assert dict(image.engine) == {"dtype": "bfloat16", "gpu_memory_utilization": 0.35}
+    assert dict(fusion.engine) == {"dtype": "bfloat16", "gpu_memory_utilization": 0.55}
+    assert dict(image.runtime) == {"base_url": "http://llava:8001/v1", "concurrency": 8}
+    assert dict(fusion.runtime) == {"base_url": "http://shared/v1", "concurrency": 8}  # no override: the shared endpoint
+    from synesthesia.pipelines.captioning.openai_backend import OpenAIGenerator
+
+    assert OpenAIGenerator(image).base_url == "http://llava:8001/v1" and OpenAIGenerator(fusion).base_url == "http://shared/v1"

@@ -70,6 +70,10 @@ def make_config(
     bart_tokenizer: str | None = None,
     engine: dict | None = None,
     runtime: dict | None = None,
+    image_engine: dict | None = None,
+    fusion_engine: dict | None = None,
+    image_runtime: dict | None = None,
+    fusion_runtime: dict | None = None,
     ics: ICSConfig = ICSConfig(),
     acs: ACSConfig = ACSConfig(),
     loop: LoopConfig = LoopConfig(),
@@ -78,16 +82,25 @@ def make_config(
     """The config behind ``synesthesia build artsound``: one backend for the
     image captions and the fusion (``captioner``), the paper's models by
     default, and LP-MusicCaps for segments unless the captioner is
-    ``features`` (then the features segment captioner too)."""
+    ``features`` (then the features segment captioner too).
+
+    ``engine``/``runtime`` options apply to both models; ``image_*`` and
+    ``fusion_*`` override them for one model: two vLLM engines in one process
+    need their own ``gpu_memory_utilization``, and an OpenAI-compatible server
+    (``vllm serve``) serves one model, so each model may have its ``base_url``."""
     if captioner not in CAPTIONERS:
         raise ValueError(f"captioner must be one of {CAPTIONERS}")
-    engine = tuple(sorted((engine or {}).items()))
-    runtime = tuple(sorted((runtime or {}).items()))
+
+    def merged(shared: dict | None, own: dict | None) -> tuple:
+        return tuple(sorted({**(shared or {}), **(own or {})}.items()))
+
     if captioner == "features":
         image = fusion = GeneratorConfig("features", FEATURES_MODEL)
     else:
-        image = GeneratorConfig(captioner, image_model or DEFAULT_IMAGE_MODEL, engine=engine, runtime=runtime, seed=seed)
-        fusion = GeneratorConfig(captioner, fusion_model or DEFAULT_FUSION_MODEL, engine=engine, runtime=runtime, seed=seed, max_tokens=512)
+        image = GeneratorConfig(captioner, image_model or DEFAULT_IMAGE_MODEL, engine=merged(engine, image_engine),
+                                runtime=merged(runtime, image_runtime), seed=seed)
+        fusion = GeneratorConfig(captioner, fusion_model or DEFAULT_FUSION_MODEL, engine=merged(engine, fusion_engine),
+                                 runtime=merged(runtime, fusion_runtime), seed=seed, max_tokens=512)
     segments_backend = segment_captioner or ("features" if captioner == "features" else "lpmusiccaps")
     segments = SegmentCaptionerConfig(segments_backend, lpmusiccaps_checkpoint, bart_tokenizer)
     return ArtSoundConfig(image, fusion, segments, ics, acs, loop, seed=seed)
