@@ -123,14 +123,20 @@ def test_fbank_is_the_official_preprocess_and_tokens_follow_the_patches(tiny_bea
 # --- projection, pooling, injection, loss ----------------------------------------------------------
 
 
-def test_attentive_pooling_weights_sum_to_one_and_pool_the_sequence():
-    pool = M.AttentivePooling(6)
+@pytest.mark.parametrize("hidden", [M.POOLING_HIDDEN, 0], ids=["authors-tanh-head", "linear"])
+def test_attentive_pooling_weights_sum_to_one_and_pool_the_sequence(hidden):
+    pool = M.AttentivePooling(6, hidden)
     x = torch.randn(3, 11, 6)
     pooled, w = pool(x)
     assert w.shape == (3, 11) and torch.allclose(w.sum(-1), torch.ones(3)) and (w > 0).all()
     assert torch.allclose(pooled, (w[..., None] * x).sum(1), atol=1e-6)
+    last = pool.score[-1] if hidden else pool.score
+    if hidden:  # the score is the authors' Linear → tanh → Linear
+        assert isinstance(pool.score[1], torch.nn.Tanh) and pool.score[0].out_features == hidden == 384
+        expected = pool.score[2](torch.tanh(pool.score[0](x))).squeeze(-1).softmax(-1)
+        assert torch.allclose(w, expected, atol=1e-6)
     # with a zero score every token weighs the same: the mean
-    torch.nn.init.zeros_(pool.score.weight), torch.nn.init.zeros_(pool.score.bias)
+    torch.nn.init.zeros_(last.weight), torch.nn.init.zeros_(last.bias)
     assert torch.allclose(pool(x)[0], x.mean(1), atol=1e-6)
 
 

@@ -17,6 +17,11 @@ at the maximum (x = 1).
   Eq. 8 as printed carries stray "/π" terms inside the sum that would make it
   dimensionally inconsistent with Eqs. 5–6; we read it with the same
   structure as Eqs. 5–6 (documented in the README).
+
+All three equations as printed also divide ``x`` by π *inside* the
+arc-cosine, ``(1 − arccos(x/π)/π) · 100``. That form can only give values in
+[39.7, 60.3], yet the paper's Table 1 reports 76.40 (AudioToken's IIS), so we
+read the inner "/π" as a typesetting slip and use ``arccos(x)``.
 """
 
 from __future__ import annotations

@@ -17,8 +17,11 @@ with ``l̂`` the text encoder's output for the category name, averaged over
 the name's tokens (Eq. 2), and λ_l1 = λ_CL = 0.01 (the authors' values).
 
 Choices where the paper is silent (also in the README):
-* attentive pooling = softmax over tokens of a learned linear score
-  ``w·ē_t + b``; the pooled token is the weighted sum (weights sum to one);
+* attentive pooling = softmax over tokens of a learned score; the pooled
+  token is the weighted sum (weights sum to one). The score is the authors'
+  released one, ``Linear(768 → 384) → tanh → Linear(384 → 1)``
+  (``pooling_hidden = 384``); ``pooling_hidden = 0`` gives a single linear
+  score ``w·ē_t + b``;
 * the paper pools "a sequence of 248"; BEATs makes (frames // 16) × 8 tokens
   (1,496 for 30 s), which we pool over as they are (pooling is length-free);
 * ``‖e_audio‖₁`` is the sum of absolute values of the 768-d token, averaged
@@ -49,6 +52,8 @@ LAMBDA_L1 = 0.01
 LAMBDA_CL = 0.01
 CLIP_SECONDS = 30.0
 SD_IMAGE_SIZE = 512
+#: Hidden width of the attentive-pooling score (the authors' code: 768 → 384 → tanh → 1; the paper is silent).
+POOLING_HIDDEN = 384
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class MusipainterConfig(ConfigData):
     lambda_cl: float = LAMBDA_CL
     image_size: int = SD_IMAGE_SIZE
     clip_seconds: float = CLIP_SECONDS
+    pooling_hidden: int = POOLING_HIDDEN  # 0: a single linear score
 
     def __post_init__(self):
         if self.placeholder not in self.prompt:
@@ -70,11 +76,14 @@ class MusipainterConfig(ConfigData):
 
 class AttentivePooling(nn.Module):
     """Softmax over the sequence of a learned score; returns the weighted
-    sum ``[batch, dim]`` and the weights ``[batch, tokens]`` (sum to one)."""
+    sum ``[batch, dim]`` and the weights ``[batch, tokens]`` (sum to one).
 
-    def __init__(self, dim: int):
+    The score is ``Linear(dim, hidden) → tanh → Linear(hidden, 1)``, or one
+    ``Linear(dim, 1)`` when ``hidden`` is 0."""
+
+    def __init__(self, dim: int, hidden: int = POOLING_HIDDEN):
         super().__init__()
-        self.score = nn.Linear(dim, 1)
+        self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1)) if hidden else nn.Linear(dim, 1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         weights = self.score(x).squeeze(-1).float().softmax(dim=-1).to(x.dtype)
@@ -84,11 +93,11 @@ class AttentivePooling(nn.Module):
 class AudioProjection(nn.Module):
     """W1 (d → d), GELU, W2 (d → d_audio), attentive pooling."""
 
-    def __init__(self, in_dim: int, token_dim: int):
+    def __init__(self, in_dim: int, token_dim: int, pooling_hidden: int = POOLING_HIDDEN):
         super().__init__()
         self.w1 = nn.Linear(in_dim, in_dim)
         self.w2 = nn.Linear(in_dim, token_dim)
-        self.pool = AttentivePooling(token_dim)
+        self.pool = AttentivePooling(token_dim, pooling_hidden)
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pool(self.w2(F.gelu(self.w1(features))))
@@ -97,11 +106,11 @@ class AudioProjection(nn.Module):
 class AudioEmbedder(nn.Module):
     """The paper's "Embedder": BEATs + the projection network."""
 
-    def __init__(self, beats: BEATs, token_dim: int, layers: tuple[int, ...] = BEATS_LAYERS):
+    def __init__(self, beats: BEATs, token_dim: int, layers: tuple[int, ...] = BEATS_LAYERS, pooling_hidden: int = POOLING_HIDDEN):
         super().__init__()
         self.beats = beats
         self.layers = tuple(layers)
-        self.projection = AudioProjection(len(self.layers) * beats.cfg.encoder_embed_dim, token_dim)
+        self.projection = AudioProjection(len(self.layers) * beats.cfg.encoder_embed_dim, token_dim, pooling_hidden)
 
     def features(self, fbank: torch.Tensor) -> torch.Tensor:
         """φ(a): ``[batch, tokens, len(layers) × 768]`` (no grad while BEATs is frozen)."""

@@ -56,7 +56,7 @@ def load_sd_components(sd_model: str) -> SDComponents:
 
 
 def build_embedder(config: MusipainterConfig, text_dim: int, beats_checkpoint: str | None = None) -> AudioEmbedder:
-    return AudioEmbedder(load_beats(beats_checkpoint or config.beats_checkpoint), text_dim, config.beats_layers)
+    return AudioEmbedder(load_beats(beats_checkpoint or config.beats_checkpoint), text_dim, config.beats_layers, config.pooling_hidden)
 
 
 def audio_fbank(path: str | os.PathLike, clip_seconds: float) -> torch.Tensor:
