@@ -41,7 +41,7 @@ from synesthesia.datasets import schema as S
 from synesthesia.datasets.card import size_category, write_dataset_card
 from synesthesia.pipelines import report as R
 from synesthesia.pipelines.embedding_store import EmbedConfig, supports
-from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES, GreedyConfig
+from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES, PAPER_ARTWORKS, PAPER_AUDIO, PAPER_EMBEDDING_DIM, GreedyConfig  # noqa: F401 (re-exported)
 from synesthesia.pipelines.matching import HIGH_MIN, LOW_MAX, METHODS, MatchConfig, similarity_stats
 from synesthesia.pipelines.optimal_pairing import DEFAULT_KNN
 from synesthesia.pipelines.pairing import pair_id
@@ -76,8 +76,9 @@ PAPER_METHOD = "greedy"
 #: Section 5.2: 90/10 train/test stratified by artistic style; 100 validation artworks from the test split.
 TRAIN_FRACTION = 0.9
 VAL_SIZE = 100
-#: ArtSound's size in the paper (every audio item paired).
-PAPER_PAIRS = 105_884
+#: ArtSound's size in the paper: every one of its PAPER_AUDIO (105,884) audio
+#: items paired with one of PAPER_ARTWORKS (116,475) artworks.
+PAPER_PAIRS = PAPER_AUDIO
 #: Table 5 as published (ImageBind, 105,884 audio items): min, max, mean, std.
 PAPER_TABLE5: dict[str, tuple[float, float, float, float]] = {
     "image-audio": (-0.0216, 0.5518, 0.1864, 0.0697),
