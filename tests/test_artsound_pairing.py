@@ -65,6 +65,49 @@ def test_table5_row_on_generated_embeddings():
     assert len(set(res.image_ids)) == 300
 
 
+def test_figure5_draws_every_style_by_default_and_returns_what_it_drew(tmp_path):
+    from synesthesia.pipelines import figures
+
+    # ArtGraph has 32 styles: more than a 20-colour palette, all must be drawn.
+    rng = np.random.default_rng(3)
+    styles = [f"style-{k:02d}" for k in range(32)]
+    rows = [(g, s, int(rng.integers(1, 9))) for g in ("rock", "jazz", "folk", "pop", "ambient") for s in styles if rng.random() < 0.8]
+    expected: dict = {}
+    for g, s, n in rows:
+        expected.setdefault(g, {})[s] = expected.get(g, {}).get(s, 0) + n
+    drawn = figures.stacked_counts(rows, tmp_path / "all.png", "t", legend_title="artistic style")
+    assert drawn == expected
+    assert {s for per in drawn.values() for s in per} == {s for _, s, _ in rows}
+    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(set(figures.segment_colors(32))) == 32 and len(set(figures.segment_colors(80))) == 80
+
+    # opt-in cap: the most frequent styles kept, the rest merged, totals unchanged
+    capped = figures.stacked_counts(rows, tmp_path / "capped.png", max_segments=5)
+    totals = Counter()
+    for _, s, n in rows:
+        totals[s] += n
+    top = sorted(totals, key=lambda s: (-totals[s], s))[:5]
+    other = f"other ({len(totals) - 5} more)"
+    assert {s for per in capped.values() for s in per} == {*top, other}
+    for g in expected:
+        assert sum(capped[g].values()) == sum(expected[g].values())
+        assert capped[g][other] == sum(n for s, n in expected[g].items() if s not in top)
+    with pytest.raises(ValueError, match="max_segments"):
+        figures.stacked_counts(rows, tmp_path / "bad.png", max_segments=0)
+
+
+def test_figure2_returns_the_counts_per_range(tmp_path):
+    from synesthesia.pipelines import figures
+
+    groups = {"Image–Audio": np.array([0.1, 0.25, 0.3, 0.6, 0.7, np.nan]), "Caption": np.array([0.9, 0.95])}
+    drawn = figures.similarity_violins(groups, tmp_path / "v.png", "t")
+    assert drawn == {
+        "Image–Audio": {k: similarity_stats(groups["Image–Audio"])[k] for k in ("low", "medium", "high")},
+        "Caption": {"low": 0, "medium": 0, "high": 2},
+    }
+    assert drawn["Image–Audio"] == {"low": 2, "medium": 1, "high": 2}
+
+
 def test_splits_are_90_10_by_style_with_100_validation_pairs_from_test():
     rng = np.random.default_rng(1)
     styles = rng.choice(["Impressionism", "Baroque", "Cubism", "Symbolism"], 5000, p=[0.5, 0.3, 0.19, 0.01]).tolist()

@@ -710,6 +710,7 @@ def build_artsound_pairs_cmd(
     min_similarity: Optional[float] = typer.Option(None, help="Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."),
     val_size: int = typer.Option(100, help="Validation pairs sampled from the test split."),
     seed: int = typer.Option(0, help="Seed of the splits."),
+    figure_max_styles: Optional[int] = typer.Option(None, min=1, help="Figure 5: draw only this many of the most frequent styles and merge the rest into 'other' (default: every style)."),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. model_id=/ckpt/clip-vit-base-patch32, device=cuda."),
     batch_size: int = typer.Option(16, help="Items per embedding batch."),
     shard_size: int = typer.Option(256, help="Items per embedding shard."),
@@ -728,7 +729,7 @@ def build_artsound_pairs_cmd(
     config = artsound_pairing_config(
         embedder, pairing, approach, approaches, embedder_option,
         compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
-        val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size,
+        val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size, figure_max_styles=figure_max_styles,
     )
     summary = pair_artsound(dataset, config, _runner(runner, workers, dask_address))
     typer.echo(

@@ -117,6 +117,9 @@ class ArtSoundPairingConfig:
     seed: int = 0
     embed_batch_size: int = 16
     shard_size: int = 256
+    #: Figure 5 draws every artistic style; a number keeps only that many of
+    #: the most frequent and merges the rest into "other" (opt-in).
+    figure_max_styles: int | None = None
 
     def __post_init__(self):
         unknown = [a for a in (*self.approaches, self.approach) if a not in APPROACHES]
@@ -128,6 +131,8 @@ class ArtSoundPairingConfig:
             raise ValueError("train_fraction must be in (0, 1)")
         if self.val_size < 0 or self.shard_size < 1:
             raise ValueError("val_size must be >= 0 and shard_size >= 1")
+        if self.figure_max_styles is not None and self.figure_max_styles < 1:
+            raise ValueError("figure_max_styles must be >= 1 (or None: every style)")
 
     @property
     def embed(self) -> EmbedConfig:

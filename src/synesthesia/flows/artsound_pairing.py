@@ -133,13 +133,17 @@ def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSo
 
     main = [r for r in stat_rows if r["method"] == config.method]
     sims = {AP.APPROACHES[r["approach"]].label: _similarities(folder, r["approach"], config.method) for r in main}
-    figures.similarity_violins(sims, folder / "figures" / "similarity_violins.png", f"Similarity of the chosen pairs ({config.embedder}, {config.method})")
-    figures.stacked_counts(
-        [(r["music_genre"], r["style"], r["pairs"]) for r in sbg.to_pylist()],
-        folder / "figures" / "style_by_genre.png",
-        "Final pairs by music genre, segmented by artistic style",
-        legend_title="artistic style",
-    )
+    # What each figure drew (counts read back from it), kept in the summary.
+    plotted = {
+        "similarity_violins": figures.similarity_violins(sims, folder / "figures" / "similarity_violins.png", f"Similarity of the chosen pairs ({config.embedder}, {config.method})"),
+        "style_by_genre": figures.stacked_counts(
+            [(r["music_genre"], r["style"], r["pairs"]) for r in sbg.to_pylist()],
+            folder / "figures" / "style_by_genre.png",
+            "Final pairs by music genre, segmented by artistic style",
+            max_segments=config.figure_max_styles,
+            legend_title="artistic style",
+        ),
+    }
 
     quarantine = _update_quarantine(folder, dio.concat(rejected, S.QUARANTINE))
     unpaired = next(r["unpaired_audio"] for r in stat_rows if r["approach"] == config.approach and r["method"] == config.method)
@@ -154,6 +158,7 @@ def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSo
         "rejected": quarantine,
         "splits": dict(value_counts(pairs.column("split").to_pylist())),
         "stats": stat_rows,
+        "figures": plotted,
     }
     report_path = folder / "report.md"
     existing = report_path.read_text(encoding="utf-8") if report_path.exists() else ""
