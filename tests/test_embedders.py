@@ -70,6 +70,17 @@ def test_minilm_is_text_only(minilm):
         minilm.embed_images([])
 
 
+def test_minilm_package_ships_the_documented_hub_revision():
+    import hashlib
+
+    from synesthesia.pipelines.embedders.minilm import MINILM_REVISION, MINILM_SHA256, bundled_model_path
+
+    folder = bundled_model_path()
+    for name, digest in MINILM_SHA256.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    assert len(MINILM_REVISION) == 40
+
+
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A tiny random-weight CLIP saved like a hub checkpoint (model,
