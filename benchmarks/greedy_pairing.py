@@ -35,10 +35,19 @@ import time
 
 import numpy as np
 
-from synesthesia.pipelines.greedy import GreedyConfig, greedy_match, greedy_reference, literal_per_audio
+from synesthesia.pipelines.greedy import (
+    PAPER_ARTWORKS,
+    PAPER_AUDIO,
+    PAPER_EMBEDDING_DIM,
+    GreedyConfig,
+    greedy_match,
+    greedy_reference,
+    literal_per_audio,
+)
 from synesthesia.pipelines.similarity import blocked_similarity_pass
 
-FULL = (105_884, 116_475, 1_024)
+#: ``--full``: the paper's instance (audio items, artworks, ImageBind dims).
+FULL = (PAPER_AUDIO, PAPER_ARTWORKS, PAPER_EMBEDDING_DIM)
 
 
 def rss_mib() -> float:
@@ -111,19 +120,28 @@ def literal_extrapolated(n: int, m: int, d: int, structure: str, seed: int) -> t
     return t, t * (n * m) / (ns * ms), ns, ms
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--audio", type=int, default=20_000)
     ap.add_argument("--images", type=int, default=22_000)
     ap.add_argument("--dim", type=int, default=1_024)
-    ap.add_argument("--full", action="store_true", help="the paper's scale: 105,884 x 116,475 x 1,024")
+    ap.add_argument("--full", action="store_true", help=f"the paper's scale: {PAPER_AUDIO:,} x {PAPER_ARTWORKS:,} x {PAPER_EMBEDDING_DIM:,}")
     ap.add_argument("--structure", choices=["random", "clustered"], default="random")
     ap.add_argument("--candidates", type=int, default=GreedyConfig().candidates)
     ap.add_argument("--literal-sample", type=int, default=64, help="audio rows of this instance timed with the literal loop")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check", action="store_true", help="also verify against the brute-force greedy on 2,000 x 2,200")
-    args = ap.parse_args()
-    n, m, d = FULL if args.full else (args.audio, args.images, args.dim)
+    return ap.parse_args(argv)
+
+
+def instance_shape(args: argparse.Namespace) -> tuple[int, int, int]:
+    """(audio, images, dim) of the instance: the paper's with ``--full``."""
+    return FULL if args.full else (args.audio, args.images, args.dim)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    n, m, d = instance_shape(args)
 
     print(f"instance: {n:,} audio x {m:,} images x {d:,} dims, {args.structure} embeddings, seed {args.seed}; "
           f"cores visible: {os.cpu_count()}, OPENBLAS/OMP threads: {os.environ.get('OPENBLAS_NUM_THREADS') or os.environ.get('OMP_NUM_THREADS') or 'default'}")

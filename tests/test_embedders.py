@@ -4,6 +4,8 @@ and the embeddings store."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -68,6 +70,17 @@ def test_minilm_is_text_only(minilm):
         minilm.embed_images([])
 
 
+def test_minilm_package_ships_the_documented_hub_revision():
+    import hashlib
+
+    from synesthesia.pipelines.embedders.minilm import MINILM_REVISION, MINILM_SHA256, bundled_model_path
+
+    folder = bundled_model_path()
+    for name, digest in MINILM_SHA256.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
+    assert len(MINILM_REVISION) == 40
+
+
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
     """A tiny random-weight CLIP saved like a hub checkpoint (model,
@@ -111,6 +124,44 @@ def test_clip_embeds_images_and_windowed_text_from_a_checkpoint_folder(tiny_clip
     np.testing.assert_allclose(t[1], expected / np.linalg.norm(expected), atol=1e-5)
     with pytest.raises(NotImplementedError):
         clip.embed_audio([np.zeros(16000, np.float32)], 16000)
+
+
+def test_clip_image_normalisation_is_pinned_to_openai_clip(tiny_clip, tmp_path):
+    """A checkpoint whose preprocessor_config.json says mean = std = 0.5: the
+    embedder still normalises with OpenAI CLIP's constants."""
+    import json
+    import shutil
+
+    import torch
+    from PIL import Image
+    from transformers.utils.constants import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+    from synesthesia.pipelines.embedders.clip import CLIP_IMAGE_MEAN, CLIP_IMAGE_STD
+
+    assert CLIP_IMAGE_MEAN == (0.48145466, 0.4578275, 0.40821073) and CLIP_IMAGE_STD == (0.26862954, 0.26130258, 0.27577711)
+    assert list(CLIP_IMAGE_MEAN) == list(OPENAI_CLIP_MEAN) and list(CLIP_IMAGE_STD) == list(OPENAI_CLIP_STD)
+    folder = Path(shutil.copytree(tiny_clip, tmp_path / "clip-other-norm"))
+    cfg_path = folder / "preprocessor_config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg.update(image_mean=[0.5, 0.5, 0.5], image_std=[0.5, 0.5, 0.5], do_normalize=False)
+    cfg_path.write_text(json.dumps(cfg))
+
+    clip = get_embedder("clip", model_id=str(folder))
+    assert tuple(clip.processor.image_mean) == CLIP_IMAGE_MEAN and tuple(clip.processor.image_std) == CLIP_IMAGE_STD
+    rng = np.random.default_rng(1)
+    images = [Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)) for _ in range(2)]
+    # resized, cropped and rescaled to [0, 1] only, then normalised by hand with the constants
+    raw = clip.processor(images=images, return_tensors="pt", do_normalize=False)["pixel_values"]
+    assert 0.0 <= float(raw.min()) and float(raw.max()) <= 1.0
+    mean = torch.tensor(CLIP_IMAGE_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_IMAGE_STD).view(1, 3, 1, 1)
+    expected = (raw - mean) / std
+    torch.testing.assert_close(clip.pixel_values(images), expected, atol=1e-5, rtol=1e-5)
+    # and embed_images feeds exactly those pixels to the image tower
+    with torch.inference_mode():
+        out = clip.model.get_image_features(pixel_values=expected)
+    feats = (out if hasattr(out, "shape") else out.pooler_output).float().numpy()
+    np.testing.assert_allclose(clip.embed_images(images), feats / np.linalg.norm(feats, axis=1, keepdims=True), atol=1e-5)
 
 
 def test_clip_missing_checkpoint_says_how_to_get_it(tmp_path):

@@ -24,6 +24,49 @@ from synesthesia.pipelines.embedding import EMBEDDERS
 sys.path.insert(0, str(Path(__file__).parent))
 from artsound_helpers import make_artsound_folder  # noqa: E402
 
+def md_table_after(text: str, heading: str) -> list[dict[str, str]]:
+    """The first Markdown table after ``heading`` in ``text``, as dicts by header."""
+    lines = text.split(heading, 1)[1].splitlines()
+    start = next(k for k, line in enumerate(lines) if line.startswith("| "))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append([c.strip() for c in line.strip().strip("|").split(" | ")])
+    header, body = table[0], table[2:]
+    return [dict(zip(header, row)) for row in body]
+
+
+def check_report_against_stats(report: str, stats: list[dict], method: str, final: str) -> None:
+    """report.md's Table 5 and Figure 2 rows equal pairing_stats.parquet's, value by value."""
+    from synesthesia.datasets.artsound_pairing import APPROACHES
+
+    main = [r for r in stats if r["method"] == method]
+    rows = md_table_after(report, "### Table 5 on this data")
+    assert len(rows) == len(main)
+    for row, st in zip(rows, main):
+        assert row["pairing approach"] == APPROACHES[st["approach"]].label + (" (final)" if st["approach"] == final else "")
+        assert int(row["pairs"]) == st["pairs"]
+        for col, key in (("min", "min"), ("max", "max"), ("avg", "mean"), ("std dev", "std")):
+            assert float(row[col]) == pytest.approx(st[key], abs=5.1e-5), (st["approach"], key)
+    ranges = md_table_after(report, "### Figure 2: similarity ranges")
+    assert [(r["pairing approach"], int(r["low"]), int(r["medium"]), int(r["high"])) for r in ranges] == [
+        (APPROACHES[st["approach"]].label, st["low"], st["medium"], st["high"]) for st in main
+    ]
+
+
+def check_figures_against_tables(summary: dict, stats: list[dict], method: str, sbg: list[dict]) -> None:
+    """What the figures drew equals the statistics and the style-by-genre table."""
+    from synesthesia.datasets.artsound_pairing import APPROACHES
+
+    violins = summary["figures"]["similarity_violins"]
+    assert violins == {APPROACHES[r["approach"]].label: {k: r[k] for k in ("low", "medium", "high")} for r in stats if r["method"] == method}
+    expected: dict = {}
+    for r in sbg:
+        expected.setdefault(r["music_genre"], {})[r["style"]] = r["pairs"]
+    assert summary["figures"]["style_by_genre"] == expected  # every style drawn, none merged
+
+
 DEMO_SPEC = CorpusSpec(paintings_per_style=10, tracks_per_genre=5, min_seconds=30.0, max_seconds=36.0, image_size=64, seed=11)
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -91,6 +134,11 @@ def test_demo_configuration_minilm_caption_caption(prefect_api, folder):
         assert (folder / "figures" / fig).read_bytes()[:8] == PNG
     report = (folder / "report.md").read_text()
     assert "### Table 5 on this data" in report and "Image Caption–Audio Caption (final)" in report
+    check_report_against_stats(report, stats, "greedy", "caption-caption")
+    sbg = pq.read_table(folder / "style_by_genre.parquet").to_pylist()
+    check_figures_against_tables(summary, stats, "greedy", sbg)
+    assert {s for g in summary["figures"]["style_by_genre"].values() for s in g} == set(pairs.column("style").to_pylist())
+    assert {r["embedder"] for r in stats} == {"minilm-text"}  # one embedder per run, every approach and method
     assert "Not computed: Image–Audio (embedder 'minilm-text' does not embed image; embedder 'minilm-text' does not embed audio)" in report
     assert "figures/similarity_violins.png" in report and "Greedy vs optimal k-NN" in report
     manifest = dio.read_manifest(folder)
@@ -129,6 +177,10 @@ def test_all_four_approaches_with_raw_media_and_a_broken_track(prefect_api, fold
         assert r["min"] == pytest.approx(table.column("similarity").to_numpy().min())
     sbg = pq.read_table(folder / "style_by_genre.parquet")
     assert sum(sbg.column("pairs").to_pylist()) == pairs.num_rows
+    stat_rows = pq.read_table(folder / "pairing_stats.parquet").to_pylist()
+    check_report_against_stats((folder / "report.md").read_text(), stat_rows, "greedy", "image-audio")
+    check_figures_against_tables(summary, stat_rows, "greedy", sbg.to_pylist())
+    assert {r["embedder"] for r in stat_rows} == {"features"}
 
     # a run killed mid-stage (one shard's part missing) redoes only that shard
     lost = sorted((folder / "embeddings" / "image-raw").glob("part-*.parquet"))[1]

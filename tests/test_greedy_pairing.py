@@ -186,6 +186,80 @@ def test_optimal_knn_falls_back_to_greedy_for_what_the_graph_cannot_place():
     assert (m.image >= 0).sum() == (g.image >= 0).sum() == 60
 
 
+@pytest.mark.parametrize("n,m,k", [(120, 130, 3), (400, 380, 5)])
+def test_optimal_knn_match_stores_exact_similarities_and_places_everything(n, m, k):
+    # Clustered vectors: strong competition for the same images, so the graph
+    # leaves some audio to the greedy fallback and the similarities are varied.
+    rng = np.random.default_rng(n + k)
+    hubs = unit(rng, 4, 24)
+    A = l2_normalize(hubs[rng.integers(0, 4, n)] + 0.35 * rng.standard_normal((n, 24)))
+    X = l2_normalize(np.concatenate([hubs + 0.05 * rng.standard_normal((4, 24)), rng.standard_normal((m - 4, 24))]))
+    res = optimal_knn_match(A, X, OptimalKnnConfig(k=k, greedy=SMALL))
+    rows, cols, sims = res.pairs()
+
+    # every audio placed (graph or fallback), each image at most once
+    assert len(rows) == min(n, m) and res.stats["paired"] == min(n, m)
+    assert res.stats["paired_by_fallback"] > 0 and res.stats["paired_in_graph"] + res.stats["paired_by_fallback"] == min(n, m)
+    assert len(np.unique(rows)) == len(rows) and len(np.unique(cols)) == len(cols)
+    assert_one_to_one(res, m)
+    if n > m:
+        assert np.isnan(res.similarity[res.image < 0]).all()
+
+    # the stored similarity is the exact dot product of the paired vectors, bit for bit
+    np.testing.assert_array_equal(sims, sim.exact_similarities(A, X, rows, cols))
+    # ... and, for graph pairs, exactly the candidate edge's value
+    g_rows, g_cols, g_sims = knn_graph(A, X, k, SMALL)
+    edge = dict(zip(zip(g_rows.tolist(), g_cols.tolist()), g_sims.tolist()))
+    in_graph = res.rank[rows] < res.stats["paired_in_graph"]
+    assert in_graph.sum() == res.stats["paired_in_graph"]
+    for r, c, s in zip(rows[in_graph].tolist(), cols[in_graph].tolist(), sims[in_graph].tolist()):
+        assert s == edge[(r, c)]
+
+    # the graph part is optimal: its objective is >= the greedy's on the same candidate graph
+    graph_part = np.where(res.rank < res.stats["paired_in_graph"], res.similarity, np.nan)
+    greedy = greedy_on_edges(g_rows, g_cols, g_sims, n, m)
+    assert objective(graph_part) >= objective(greedy.similarity)
+
+
+def test_max_weight_matching_returns_the_edge_values_bit_for_bit():
+    # Values whose low bits (s + 3) - 3 would lose: the stored similarity must
+    # be the input edge's own float, not recovered from the shifted weight.
+    rng = np.random.default_rng(5)
+    n = m = 40
+    rows = np.repeat(np.arange(n), 3)
+    cols = np.concatenate([rng.choice(m, 3, replace=False) for _ in range(n)])
+    sims = rng.uniform(-0.3, 0.9, len(rows)) * (1 + 2.0**-40)
+    assert np.any((sims + 3.0) - 3.0 != sims)
+    image, similarity = max_weight_matching(rows, cols, sims, n, m)
+    edge = dict(zip(zip(rows.tolist(), cols.tolist()), sims.tolist()))
+    matched = np.flatnonzero(image >= 0)
+    assert len(matched) > 0
+    for a in matched.tolist():
+        assert similarity[a] == edge[(a, int(image[a]))]
+
+
+def test_paper_scale_constants_and_the_benchmark_full_flag():
+    import importlib.util
+    from pathlib import Path
+
+    from synesthesia.datasets import artsound_pairing as AP
+    from synesthesia.pipelines import greedy as G
+
+    # Art2Mus section 3.3: "N = 105,884" audio items, ArtGraph's "116,475
+    # digitized artworks"; section 4: ImageBind embeddings are 1024-d.
+    assert (G.PAPER_AUDIO, G.PAPER_ARTWORKS, G.PAPER_EMBEDDING_DIM) == (105_884, 116_475, 1_024)
+    assert AP.PAPER_PAIRS == AP.PAPER_AUDIO == G.PAPER_AUDIO
+    from synesthesia.models.imagebind.model import IMAGEBIND_HUGE
+
+    assert IMAGEBIND_HUGE.embed_dim == G.PAPER_EMBEDDING_DIM
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "greedy_pairing.py"
+    spec = importlib.util.spec_from_file_location("bench_greedy_pairing", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.instance_shape(bench.parse_args(["--full"])) == (105_884, 116_475, 1_024)
+    assert bench.instance_shape(bench.parse_args([])) == (20_000, 22_000, 1_024)
+
+
 def test_match_ids_breaks_ties_by_id_and_reports_unpaired():
     # Identical vectors: every pair ties; ids decide. Given out of order.
     A = np.ones((3, 4), np.float32) / 2

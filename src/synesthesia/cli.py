@@ -428,6 +428,7 @@ def build_artsound_cmd(
     figures/, README.md (dataset card), dataset.json and report.md into OUT.
     """
     from synesthesia.datasets.artsound import make_config
+    from synesthesia.datasets.artsound_pairing import PairingPreflightError
     from synesthesia.flows.artsound import build_artsound
     from synesthesia.pipelines.captioning import BackendUnavailable
     from synesthesia.pipelines.captioning.loop import LoopConfig
@@ -464,7 +465,7 @@ def build_artsound_cmd(
             else None
         )
         summary = build_artsound(artworks, music, out, config, shard_size, _runner(runner, workers, dask_address), pairing_config)
-    except (MissingWeights, BackendUnavailable, FileNotFoundError) as exc:
+    except (MissingWeights, BackendUnavailable, FileNotFoundError, PairingPreflightError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     failed = summary["failed"]
@@ -710,6 +711,7 @@ def build_artsound_pairs_cmd(
     min_similarity: Optional[float] = typer.Option(None, help="Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."),
     val_size: int = typer.Option(100, help="Validation pairs sampled from the test split."),
     seed: int = typer.Option(0, help="Seed of the splits."),
+    figure_max_styles: Optional[int] = typer.Option(None, min=1, help="Figure 5: draw only this many of the most frequent styles and merge the rest into 'other' (default: every style)."),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. model_id=/ckpt/clip-vit-base-patch32, device=cuda."),
     batch_size: int = typer.Option(16, help="Items per embedding batch."),
     shard_size: int = typer.Option(256, help="Items per embedding shard."),
@@ -722,15 +724,24 @@ def build_artsound_pairs_cmd(
     Writes embeddings/, pairings/, pairing_stats.parquet, style_by_genre.parquet, pairs.parquet,
     data/{train,val,test}.parquet, figures/, README.md (dataset card) and the pairing block of report.md into DATASET.
     """
+    from synesthesia.datasets.artsound_pairing import PairingPreflightError
     from synesthesia.flows.artsound_pairing import pair_artsound
 
     started = time.perf_counter()
-    config = artsound_pairing_config(
-        embedder, pairing, approach, approaches, embedder_option,
-        compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
-        val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size,
-    )
-    summary = pair_artsound(dataset, config, _runner(runner, workers, dask_address))
+    try:
+        config = artsound_pairing_config(
+            embedder, pairing, approach, approaches, embedder_option,
+            compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
+            val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size, figure_max_styles=figure_max_styles,
+        )
+    except ValueError as exc:  # e.g. an unknown name in --approaches
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    try:
+        summary = pair_artsound(dataset, config, _runner(runner, workers, dask_address))
+    except PairingPreflightError as exc:  # an input missing: raised before any work
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
     typer.echo(
         f"ArtSound pairs in {dataset} ({time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
         f"{summary['unpaired_audio']} audio unpaired; report: {dataset / 'report.md'}"

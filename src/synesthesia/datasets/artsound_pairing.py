@@ -41,7 +41,7 @@ from synesthesia.datasets import schema as S
 from synesthesia.datasets.card import size_category, write_dataset_card
 from synesthesia.pipelines import report as R
 from synesthesia.pipelines.embedding_store import EmbedConfig, supports
-from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES, GreedyConfig
+from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES, PAPER_ARTWORKS, PAPER_AUDIO, PAPER_EMBEDDING_DIM, GreedyConfig  # noqa: F401 (re-exported)
 from synesthesia.pipelines.matching import HIGH_MIN, LOW_MAX, METHODS, MatchConfig, similarity_stats
 from synesthesia.pipelines.optimal_pairing import DEFAULT_KNN
 from synesthesia.pipelines.pairing import pair_id
@@ -76,8 +76,9 @@ PAPER_METHOD = "greedy"
 #: Section 5.2: 90/10 train/test stratified by artistic style; 100 validation artworks from the test split.
 TRAIN_FRACTION = 0.9
 VAL_SIZE = 100
-#: ArtSound's size in the paper (every audio item paired).
-PAPER_PAIRS = 105_884
+#: ArtSound's size in the paper: every one of its PAPER_AUDIO (105,884) audio
+#: items paired with one of PAPER_ARTWORKS (116,475) artworks.
+PAPER_PAIRS = PAPER_AUDIO
 #: Table 5 as published (ImageBind, 105,884 audio items): min, max, mean, std.
 PAPER_TABLE5: dict[str, tuple[float, float, float, float]] = {
     "image-audio": (-0.0216, 0.5518, 0.1864, 0.0697),
@@ -116,6 +117,9 @@ class ArtSoundPairingConfig:
     seed: int = 0
     embed_batch_size: int = 16
     shard_size: int = 256
+    #: Figure 5 draws every artistic style; a number keeps only that many of
+    #: the most frequent and merges the rest into "other" (opt-in).
+    figure_max_styles: int | None = None
 
     def __post_init__(self):
         unknown = [a for a in (*self.approaches, self.approach) if a not in APPROACHES]
@@ -127,6 +131,8 @@ class ArtSoundPairingConfig:
             raise ValueError("train_fraction must be in (0, 1)")
         if self.val_size < 0 or self.shard_size < 1:
             raise ValueError("val_size must be >= 0 and shard_size >= 1")
+        if self.figure_max_styles is not None and self.figure_max_styles < 1:
+            raise ValueError("figure_max_styles must be >= 1 (or None: every style)")
 
     @property
     def embed(self) -> EmbedConfig:
@@ -184,9 +190,9 @@ def read_inputs(folder: str | os.PathLike) -> PairingInputs:
 
 # --- what to compute ---------------------------------------------------------------------
 
-def plan_approaches(config: ArtSoundPairingConfig, inputs: PairingInputs) -> tuple[list[str], dict[str, str]]:
-    """(approaches to compute, {skipped approach: reason}). The final approach
-    is always computed; if it cannot be, that is an error."""
+def _plan(config: ArtSoundPairingConfig, caption_modalities: set[str] | None) -> tuple[list[str], dict[str, str]]:
+    """(approaches that can be computed, {approach that cannot: reason}), for
+    captions available for ``caption_modalities`` (``None``: assume both)."""
     wanted = list(dict.fromkeys([*config.approaches, config.approach]))
     run, skipped = [], {}
     for name in wanted:
@@ -196,15 +202,118 @@ def plan_approaches(config: ArtSoundPairingConfig, inputs: PairingInputs) -> tup
             if not supports(config.embedder, modality, view):
                 what = "text" if view == "caption" else modality
                 reasons.append(f"embedder {config.embedder!r} does not embed {what}")
-            if view == "caption" and modality not in inputs.captions:
+            if view == "caption" and caption_modalities is not None and modality not in caption_modalities:
                 reasons.append(f"no {CAPTION_TABLE[modality]} in the folder")
         if reasons:
             skipped[name] = "; ".join(dict.fromkeys(reasons))
         else:
             run.append(name)
+    return run, skipped
+
+
+def plan_approaches(config: ArtSoundPairingConfig, inputs: PairingInputs) -> tuple[list[str], dict[str, str]]:
+    """(approaches to compute, {skipped approach: reason}). The final approach
+    is always computed; if it cannot be, that is an error."""
+    run, skipped = _plan(config, set(inputs.captions))
     if config.approach in skipped:
         raise ValueError(f"the final approach {config.approach!r} cannot be computed: {skipped[config.approach]}")
     return run, skipped
+
+
+# --- preflight -----------------------------------------------------------------------------
+
+class PairingPreflightError(RuntimeError):
+    """The pairing phase cannot start; the message lists every missing input
+    and how to get it."""
+
+
+def preflight_pairing(config: ArtSoundPairingConfig, folder: str | os.PathLike | None = None) -> None:
+    """Fail before any work when the pairing phase could not finish.
+
+    Always: the embedder is registered and importable, can embed what the
+    final approach compares, accepts its options, and has its optional
+    dependencies and local files (e.g. the ImageBind checkpoint), checked
+    without loading any weights. With ``folder`` (pairing an existing
+    ArtSound folder; not in a full build, whose captioning phase writes
+    them): ``dataset.json`` with both media roots, ``artworks.parquet``,
+    ``tracks.parquet``, the caption tables the final approach embeds (with
+    their id / caption / kept columns), and the media folders of every raw
+    view that will be embedded. Raises :class:`PairingPreflightError` naming
+    every problem found."""
+    from synesthesia.pipelines.embedding import embedder_class
+
+    problems: list[str] = []
+    try:
+        cls = embedder_class(config.embedder)
+    except (KeyError, RuntimeError) as exc:
+        raise PairingPreflightError(f"pairing: {exc.args[0] if exc.args else exc}") from exc
+    final = APPROACHES[config.approach]
+    cannot = sorted({"text" if view == "caption" else modality for modality, view in (("image", final.image_view), ("audio", final.audio_view)) if not supports(config.embedder, modality, view)})
+    if cannot:
+        problems.append(
+            f"embedder {config.embedder!r} does not embed {' or '.join(cannot)}, which the final approach {config.approach!r} compares "
+            f"(it embeds {', '.join(sorted(cls.modalities))}); choose another --embedder or --approach"
+        )
+    try:
+        cls.preflight(**dict(config.embedder_options))
+    except (RuntimeError, OSError, TypeError, ValueError) as exc:
+        problems.append(str(exc))
+
+    if folder is not None:
+        problems += _folder_problems(config, Path(folder))
+    if problems:
+        raise PairingPreflightError("the pairing phase cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _folder_problems(config: ArtSoundPairingConfig, folder: Path) -> list[str]:
+    run_captions = "run `synesthesia build artsound --captions-only` (the captioning phase) into it first"
+    if not folder.is_dir():
+        return [f"{folder}: no such folder; {run_captions}"]
+    problems = []
+    roots: dict = {}
+    manifest_path = folder / dio.MANIFEST
+    if not manifest_path.is_file():
+        problems.append(f"{manifest_path}: missing; {run_captions}")
+    else:
+        try:
+            roots = dict(dio.read_manifest(folder).get("media_roots") or {})
+        except ValueError as exc:
+            problems.append(f"{manifest_path}: not valid JSON ({exc})")
+        missing = [key for key in MEDIA_ROOT.values() if key not in roots]
+        if missing and not problems:
+            problems.append(f"{manifest_path}: media_roots has no {' / '.join(repr(k) for k in missing)} entry")
+    for name in MODALITY_TABLE.values():
+        if not (folder / name).is_file():
+            problems.append(f"{folder / name}: missing; {run_captions}")
+    captions = set()
+    for modality, name in CAPTION_TABLE.items():
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            columns = set(pq.read_schema(path).names)
+        except Exception as exc:  # unreadable file: say so, whatever the reason
+            problems.append(f"{path}: cannot be read ({type(exc).__name__}: {exc})")
+            continue
+        lacking = [c for c in (ID_COLUMN[modality], "caption", "kept") if c not in columns]
+        if lacking:
+            problems.append(f"{path}: missing column(s) {lacking}; expected one row per attempt with {ID_COLUMN[modality]}, caption, kept")
+        captions.add(modality)
+    run, _ = _plan(config, captions)
+    final = APPROACHES[config.approach]
+    for modality, view in (("image", final.image_view), ("audio", final.audio_view)):
+        if view == "caption" and modality not in captions and not (folder / CAPTION_TABLE[modality]).is_file():
+            problems.append(
+                f"the final approach {config.approach!r} embeds the {modality} captions, but {folder / CAPTION_TABLE[modality]} is missing; "
+                f"{run_captions}, or choose an --approach that does not need them"
+            )
+    for modality in ("image", "audio"):
+        key = MEDIA_ROOT[modality]
+        if key in roots and any(getattr(APPROACHES[a], f"{modality}_view") == "raw" for a in run):
+            root = Path(roots[key])
+            if not root.is_dir():
+                problems.append(f"media root {key!r} = {root} (from {manifest_path.name}) is not a folder, and {modality} files are embedded from it")
+    return problems
 
 
 def stores_needed(approaches: list[str]) -> list[tuple[str, str]]:

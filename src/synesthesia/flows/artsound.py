@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger
 from synesthesia.datasets import artsound as A
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
+from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig, preflight_pairing
 from synesthesia.flows.artsound_pairing import pair_artsound_flow
 from synesthesia.flows.common import RunnerConfig, ensure_prefect_api, ingest_source, run_shards, stage_dir
 from synesthesia.pipelines.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS
@@ -136,8 +136,9 @@ def build_artsound_flow(
 
 def preflight(config: A.ArtSoundConfig, pairing: ArtSoundPairingConfig | None = None) -> None:
     """Fail before any work when a file the build needs is missing (the
-    message says where to get it). Models that load by name are checked when
-    their stage starts."""
+    message says where to get it), including the pairing phase's
+    (:func:`~synesthesia.datasets.artsound_pairing.preflight_pairing`). Models
+    that load by hub name are checked when their stage starts."""
     from synesthesia.pipelines.captioning.lpmusiccaps import CHECKPOINT_HELP, TOKENIZER_HELP
     from synesthesia.pipelines.quality.image import PAC_WEIGHTS_HELP
     from synesthesia.pipelines.quality.common import MissingWeights
@@ -151,10 +152,11 @@ def preflight(config: A.ArtSoundConfig, pairing: ArtSoundPairingConfig | None = 
             raise MissingWeights((f"LP-MusicCaps checkpoint not found: {seg.checkpoint}. " if seg.checkpoint else "") + CHECKPOINT_HELP)
         if not seg.tokenizer or not (Path(seg.tokenizer) / "vocab.json").is_file():
             raise MissingWeights((f"BART tokenizer not found in {seg.tokenizer}. " if seg.tokenizer else "") + TOKENIZER_HELP)
-    if pairing is not None and pairing.embedder == "imagebind":
-        from synesthesia.models.imagebind.checkpoint import resolve_checkpoint
-
-        resolve_checkpoint(dict(pairing.embedder_options).get("checkpoint"))  # raises with the download URL and size
+    if pairing is not None:
+        # The embedder, its options, dependencies and files (e.g. ImageBind's
+        # checkpoint, with its download URL and size); the folder inputs are
+        # this build's own captioning outputs, so they are not checked here.
+        preflight_pairing(pairing)
 
 
 def build_artsound(

@@ -96,6 +96,7 @@ def pair_approach(folder: Path, approach: str, method: str, config: AP.ArtSoundP
 def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSoundPairingConfig()) -> dict:
     logger = get_run_logger()
     folder = Path(dataset)
+    AP.preflight_pairing(config, folder)
     inputs = AP.read_inputs(folder)
     approaches, skipped = AP.plan_approaches(config, inputs)
     for name, reason in skipped.items():
@@ -133,13 +134,17 @@ def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSo
 
     main = [r for r in stat_rows if r["method"] == config.method]
     sims = {AP.APPROACHES[r["approach"]].label: _similarities(folder, r["approach"], config.method) for r in main}
-    figures.similarity_violins(sims, folder / "figures" / "similarity_violins.png", f"Similarity of the chosen pairs ({config.embedder}, {config.method})")
-    figures.stacked_counts(
-        [(r["music_genre"], r["style"], r["pairs"]) for r in sbg.to_pylist()],
-        folder / "figures" / "style_by_genre.png",
-        "Final pairs by music genre, segmented by artistic style",
-        legend_title="artistic style",
-    )
+    # What each figure drew (counts read back from it), kept in the summary.
+    plotted = {
+        "similarity_violins": figures.similarity_violins(sims, folder / "figures" / "similarity_violins.png", f"Similarity of the chosen pairs ({config.embedder}, {config.method})"),
+        "style_by_genre": figures.stacked_counts(
+            [(r["music_genre"], r["style"], r["pairs"]) for r in sbg.to_pylist()],
+            folder / "figures" / "style_by_genre.png",
+            "Final pairs by music genre, segmented by artistic style",
+            max_segments=config.figure_max_styles,
+            legend_title="artistic style",
+        ),
+    }
 
     quarantine = _update_quarantine(folder, dio.concat(rejected, S.QUARANTINE))
     unpaired = next(r["unpaired_audio"] for r in stat_rows if r["approach"] == config.approach and r["method"] == config.method)
@@ -154,6 +159,7 @@ def pair_artsound_flow(dataset: str, config: AP.ArtSoundPairingConfig = AP.ArtSo
         "rejected": quarantine,
         "splits": dict(value_counts(pairs.column("split").to_pylist())),
         "stats": stat_rows,
+        "figures": plotted,
     }
     report_path = folder / "report.md"
     existing = report_path.read_text(encoding="utf-8") if report_path.exists() else ""
@@ -183,6 +189,10 @@ def _update_quarantine(folder: Path, rejected: pa.Table) -> int:
 def pair_artsound(dataset: str | os.PathLike, config: AP.ArtSoundPairingConfig = AP.ArtSoundPairingConfig(), runner: RunnerConfig = RunnerConfig()) -> dict:
     """Run the pairing flow on its own with the chosen task runner (the
     entry point behind ``synesthesia build artsound-pairs``). Inside another
-    flow, call ``pair_artsound_flow.with_options(task_runner=runner.task_runner())(dir, config)``."""
+    flow, call ``pair_artsound_flow.with_options(task_runner=runner.task_runner())(dir, config)``.
+
+    Checks its inputs first (:func:`~synesthesia.datasets.artsound_pairing.preflight_pairing`):
+    a missing input raises ``PairingPreflightError`` before any work, Prefect included."""
+    AP.preflight_pairing(config, dataset)
     ensure_prefect_api()
     return pair_artsound_flow.with_options(task_runner=runner.task_runner())(str(dataset), config)

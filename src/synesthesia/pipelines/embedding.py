@@ -9,6 +9,8 @@ optional dependency fails with a message for that backend alone.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 from abc import ABC
 from typing import Any, Sequence
 
@@ -39,6 +41,15 @@ class Embedder(ABC):
     dim: int = 0
     modalities: frozenset[str] = frozenset()
 
+    @classmethod
+    def preflight(cls, **options: Any) -> None:
+        """Check, without loading any weights, that this embedder can start
+        with ``options``: the option names, optional dependencies, local
+        files. Raises ``RuntimeError`` / ``FileNotFoundError`` / ``TypeError``
+        saying what to install or where to get the file. The base class checks
+        the option names against the constructor; subclasses add their own."""
+        check_option_names(cls.name or cls.__name__, options, parameter_names(cls.__init__))
+
     def embed_images(self, images: Sequence[Any]) -> np.ndarray:
         raise NotImplementedError(f"{self.name} does not embed images")
 
@@ -47,6 +58,31 @@ class Embedder(ABC):
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         raise NotImplementedError(f"{self.name} does not embed text")
+
+
+def parameter_names(fn: Any, exclude: Sequence[str] = ("self",), forwarded: bool = False) -> set[str] | None:
+    """Names ``fn`` accepts as keywords (``None``: it takes ``**kwargs``, so
+    anything; with ``forwarded`` its ``**kwargs`` go on to another function
+    that the caller checks, so only the named ones are returned)."""
+    params = inspect.signature(fn).parameters.values()
+    if not forwarded and any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in exclude}
+
+
+def check_option_names(name: str, options: dict, accepted: set[str] | None) -> None:
+    """``TypeError`` naming the options not in ``accepted`` (``None``: anything goes)."""
+    unknown = sorted(set(options) - accepted) if accepted is not None else []
+    if unknown:
+        raise TypeError(f"embedder {name!r}: unknown option(s) {unknown}; it accepts {sorted(accepted)}")
+
+
+def require_modules(name: str, modules: Sequence[str], install: str) -> None:
+    """``RuntimeError`` when one of ``modules`` is not installed (checked
+    without importing it)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(f"the {name} embedder needs {', '.join(missing)}, which is not installed: {install}")
 
 
 def embedder_class(name: str) -> type[Embedder]:

@@ -60,6 +60,13 @@ import numpy as np
 
 from synesthesia.pipelines import similarity as sim
 
+#: The paper's pairing instance (Art2Mus, section 3.3): N = 105,884 audio
+#: items (FMA-Large tracks kept), 116,475 ArtGraph artworks, ImageBind-Huge's
+#: 1,024-d embeddings. The benchmark's ``--full`` scale.
+PAPER_AUDIO = 105_884
+PAPER_ARTWORKS = 116_475
+PAPER_EMBEDDING_DIM = 1_024
+
 #: Candidate images kept per audio by the first pass.
 DEFAULT_CANDIDATES = 32
 #: Exhausted audios refilled together (one matrix product over the free images).

@@ -74,7 +74,8 @@ def knn_graph(audio: np.ndarray, images: np.ndarray, k: int, config: GreedyConfi
 def max_weight_matching(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Maximise ``Σ sims`` over matchings of the edge list, each unmatched
     audio counting :data:`UNMATCHED_SIMILARITY`. Returns ``(image per audio
-    (-1: unmatched), similarity per audio (NaN: unmatched))``."""
+    (-1: unmatched), similarity per audio (NaN: unmatched))``; a matched
+    audio's similarity is its edge's value in ``sims``, bit for bit."""
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
@@ -84,16 +85,18 @@ def max_weight_matching(rows: np.ndarray, cols: np.ndarray, sims: np.ndarray, n:
         return image, similarity
     r = np.concatenate([np.asarray(rows, np.int64), np.arange(n)])
     c = np.concatenate([np.asarray(cols, np.int64), m + np.arange(n)])
-    w = np.concatenate([np.asarray(sims, np.float64), np.full(n, UNMATCHED_SIMILARITY)]) + _WEIGHT_OFFSET
-    graph = csr_array((w, (r, c)), shape=(n, m + n))
+    s = np.concatenate([np.asarray(sims, np.float64), np.full(n, UNMATCHED_SIMILARITY)])
+    # The solver sees shifted weights; (s + offset) - offset is not s in
+    # floating point, so what is stored is looked up from ``s`` itself.
+    graph = csr_array((s + _WEIGHT_OFFSET, (r, c)), shape=(n, m + n))
     row_ind, col_ind = min_weight_full_bipartite_matching(graph, maximize=True)
     real = col_ind < m
     image[row_ind[real]] = col_ind[real]
-    # Look the chosen edges' similarities up by (row, col) key.
+    # The chosen edges' exact similarities, by (row, col) key.
     keys = r * (m + n) + c
     order = np.argsort(keys)
     at = np.searchsorted(keys[order], row_ind[real] * (m + n) + col_ind[real])
-    similarity[row_ind[real]] = w[order][at] - _WEIGHT_OFFSET
+    similarity[row_ind[real]] = s[order][at]
     return image, similarity
 
 

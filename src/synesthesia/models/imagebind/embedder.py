@@ -59,6 +59,18 @@ class ImageBindEmbedder(Embedder):
         self._setup(model, report, **options)
 
     @classmethod
+    def preflight(cls, **options: Any) -> None:
+        """Known option names and the checkpoint file present (the error
+        says where to download it and how large it is); nothing is loaded."""
+        from synesthesia.models.imagebind.checkpoint import resolve_checkpoint
+        from synesthesia.pipelines.embedding import check_option_names, parameter_names
+
+        # __init__'s own keywords, and _setup's (which its **options go to).
+        accepted = parameter_names(cls.__init__, forwarded=True) | parameter_names(cls._setup, ("self", "model", "report"))
+        check_option_names(cls.name, options, accepted)
+        resolve_checkpoint(options.get("checkpoint"))
+
+    @classmethod
     def from_model(cls, model: ImageBind, **options: Any) -> "ImageBindEmbedder":
         """Wrap an already built model (no checkpoint file)."""
         self = cls.__new__(cls)
