@@ -257,6 +257,8 @@ def test_resume_continues_from_the_same_step(handful_mpd, annotated_mpd, tmp_pat
         assert r["train_loss"] == pytest.approx(s["train_loss"], rel=1e-5)
     with pytest.raises(ValueError, match="other training settings"):
         train(handful_mpd, interrupted, config.replace(lr=5e-4), log=lambda msg: None)
+    with pytest.raises(ValueError, match=r"other training settings \(optimizer\)"):  # e.g. a run from before `adam` became the default
+        train(handful_mpd, interrupted, config.replace(optimizer="adamw"), log=lambda msg: None)
     with pytest.raises(ValueError, match="other training data"):
         train(annotated_mpd, interrupted, config, log=lambda msg: None)
 

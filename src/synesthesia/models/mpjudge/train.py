@@ -272,13 +272,27 @@ def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfi
     return loss_total, sums
 
 
-def make_optimizer(model: MPJudge, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Parameter groups for weight decay: ``weight_decay`` on weight matrices
+    and conv kernels (parameters with ``ndim >= 2``), none on biases, norm
+    parameters (LayerNorm, batch norm), other 1-D parameters and the position
+    embedding. Shared by both optimizers."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
         (no_decay if param.ndim < 2 or name.endswith("pos_embed") else decay).append(param)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: MPJudge, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """``adam`` (default, the paper's "Adam ... weight decay 0.05"):
+    torch.optim.Adam, whose weight decay is the L2 term ``wd·θ`` added to the
+    gradient; ``adamw``: decoupled weight decay. Both decay only the
+    ``decay_groups`` weights."""
+    groups = decay_groups(model, cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.adam_betas)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.adam_betas)
 
 
