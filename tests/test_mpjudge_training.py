@@ -196,6 +196,46 @@ def test_gradient_accumulation_gives_the_gradients_of_the_whole_batch():
     assert float(losses[0][1][3]) > 0  # the DPO term took part
 
 
+def test_dpo_reference_frozen_now_scores_like_the_policy_so_eq6_starts_at_log_2():
+    from synesthesia.models.mpjudge.train import SUM_KEYS, frozen_copy, reference_scores, training_step
+    from synesthesia.models.mpjudge.evaluate import to_model_inputs
+
+    torch.manual_seed(0)
+    model = MPJudge(TINY.model).train()
+    batch = _step_batch(TINY.model, n_scored=7, n_pref=5, seed=1)
+    images, mels = to_model_inputs(batch["paintings"], batch["mels"], torch.device("cpu"))
+    with torch.no_grad():
+        model(images[:3], mels[:3] + 20.0)  # running statistics that no batch below has (as after earlier epochs)
+    reference = frozen_copy(model)
+    assert not any(p.requires_grad for p in reference.parameters())
+    frozen_state = {k: v.clone() for k, v in reference.state_dict().items()}
+    assert all(torch.equal(frozen_state[k], v) for k, v in model.state_dict().items())  # the policy's weights and statistics, now
+
+    # Same batch-norm mode as the policy, same scores: in eval mode (running statistics) ...
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(reference_scores(reference, images, mels, 7, training=False), model(images, mels)[7:], atol=1e-6)
+    # ... and in train mode, where batch norm normalises over the whole micro-batch [scored | chosen | rejected].
+    model.train()
+    with torch.no_grad():
+        policy = model(images, mels)
+    assert torch.allclose(reference_scores(reference, images, mels, 7, training=True), policy[7:], atol=1e-6)
+    assert torch.allclose(reference_scores(reference, images, mels, 0, training=True), policy, atol=1e-6)
+
+    # So the trainer's first DPO step after freezing has margin 0: Eq. 6 gives log 2 on every item,
+    # also when the step is cut into micro-batches (each is normalised on its own, by both models).
+    for steps in (1, 3):
+        model.zero_grad()
+        _, sums = training_step(model, reference, batch, dataclasses.replace(TINY.train, grad_accum_steps=steps), torch.device("cpu"))
+        totals = dict(zip(SUM_KEYS, sums.tolist()))
+        assert totals["n_dpo"] == 5
+        assert totals["dpo"] / totals["n_dpo"] == pytest.approx(math.log(2), abs=1e-5)
+    # Frozen: no gradients, and its weights and running statistics never move (the policy's do).
+    assert all(p.grad is None for p in reference.parameters())
+    assert all(torch.equal(frozen_state[k], v) for k, v in reference.state_dict().items())
+    assert not torch.equal(model.music.convs[1].running_mean, frozen_state["music.convs.1.running_mean"])
+
+
 def test_bf16_autocast_path_trains_on_cpu(handful_mpd, tmp_path):
     config = _quiet(TINY, epochs=2, batch_size=64, dpo_start_epoch=0, eval_split="", amp="bf16")
     history = train(handful_mpd, tmp_path / "run", config, log=lambda msg: None)["history"]
@@ -224,7 +264,7 @@ def test_tiny_model_overfits_a_handful_of_pairs(handful_mpd, tmp_path):
     print(f"\noverfit: loss {first['train_loss']:.4f} -> {last['train_loss']:.4f} ({first['train_loss'] / last['train_loss']:.0f}x) "
           f"mse {first['train_mse']:.4f} -> {last['train_mse']:.5f}, dpo {first['train_dpo']:.3f} -> {last['train_dpo']:.4f}")
     assert first["dpo_active"] and first["n_pref"] >= 1
-    assert first["train_dpo"] == pytest.approx(math.log(2), abs=0.05)  # f_θ = f_ref at the start
+    assert first["train_dpo"] == pytest.approx(math.log(2), abs=1e-5)  # f_θ = f_ref at the start (same batch norm)
     assert last["train_loss"] * OVERFIT_LOSS_FACTOR <= first["train_loss"]
     assert last["train_pref_acc"] == 1.0
 

@@ -66,7 +66,9 @@ class TrainConfig(ConfigData):
     lambda_dpo: float = LAMBDA_DPO
     dpo_beta: float = DPO_BETA
     #: The DPO reference model f_ref is a frozen copy of the model's weights
-    #: at the start of this epoch; before it, training is regression only
+    #: (and batch-norm statistics) at the start of this epoch, normalising as
+    #: the policy does in each step (``train.frozen_copy``,
+    #: ``train.reference_scores``); before it, training is regression only
     #: (the usual "fine-tune, then DPO against the fine-tuned model" recipe;
     #: a reference at random initialisation would anchor Eq. 6 on noise).
     #: 0 makes the initial weights the reference. Saved in every checkpoint.
