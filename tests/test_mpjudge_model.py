@@ -273,20 +273,32 @@ def test_metrics_on_a_hand_made_example():
 
 
 def test_results_table_has_the_layout_of_tables_2_and_3():
-    from synesthesia.models.mpjudge.evaluate import method_label, results_table
+    from synesthesia.models.mpjudge.evaluate import TABLE3_ROWS, method_label, results_table
 
+    # Table 3's row labels, from the run's fusion and whether it trained with DPO.
     man, no_fusion = {"fusion": "man"}, {"fusion": "none"}
-    assert method_label(man, {}, trained_dpo=True) == "MAN (ours)"
-    assert method_label(man, {}, trained_dpo=False) == "MAN w/o DPO loss"
+    assert method_label(man, {}, trained_dpo=True) == "Ours"
+    assert method_label(man, {}, trained_dpo=False) == "w/o DPO Loss"
     assert method_label({"fusion": "cross-attention"}, {}, True) == "+ C.A."
     assert method_label({"fusion": "concat"}, {}, True) == "+ Concat"
-    assert method_label(no_fusion, {}, True) == "Baseline (painting only)"
-    rows = [
-        ("Baseline (painting only)", {"split": "test", "n": 5, "threshold": 0.5, "srcc": 0.34, "plcc": 0.31, "mae": 0.31, "acc": 0.64}),
-        ("MAN (ours)", {"split": "test", "n": 5, "threshold": 0.5, "srcc": math.nan, "plcc": 0.66, "mae": 0.04, "acc": 0.93}),
+    assert method_label(no_fusion, {}, True) == "Baseline"
+    assert method_label({"fusion": "concat"}, {}, False) == "+ Concat (w/o DPO Loss)"
+    assert TABLE3_ROWS == ("w/o DPO Loss", "Baseline", "+ Concat", "+ C.A.", "Ours")
+    metrics = {"split": "test", "n": 5, "threshold": 0.5}
+    rows = [  # given in another order: the table puts them in Table 3's
+        ("Ours", {**metrics, "srcc": math.nan, "plcc": 0.66, "mae": 0.04, "acc": 0.93}),
+        ("+ C.A.", {**metrics, "srcc": 0.61, "plcc": 0.60, "mae": 0.09, "acc": 0.90}),
+        ("Baseline", {**metrics, "srcc": 0.34, "plcc": 0.31, "mae": 0.31, "acc": 0.64}),
+        ("w/o DPO Loss", {**metrics, "srcc": 0.63, "plcc": 0.62, "mae": 0.08, "acc": 0.89}),
+        ("+ Concat", {**metrics, "srcc": 0.55, "plcc": 0.54, "mae": 0.12, "acc": 0.83}),
     ]
     lines = results_table(rows).splitlines()
     assert lines[0] == "MPD, test split (5 scored pairs; ACC at threshold 0.5)"
     assert lines[2] == "| Method | SRCC | PLCC | MAE | ACC |"
-    assert lines[4] == "| Baseline (painting only) | 0.340 | 0.310 | 0.310 | 0.640 |"
-    assert lines[5] == "| MAN (ours) | – | 0.660 | 0.040 | 0.930 |"
+    assert lines[4:] == [
+        "| w/o DPO Loss | 0.630 | 0.620 | 0.080 | 0.890 |",
+        "| Baseline | 0.340 | 0.310 | 0.310 | 0.640 |",
+        "| + Concat | 0.550 | 0.540 | 0.120 | 0.830 |",
+        "| + C.A. | 0.610 | 0.600 | 0.090 | 0.900 |",
+        "| Ours | – | 0.660 | 0.040 | 0.930 |",
+    ]

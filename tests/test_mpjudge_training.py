@@ -336,7 +336,7 @@ def test_cli_trains_evaluates_and_judges_end_to_end(annotated_mpd, tmp_path):
 
     result = _run(_cli("eval", "mpjudge", "--checkpoint", str(run), "--data", str(annotated_mpd), "--split", "test"))
     assert "| Method | SRCC | PLCC | MAE | ACC |" in result.stdout
-    assert re.search(r"\| MAN \(ours\) \| (-?[\d.]+|–) \| (-?[\d.]+|–) \| [\d.]+ \| [\d.]+ \|", result.stdout)
+    assert re.search(r"\| Ours \| (-?[\d.]+|–) \| (-?[\d.]+|–) \| [\d.]+ \| [\d.]+ \|", result.stdout)
     report = json.loads((run / "eval-test.json").read_text())
     n_test = read_scored_pairs(annotated_mpd, "test").num_rows
     assert report["n"] == n_test > 0 and 0 <= report["mae"] <= 1 and 0 <= report["acc"] <= 1
