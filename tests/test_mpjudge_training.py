@@ -24,10 +24,12 @@ import torch
 
 from mpjudge_fixtures import write_synthetic_annotations
 from synesthesia.datasets import io as dio
+from synesthesia.datasets import mpd_annotation as MA
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.datasets.mpd_training import MPDMedia, load_rgb, read_preference_pairs, read_scored_pairs
 from synesthesia.flows.common import RunnerConfig
+from synesthesia.flows.demo import demo_mpd
 from synesthesia.flows.mpd import build_mpd
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import load_config
@@ -51,11 +53,20 @@ def built_mpd(prefect_api, tiny_corpus, tmp_path_factory) -> Path:
     return out
 
 
+#: The demo's MPD at test size: pairs and seed for ``demo_mpd``.
+DEMO_TEST_PAIRS, DEMO_TEST_SEED = 120, 5
+
+
 @pytest.fixture(scope="module")
-def annotated_mpd(mpd_annotation_phases, tmp_path_factory) -> Path:
-    """An MPD folder annotated by the real annotation phases (simulated raters:
-    ratings -> trimmed-mean scores, votes -> consensus preference pairs)."""
-    return _copy_mpd(mpd_annotation_phases["out"], tmp_path_factory.mktemp("annotated") / "mpd")
+def annotated_mpd(prefect_api, tiny_corpus, tmp_path_factory) -> Path:
+    """The demo's MPD output (``flows.demo.demo_mpd``, what `synesthesia demo`
+    writes to OUT/mpd), on the tiny corpus: built, then annotated by the real
+    annotation phases with simulated raters (ratings -> trimmed-mean scores,
+    votes -> consensus preference pairs)."""
+    out = tmp_path_factory.mktemp("demo") / "mpd"
+    summary = demo_mpd(tiny_corpus, out, n_pairs=DEMO_TEST_PAIRS, seed=DEMO_TEST_SEED, runner=RunnerConfig("threads", 2))
+    assert summary["annotation"]["status"]["phase"] == MA.COMPLETE  # annotated through consensus
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +312,22 @@ def test_resume_continues_from_the_same_step(handful_mpd, annotated_mpd, tmp_pat
         train(handful_mpd, interrupted, config.replace(optimizer="adamw"), log=lambda msg: None)
     with pytest.raises(ValueError, match="other training data"):
         train(annotated_mpd, interrupted, config, log=lambda msg: None)
+
+
+def test_the_demo_writes_its_annotated_mpd_with_demo_mpd(tmp_path, monkeypatch):
+    # `synesthesia demo --out OUT` (make demo: OUT = demo-output) puts its MPD in OUT/mpd via
+    # demo_mpd, the function the annotated_mpd fixture above calls: the MPJudge tests train on
+    # the demo's MPD output.
+    from synesthesia.flows import demo
+
+    calls = {}
+    monkeypatch.setattr(demo, "make_corpus", lambda out, spec: {"paintings": "P", "music": "M"})
+    monkeypatch.setattr(demo, "demo_mpd", lambda corpus, out, n_pairs, seed, runner: calls.update(mpd=(corpus, Path(out), n_pairs, seed)) or {})
+    monkeypatch.setattr(demo, "build_artsound", lambda *args, **kwargs: {})
+    monkeypatch.setattr(demo, "make_museart_corpus", lambda *args, **kwargs: {"images": "", "audio": "", "csv_dir": ""})
+    monkeypatch.setattr(demo, "build_museart", lambda *args, **kwargs: {})
+    demo.run_demo(tmp_path / "demo-output")
+    assert calls["mpd"] == ({"paintings": "P", "music": "M"}, tmp_path / "demo-output" / "mpd", demo.DEMO_PAIRS, demo.CorpusSpec().seed)
 
 
 # --- processes and the command line ------------------------------------------------------------
