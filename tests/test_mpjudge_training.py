@@ -24,10 +24,12 @@ import torch
 
 from mpjudge_fixtures import write_synthetic_annotations
 from synesthesia.datasets import io as dio
+from synesthesia.datasets import mpd_annotation as MA
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.mpd import MPDConfig
 from synesthesia.datasets.mpd_training import MPDMedia, load_rgb, read_preference_pairs, read_scored_pairs
 from synesthesia.flows.common import RunnerConfig
+from synesthesia.flows.demo import demo_mpd
 from synesthesia.flows.mpd import build_mpd
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import load_config
@@ -51,11 +53,20 @@ def built_mpd(prefect_api, tiny_corpus, tmp_path_factory) -> Path:
     return out
 
 
+#: The demo's MPD at test size: pairs and seed for ``demo_mpd``.
+DEMO_TEST_PAIRS, DEMO_TEST_SEED = 120, 5
+
+
 @pytest.fixture(scope="module")
-def annotated_mpd(mpd_annotation_phases, tmp_path_factory) -> Path:
-    """An MPD folder annotated by the real annotation phases (simulated raters:
-    ratings -> trimmed-mean scores, votes -> consensus preference pairs)."""
-    return _copy_mpd(mpd_annotation_phases["out"], tmp_path_factory.mktemp("annotated") / "mpd")
+def annotated_mpd(prefect_api, tiny_corpus, tmp_path_factory) -> Path:
+    """The demo's MPD output (``flows.demo.demo_mpd``, what `synesthesia demo`
+    writes to OUT/mpd), on the tiny corpus: built, then annotated by the real
+    annotation phases with simulated raters (ratings -> trimmed-mean scores,
+    votes -> consensus preference pairs)."""
+    out = tmp_path_factory.mktemp("demo") / "mpd"
+    summary = demo_mpd(tiny_corpus, out, n_pairs=DEMO_TEST_PAIRS, seed=DEMO_TEST_SEED, runner=RunnerConfig("threads", 2))
+    assert summary["annotation"]["status"]["phase"] == MA.COMPLETE  # annotated through consensus
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +207,46 @@ def test_gradient_accumulation_gives_the_gradients_of_the_whole_batch():
     assert float(losses[0][1][3]) > 0  # the DPO term took part
 
 
+def test_dpo_reference_frozen_now_scores_like_the_policy_so_eq6_starts_at_log_2():
+    from synesthesia.models.mpjudge.train import SUM_KEYS, frozen_copy, reference_scores, training_step
+    from synesthesia.models.mpjudge.evaluate import to_model_inputs
+
+    torch.manual_seed(0)
+    model = MPJudge(TINY.model).train()
+    batch = _step_batch(TINY.model, n_scored=7, n_pref=5, seed=1)
+    images, mels = to_model_inputs(batch["paintings"], batch["mels"], torch.device("cpu"))
+    with torch.no_grad():
+        model(images[:3], mels[:3] + 20.0)  # running statistics that no batch below has (as after earlier epochs)
+    reference = frozen_copy(model)
+    assert not any(p.requires_grad for p in reference.parameters())
+    frozen_state = {k: v.clone() for k, v in reference.state_dict().items()}
+    assert all(torch.equal(frozen_state[k], v) for k, v in model.state_dict().items())  # the policy's weights and statistics, now
+
+    # Same batch-norm mode as the policy, same scores: in eval mode (running statistics) ...
+    model.eval()
+    with torch.no_grad():
+        assert torch.allclose(reference_scores(reference, images, mels, 7, training=False), model(images, mels)[7:], atol=1e-6)
+    # ... and in train mode, where batch norm normalises over the whole micro-batch [scored | chosen | rejected].
+    model.train()
+    with torch.no_grad():
+        policy = model(images, mels)
+    assert torch.allclose(reference_scores(reference, images, mels, 7, training=True), policy[7:], atol=1e-6)
+    assert torch.allclose(reference_scores(reference, images, mels, 0, training=True), policy, atol=1e-6)
+
+    # So the trainer's first DPO step after freezing has margin 0: Eq. 6 gives log 2 on every item,
+    # also when the step is cut into micro-batches (each is normalised on its own, by both models).
+    for steps in (1, 3):
+        model.zero_grad()
+        _, sums = training_step(model, reference, batch, dataclasses.replace(TINY.train, grad_accum_steps=steps), torch.device("cpu"))
+        totals = dict(zip(SUM_KEYS, sums.tolist()))
+        assert totals["n_dpo"] == 5
+        assert totals["dpo"] / totals["n_dpo"] == pytest.approx(math.log(2), abs=1e-5)
+    # Frozen: no gradients, and its weights and running statistics never move (the policy's do).
+    assert all(p.grad is None for p in reference.parameters())
+    assert all(torch.equal(frozen_state[k], v) for k, v in reference.state_dict().items())
+    assert not torch.equal(model.music.convs[1].running_mean, frozen_state["music.convs.1.running_mean"])
+
+
 def test_bf16_autocast_path_trains_on_cpu(handful_mpd, tmp_path):
     config = _quiet(TINY, epochs=2, batch_size=64, dpo_start_epoch=0, eval_split="", amp="bf16")
     history = train(handful_mpd, tmp_path / "run", config, log=lambda msg: None)["history"]
@@ -224,7 +275,7 @@ def test_tiny_model_overfits_a_handful_of_pairs(handful_mpd, tmp_path):
     print(f"\noverfit: loss {first['train_loss']:.4f} -> {last['train_loss']:.4f} ({first['train_loss'] / last['train_loss']:.0f}x) "
           f"mse {first['train_mse']:.4f} -> {last['train_mse']:.5f}, dpo {first['train_dpo']:.3f} -> {last['train_dpo']:.4f}")
     assert first["dpo_active"] and first["n_pref"] >= 1
-    assert first["train_dpo"] == pytest.approx(math.log(2), abs=0.05)  # f_θ = f_ref at the start
+    assert first["train_dpo"] == pytest.approx(math.log(2), abs=1e-5)  # f_θ = f_ref at the start (same batch norm)
     assert last["train_loss"] * OVERFIT_LOSS_FACTOR <= first["train_loss"]
     assert last["train_pref_acc"] == 1.0
 
@@ -257,8 +308,26 @@ def test_resume_continues_from_the_same_step(handful_mpd, annotated_mpd, tmp_pat
         assert r["train_loss"] == pytest.approx(s["train_loss"], rel=1e-5)
     with pytest.raises(ValueError, match="other training settings"):
         train(handful_mpd, interrupted, config.replace(lr=5e-4), log=lambda msg: None)
+    with pytest.raises(ValueError, match=r"other training settings \(optimizer\)"):  # e.g. a run from before `adam` became the default
+        train(handful_mpd, interrupted, config.replace(optimizer="adamw"), log=lambda msg: None)
     with pytest.raises(ValueError, match="other training data"):
         train(annotated_mpd, interrupted, config, log=lambda msg: None)
+
+
+def test_the_demo_writes_its_annotated_mpd_with_demo_mpd(tmp_path, monkeypatch):
+    # `synesthesia demo --out OUT` (make demo: OUT = demo-output) puts its MPD in OUT/mpd via
+    # demo_mpd, the function the annotated_mpd fixture above calls: the MPJudge tests train on
+    # the demo's MPD output.
+    from synesthesia.flows import demo
+
+    calls = {}
+    monkeypatch.setattr(demo, "make_corpus", lambda out, spec: {"paintings": "P", "music": "M"})
+    monkeypatch.setattr(demo, "demo_mpd", lambda corpus, out, n_pairs, seed, runner: calls.update(mpd=(corpus, Path(out), n_pairs, seed)) or {})
+    monkeypatch.setattr(demo, "build_artsound", lambda *args, **kwargs: {})
+    monkeypatch.setattr(demo, "make_museart_corpus", lambda *args, **kwargs: {"images": "", "audio": "", "csv_dir": ""})
+    monkeypatch.setattr(demo, "build_museart", lambda *args, **kwargs: {})
+    demo.run_demo(tmp_path / "demo-output")
+    assert calls["mpd"] == ({"paintings": "P", "music": "M"}, tmp_path / "demo-output" / "mpd", demo.DEMO_PAIRS, demo.CorpusSpec().seed)
 
 
 # --- processes and the command line ------------------------------------------------------------
@@ -294,7 +363,7 @@ def test_cli_trains_evaluates_and_judges_end_to_end(annotated_mpd, tmp_path):
 
     result = _run(_cli("eval", "mpjudge", "--checkpoint", str(run), "--data", str(annotated_mpd), "--split", "test"))
     assert "| Method | SRCC | PLCC | MAE | ACC |" in result.stdout
-    assert re.search(r"\| MAN \(ours\) \| (-?[\d.]+|–) \| (-?[\d.]+|–) \| [\d.]+ \| [\d.]+ \|", result.stdout)
+    assert re.search(r"\| Ours \| (-?[\d.]+|–) \| (-?[\d.]+|–) \| [\d.]+ \| [\d.]+ \|", result.stdout)
     report = json.loads((run / "eval-test.json").read_text())
     n_test = read_scored_pairs(annotated_mpd, "test").num_rows
     assert report["n"] == n_test > 0 and 0 <= report["mae"] <= 1 and 0 <= report["acc"] <= 1

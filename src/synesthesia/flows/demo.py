@@ -1,10 +1,11 @@
 """``synesthesia demo``: a generated sample corpus built into every dataset,
 offline, on Prefect's embedded server, in a few minutes on a laptop.
 
-MPD runs all three annotation phases with **simulated raters** (the report
-and the dataset card say so): build → rating tasks; simulated ratings →
-scores and preference tasks; simulated votes → consensus and the final
-dataset.
+MPD (``demo_mpd``) runs all three annotation phases with **simulated
+raters** (the report and the dataset card say so): build → rating tasks;
+simulated ratings → scores and preference tasks; simulated votes →
+consensus and the final dataset. ``OUT/mpd`` is then an annotated MPD folder
+that ``synesthesia train mpjudge --data OUT/mpd`` trains on.
 """
 
 from __future__ import annotations
@@ -39,18 +40,7 @@ def run_demo(
     out = Path(out)
     corpus = make_corpus(out / "corpus", spec)
     results = {"corpus": corpus}
-    mpd = out / "mpd"
-    results["mpd"] = build_mpd(
-        corpus["paintings"], corpus["music"], mpd, MPDConfig(n_pairs=DEMO_PAIRS, seed=spec.seed), DEMO_SHARD_SIZE, runner
-    )
-    raters = SimulatedRaters(seed=spec.seed)
-    if not (mpd / MA.RATINGS_FILE).exists():
-        MA.simulate_ratings(mpd, raters)
-    annotate_mpd(mpd, DEMO_SHARD_SIZE, runner)  # phase 2: scores, agreement, preference tasks
-    if not (mpd / MA.PREFERENCE_VOTES).exists():
-        MA.simulate_votes(mpd, raters)
-    results["mpd"]["annotation"] = annotate_mpd(mpd, DEMO_SHARD_SIZE, runner)  # phase 3: consensus, HF export
-
+    results["mpd"] = demo_mpd(corpus, out / "mpd", DEMO_PAIRS, spec.seed, runner)
     results["artsound"] = build_artsound(
         corpus["paintings"], corpus["music"], out / "artsound", demo_artsound_config(), DEMO_SHARD_SIZE, runner, DEMO_ARTSOUND_PAIRING
     )
@@ -59,6 +49,28 @@ def run_demo(
         museart["images"], museart["audio"], out / "museart", MuseartConfig(seed=spec.seed), museart["csv_dir"], DEMO_SHARD_SIZE, runner
     )
     return results
+
+
+def demo_mpd(
+    corpus: dict, out: str | Path, n_pairs: int = DEMO_PAIRS, seed: int = 0, runner: RunnerConfig = RunnerConfig(), shard_size: int = DEMO_SHARD_SIZE
+) -> dict:
+    """The demo's MPD: build ``n_pairs`` pairs from ``corpus`` (``make_corpus``
+    output) into ``out``, then all three annotation phases with simulated
+    raters: ratings → scores, agreement and preference tasks; votes →
+    consensus preference pairs and the final dataset. The result is an
+    annotated MPD folder (``pairs``, ``scores``, ``preference_pairs``), what
+    ``synesthesia train mpjudge --data`` reads. Re-running reuses what is
+    there. Returns the build summary with the last phase's under ``annotation``."""
+    out = Path(out)
+    summary = build_mpd(corpus["paintings"], corpus["music"], out, MPDConfig(n_pairs=n_pairs, seed=seed), shard_size, runner)
+    raters = SimulatedRaters(seed=seed)
+    if not (out / MA.RATINGS_FILE).exists():
+        MA.simulate_ratings(out, raters)
+    annotate_mpd(out, shard_size, runner)  # phase 2: scores, agreement, preference tasks
+    if not (out / MA.PREFERENCE_VOTES).exists():
+        MA.simulate_votes(out, raters)
+    summary["annotation"] = annotate_mpd(out, shard_size, runner)  # phase 3: consensus, HF export
+    return summary
 
 
 def demo_artsound_config():

@@ -24,7 +24,7 @@ from synesthesia.models.configs import ConfigData, dump_yaml, preset_names, read
 from synesthesia.models.mpjudge.model import MPJudgeConfig
 
 CONFIG_DIR = Path(__file__).with_name("configs")
-OPTIMIZERS = ("adamw", "adam")
+OPTIMIZERS = ("adam", "adamw")
 LR_SCHEDULES = ("cosine", "constant")
 AMP_MODES = ("auto", "bf16", "off")
 
@@ -49,10 +49,13 @@ class TrainConfig(ConfigData):
     #: evenly over the processes. Each step also takes a proportional share
     #: of the preference items, so both sets are used once per epoch.
     batch_size: int = PAPER_BATCH_SIZE
-    #: "adamw": Adam with decoupled weight decay (the usual meaning of
-    #: "weight decay 0.05" for ViTs; not applied to biases, norms and
-    #: embeddings' 1-D parameters). "adam": torch.optim.Adam's L2 form.
-    optimizer: str = "adamw"
+    #: Paper: "the Adam optimizer ... with a weight decay of 0.05".
+    #: "adam" (default): torch.optim.Adam, weight decay as the L2 term added
+    #: to the gradient; "adamw": Adam with decoupled weight decay. Either way
+    #: only weight matrices and conv kernels decay, not biases, norm
+    #: parameters, other 1-D parameters or the position embedding
+    #: (``train.decay_groups``).
+    optimizer: str = "adam"
     lr: float = PAPER_LR
     weight_decay: float = PAPER_WEIGHT_DECAY
     adam_betas: tuple[float, float] = (0.9, 0.999)
@@ -63,7 +66,9 @@ class TrainConfig(ConfigData):
     lambda_dpo: float = LAMBDA_DPO
     dpo_beta: float = DPO_BETA
     #: The DPO reference model f_ref is a frozen copy of the model's weights
-    #: at the start of this epoch; before it, training is regression only
+    #: (and batch-norm statistics) at the start of this epoch, normalising as
+    #: the policy does in each step (``train.frozen_copy``,
+    #: ``train.reference_scores``); before it, training is regression only
     #: (the usual "fine-tune, then DPO against the fine-tuned model" recipe;
     #: a reference at random initialisation would anchor Eq. 6 on noise).
     #: 0 makes the initial weights the reference. Saved in every checkpoint.

@@ -133,13 +133,30 @@ def evaluate_split(model: MPJudge, folder, media: MPDMedia, split: str, batch_si
 
 # --- tables like the paper's -------------------------------------------------------------
 
+#: Table 3's rows, in its order: MAN without DPO, then the fusion variants
+#: (painting-only "Baseline", "+ Concat", "+ C.A." = cross-attention), then
+#: the full model ("Ours" = MAN + DPO).
+TABLE3_ROWS = ("w/o DPO Loss", "Baseline", "+ Concat", "+ C.A.", "Ours")
+_FUSION_ROWS = {"none": "Baseline", "concat": "+ Concat", "cross-attention": "+ C.A."}
+
+
 def method_label(model_config: dict, train_config: dict, trained_dpo: bool) -> str:
-    """Row names of Table 3 for a run's configuration."""
+    """A run's row name in Table 3. MAN with DPO is ``Ours``, MAN without
+    ``w/o DPO Loss``; the other fusions are named by fusion when trained
+    with DPO (the paper does not say how its fusion rows were trained; the
+    default config trains them with the full loss), and one trained without
+    DPO gets " (w/o DPO Loss)" after its name, so no two configurations share
+    a row name."""
     fusion = model_config["fusion"]
     if fusion == "man":
-        return "MAN (ours)" if trained_dpo else "MAN w/o DPO loss"
-    name = {"none": "Baseline (painting only)", "concat": "+ Concat", "cross-attention": "+ C.A."}[fusion]
-    return name + ("" if trained_dpo else " (w/o DPO)")
+        return "Ours" if trained_dpo else "w/o DPO Loss"
+    return _FUSION_ROWS[fusion] + ("" if trained_dpo else " (w/o DPO Loss)")
+
+
+def table3_order(label: str) -> int:
+    """Where a row name goes in Table 3's order (names outside it last)."""
+    base = label.split(" (w/o DPO Loss)")[0]
+    return TABLE3_ROWS.index(base) if base in TABLE3_ROWS else len(TABLE3_ROWS)
 
 
 def _fmt(value) -> str:
@@ -148,7 +165,9 @@ def _fmt(value) -> str:
 
 def results_table(rows: list[tuple[str, dict]]) -> str:
     """Markdown in the layout of Tables 2 ("Our Dataset" block) and 3:
-    one row per method, columns SRCC, PLCC, MAE, ACC."""
+    one row per method, columns SRCC, PLCC, MAE, ACC, rows in Table 3's order
+    (``TABLE3_ROWS``; rows with the same name keep the order given)."""
+    rows = sorted(rows, key=lambda row: table3_order(row[0]))
     split = rows[0][1].get("split", "") if rows else ""
     n = rows[0][1].get("n", 0) if rows else 0
     threshold = rows[0][1].get("threshold", ACCURACY_THRESHOLD) if rows else ACCURACY_THRESHOLD

@@ -230,9 +230,16 @@ class MPJudge(nn.Module):
     def forward(self, images: torch.Tensor, mels: torch.Tensor, return_maps: bool = False):
         """Scores [B] (float32); with ``return_maps`` also the modulation maps
         [B, depth, grid, grid] (Eq. 4, per token)."""
+        tokens, vec = self.music(mels) if self.music is not None else (None, None)
+        return self.score_music_features(images, tokens, vec, return_maps)
+
+    def score_music_features(self, images: torch.Tensor, tokens: torch.Tensor | None, vec: torch.Tensor | None, return_maps: bool = False):
+        """The rest of ``forward`` after the music encoder: scores of
+        ``images`` with music ``tokens`` / vectors ``vec`` that ``self.music``
+        made (None for ``fusion: none``). Every step here is per item; only
+        the music encoder's batch norm looks across the batch."""
         if return_maps and self.cfg.fusion not in MAP_FUSIONS:
             raise ValueError(f"modulation maps need a fusion that modulates painting tokens {MAP_FUSIONS}, not {self.cfg.fusion!r}")
-        tokens, vec = self.music(mels) if self.music is not None else (None, None)
         injected = self.cfg.fusion in MAP_FUSIONS
         pooled, maps = self.painting(images, vec if injected else None, tokens if injected else None, return_maps)
         if self.cfg.fusion == "concat":

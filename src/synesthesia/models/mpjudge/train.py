@@ -14,12 +14,16 @@
   preference item where those are scored pairs (the paper applies "both
   regression and DPO losses to preference-labeled data"); DPO (Eq. 6) on the
   preference items once the reference exists.
-* **Reference model.** At the start of epoch ``dpo_start_epoch`` the current
-  weights are copied, put in eval mode (batch norm uses its running
-  statistics) and frozen (no gradients, never updated); that copy is f_ref
-  for the rest of the run and is stored in every checkpoint. Before that
-  epoch the run is regression only. ``lambda_dpo = 0`` trains without DPO
-  (Table 3, "w/o DPO loss").
+* **Reference model.** At the start of epoch ``dpo_start_epoch`` (before
+  its first step) the policy's current weights and batch-norm running
+  statistics are copied and frozen (no gradients, never updated:
+  ``frozen_copy``); that copy is f_ref for the rest of the run and is stored
+  in every checkpoint. ``dpo_start_epoch = 0`` makes the initial weights the
+  reference. f_ref normalises as the policy does in the same step
+  (``reference_scores``): in training, batch norm uses the micro-batch's
+  statistics for both, so f_ref = f_θ at the moment of freezing (Eq. 6's
+  loss is log 2 there). Before that epoch the run is regression only.
+  ``lambda_dpo = 0`` trains without DPO (Table 3, "w/o DPO Loss").
 * **Devices.** CPU, one GPU, or many with ``torchrun --nproc_per_node N``
   (DDP; NCCL on GPUs, Gloo on CPU); bf16 autocast on CUDA. Rank 0 builds the
   media caches, evaluates, logs and writes; a final check compares a
@@ -228,6 +232,7 @@ def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfi
     n_mse_total = max(1, int((~torch.isnan(targets_all)).sum()))
     n_pref_total = int(batch["n_pref"])
     use_dpo = reference is not None and n_pref_total > 0
+    policy_training = getattr(model, "module", model).training  # through a DDP wrapper
     parts = _micro_batches(batch, max(1, cfg.grad_accum_steps))
     sums = torch.zeros(len(SUM_KEYS), device=device, dtype=torch.float64)
     loss_total = torch.zeros((), device=device)
@@ -247,8 +252,8 @@ def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfi
             l_dpo = None
             correct = torch.zeros((), device=device)
             if use_dpo and n_p:
-                with torch.no_grad(), autocast(device, cfg.amp):
-                    ref = reference(images[n_s:], mels[n_s:]).float()
+                with autocast(device, cfg.amp):
+                    ref = reference_scores(reference, images, mels, n_s, training=policy_training)
                 chosen, rejected = predicted[n_s : n_s + n_p], predicted[n_s + n_p :]
                 l_dpo = dpo_loss(chosen, rejected, ref[:n_p], ref[n_p:], cfg.dpo_beta).mean() * (n_p / n_pref_total)
                 correct = (chosen > rejected).float().sum()
@@ -272,13 +277,27 @@ def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfi
     return loss_total, sums
 
 
-def make_optimizer(model: MPJudge, cfg: TrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.adam_betas, weight_decay=cfg.weight_decay)
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Parameter groups for weight decay: ``weight_decay`` on weight matrices
+    and conv kernels (parameters with ``ndim >= 2``), none on biases, norm
+    parameters (LayerNorm, batch norm), other 1-D parameters and the position
+    embedding. Shared by both optimizers."""
     decay, no_decay = [], []
     for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
         (no_decay if param.ndim < 2 or name.endswith("pos_embed") else decay).append(param)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def make_optimizer(model: MPJudge, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """``adam`` (default, the paper's "Adam ... weight decay 0.05"):
+    torch.optim.Adam, whose weight decay is the L2 term ``wd·θ`` added to the
+    gradient; ``adamw``: decoupled weight decay. Both decay only the
+    ``decay_groups`` weights."""
+    groups = decay_groups(model, cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.adam_betas)
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.adam_betas)
 
 
@@ -292,10 +311,42 @@ def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 def frozen_copy(model: MPJudge) -> MPJudge:
-    reference = copy.deepcopy(model).eval()
+    """The DPO reference f_ref: a deep copy of ``model``'s current weights and
+    batch-norm running statistics with no gradients, never updated.
+
+    Its batch norm layers stop tracking running statistics
+    (``track_running_stats = False``, the copied buffers kept), so the copy
+    normalises the way the policy does in the same step (``reference_scores``
+    puts it in the policy's mode): in train mode with the micro-batch's own
+    statistics (the copied running statistics untouched), in eval mode with
+    the copied running statistics. At the moment of freezing f_ref and f_θ
+    then give the same scores and Eq. 6's margin is 0 (loss log 2); a copy in
+    eval mode against a policy in train mode would differ by the gap between
+    running and batch statistics."""
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.track_running_stats = False
     for param in reference.parameters():
         param.requires_grad_(False)
-    return reference
+    return reference.train(model.training)
+
+
+@torch.no_grad()
+def reference_scores(reference: MPJudge, images: torch.Tensor, mels: torch.Tensor, start: int = 0, training: bool = True) -> torch.Tensor:
+    """f_ref of items ``start:`` of a micro-batch (float32, no gradients).
+
+    ``training`` is the policy's mode in this step. The policy's batch norm
+    (in the music encoder) normalises over the whole micro-batch
+    ``[scored | chosen | rejected]``, so the reference's music encoder runs
+    over all of it as well, in the same mode; the painting encoder and head,
+    which work per item, run only on the items asked for."""
+    reference.train(training)
+    tokens, vec = reference.music(mels) if reference.music is not None else (None, None)
+    part = slice(start, None)
+    return reference.score_music_features(
+        images[part], tokens[part] if tokens is not None else None, vec[part] if vec is not None else None
+    ).float()
 
 
 # --- files --------------------------------------------------------------------------------
