@@ -166,7 +166,7 @@ class Trainer:
                 self.step += 1
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{float(losses['loss']):.4f}")
+                bar.set_postfix(loss=f"{float(losses['loss'].detach()):.4f}")
             if t.max_steps is not None and self.step >= t.max_steps:
                 break
         if bar is not None:
