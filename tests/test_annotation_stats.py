@@ -36,6 +36,7 @@ from synesthesia.annotation.preferences import (
     ConsensusConfig,
     PreferenceConfig,
     build_preference_tasks,
+    shown_swapped,
     consensus,
     preference_task_id,
 )
@@ -319,6 +320,21 @@ def test_preference_tasks_are_unique_ambiguous_within_split_and_seeded(scored_pa
     assert again.equals(tasks)  # seeded and independent of row order
     other, _ = build_preference_tasks(scores, pairs, PreferenceConfig(n_tasks=400, seed=2))
     assert set(other["task_id"].to_pylist()) != set(tasks["task_id"].to_pylist())
+
+
+def test_a_task_keeps_its_a_b_order_when_tasks_are_rebuilt_from_more_scores(scored_pairs):
+    """Label Studio keeps the A/B order a task was pushed with, so a rebuild
+    (more ratings → more ambiguous pairs → other draws) must not swap it."""
+    pairs, scores = scored_pairs
+    fewer = scores.slice(0, int(scores.num_rows * 0.9))
+    before, _ = build_preference_tasks(fewer, pairs, PreferenceConfig(n_tasks=10_428, seed=1))
+    after, _ = build_preference_tasks(scores, pairs, PreferenceConfig(n_tasks=10_428, seed=1))
+    order = lambda t: {r["task_id"]: (r["candidate_a"], r["candidate_b"]) for r in t.select(["task_id", "candidate_a", "candidate_b"]).to_pylist()}
+    old, new = order(before), order(after)
+    common = set(old) & set(new)
+    assert len(common) > 100
+    assert all(old[t] == new[t] for t in common)
+    assert all(shown_swapped(1, t) == (a > b) for t, (a, b) in new.items())
 
 
 def test_preference_target_is_capped_and_shortfall_moves_to_the_other_kind(scored_pairs):

@@ -175,13 +175,39 @@ def test_malformed_export_stops_with_the_file_name_and_writes_nothing(dataset, t
     assert after == before
 
 
+def test_report_lists_every_import_with_its_counts_by_reason(dataset, tmp_path):
+    entry = MA.import_annotations(dataset, write_export(tmp_path / "ratings.json", RATING_EXPORT))
+    section = next(s for s in MA.report_sections(dataset) if s.startswith("## Label Studio imports"))
+    lines = [l for l in section.splitlines() if l.startswith("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    row = dict(zip(header, (c.strip() for c in lines[2].strip("|").split("|"))))
+    assert row["export"] == "ratings.json" and row["kind"] == "ratings"
+    reasons = {k: v for k, v in entry["counts"].items() if k not in ("tasks", "annotations", "valid")}
+    assert {LP.SKIPPED, LP.MISSING, LP.OUT_OF_RANGE, LP.NOT_NUMBER, LP.UNKNOWN_PAIR, LP.NO_ID, LP.NO_RATER, LP.REPEATED, LP.SEVERAL} <= set(reasons)
+    for key in ("tasks", "annotations", "valid", *reasons):
+        assert int(row[key]) == entry["counts"][key], key
+    assert int(row["valid"]) - int(row[LP.REPEATED]) == dio.read_table(dataset / MA.RATINGS_FILE).num_rows  # the older repeat is dropped
+
+
+@pytest.mark.parametrize("kind", [None, "ratings", "preferences"])
 @pytest.mark.parametrize("tasks", [[], [{"id": 1, "data": {"image": "/x.png"}, "annotations": []}]], ids=["empty", "no ids"])
-def test_export_of_unknown_kind_stops_with_the_file_name(dataset, tmp_path, tasks):
+def test_export_of_unknown_kind_stops_with_the_file_name(dataset, tmp_path, tasks, kind):
+    """Also with an explicit --kind: an empty export must not create an empty
+    ratings table (that would move the dataset on to phase 2)."""
     bad = write_export(tmp_path / "what-is-this.json", tasks)
     with pytest.raises(LP.ExportFormatError) as err:
-        MA.import_annotations(dataset, bad)  # kind detected from the file
+        MA.import_annotations(dataset, bad, kind)
     assert "what-is-this.json" in str(err.value)
-    assert not (dataset / MA.RATINGS_FILE).exists()
+    assert not (dataset / MA.RATINGS_FILE).exists() and not (dataset / MA.PREFERENCE_VOTES).exists()
+
+
+def test_explicit_kind_must_match_the_tasks(dataset, tmp_path):
+    ratings = write_export(tmp_path / "ratings.json", RATING_EXPORT)
+    votes = write_export(tmp_path / "votes.json", [task(1, {"task_id": "pref-1", "kind": "clips_given_painting"}, ann(1, 2, choice("a")))])
+    for path, wrong in ((ratings, "preferences"), (votes, "ratings")):
+        with pytest.raises(LP.ExportFormatError, match=f"{path.name}.*--kind {wrong}"):
+            MA.import_annotations(dataset, path, wrong)
+    assert not (dataset / MA.RATINGS_FILE).exists() and not (dataset / MA.PREFERENCE_VOTES).exists()
 
 
 def test_rater_ids_never_carry_an_email(dataset, tmp_path):
@@ -229,6 +255,28 @@ def test_import_votes_maps_choices_to_candidates(dataset, tmp_path):
     }
     c = entry["counts"]
     assert c[LP.UNKNOWN_CHOICE] == 1 and c[LP.SEVERAL] == 1 and c[LP.SKIPPED] == 1 and c[LP.MISSING] == 1 and c[LP.UNKNOWN_TASK] == 1
+
+
+def test_votes_follow_the_candidates_the_rater_saw(dataset, tmp_path):
+    """Label Studio keeps the A/B order a task was pushed with; the export's own
+    candidate_a/b decide what a vote means, stored relative to the table's A/B."""
+    export = [
+        task(
+            1,
+            # shown in the other order than preference_tasks.parquet has (clip-1, clip-2)
+            {"task_id": "pref-1", "kind": "clips_given_painting", "candidate_a": "clip-2", "candidate_b": "clip-1"},
+            ann(1, 2, choice("b")),
+            ann(2, 3, choice("a"), updated="2026-01-01T09:00:00Z"),  # older ...
+            ann(3, 3, choice("b"), updated="2026-01-02T09:00:00Z"),  # ... the same rater's latest vote
+        ),
+        task(2, {"task_id": "pref-2", "kind": "paintings_given_clip", "candidate_a": "img-1", "candidate_b": "img-9"}, ann(4, 2, choice("a"))),
+    ]
+    entry = MA.import_annotations(dataset, write_export(tmp_path / "prefs.json", export))
+    votes = {(r["task_id"], r["rater_id"]): (r["choice"], r["chosen_id"]) for r in dio.read_table(dataset / MA.PREFERENCE_VOTES).to_pylist()}
+    assert votes == {("pref-1", "ls-user-2"): ("a", "clip-1"), ("pref-1", "ls-user-3"): ("a", "clip-1")}
+    assert entry["counts"][LP.TASK_CHANGED] == 1 and entry["counts"][LP.REPEATED] == 1
+    rejects = dio.read_table(dataset / MA.REJECTS).to_pylist()
+    assert {(r["task_ref"], r["reason"]) for r in rejects} >= {("pref-2", LP.TASK_CHANGED), ("pref-1", LP.REPEATED)}
 
 
 def test_votes_need_preference_tasks(tmp_path, dataset):
@@ -324,3 +372,34 @@ def test_scoring_ignores_ratings_of_pairs_a_rebuild_dropped(dataset):
     summary = MA.score_ratings(dataset, MA.MPDAnnotationConfig(n_boot=10), 0)
     assert summary["stale_ratings"] == 3 and summary["ratings"] == 3
     assert dio.read_table(dataset / MA.SCORES)["pair_id"].to_pylist() == ["pair-a"]
+
+
+def test_server_url_and_key_handling_without_a_server(monkeypatch):
+    from synesthesia.annotation.labelstudio import client as LC
+
+    monkeypatch.delenv(LC.URL_ENV, raising=False)
+    monkeypatch.delenv(LC.KEY_ENV, raising=False)
+    with pytest.raises(LC.LabelStudioError, match=f"pass --url or set {LC.URL_ENV}"):
+        LC.resolve_url()
+    monkeypatch.setenv(LC.URL_ENV, "http://from-env:8080/")
+    assert LC.resolve_url() == "http://from-env:8080"
+    assert LC.resolve_url("http://from-option:9000/") == "http://from-option:9000"  # the option wins
+    with pytest.raises(LC.LabelStudioError, match=f"set {LC.KEY_ENV}"):
+        LC.connect()
+    key = "k3y" * 13 + "x"
+    monkeypatch.setenv(LC.KEY_ENV, key)
+
+    class ApiError(Exception):
+        def __init__(self, body):
+            super().__init__(f"headers: {{'Authorization': 'Token {key}'}}, body: {body}")
+            self.status_code, self.body = 401, body
+
+    bodies = {"Invalid token": {"detail": "Invalid token", "headers": {"Authorization": f"Token {key}"}}, "bad request": f"bad request from Token {key}"}
+    for said, body in bodies.items():
+        def fail():
+            raise ApiError(body)
+
+        with pytest.raises(LC.LabelStudioError) as err:
+            LC._call("listing projects", fail)
+        message = str(err.value)
+        assert key not in message and said in message and "HTTP 401" in message and "listing projects" in message

@@ -216,6 +216,7 @@ def test_status_says_what_is_missing_in_phases_2_and_3(phases, tmp_path):
         dropped_one |= task_id == short_task
         keep.append(not drop)
     dio.write_table(votes.filter(pa.array(keep)), three / MA.PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
+    MA.finish(three, MA.annotation_config(three)[0])
     st = MA.status(three)
     assert st["phase"] == MA.WAITING_FOR_MORE_VOTES
     assert f"1 tasks have fewer than {ANNOTATION.consensus.min_votes} votes and 1 have none" in st["message"]
@@ -248,3 +249,50 @@ def test_annotation_config_round_trips_through_dataset_json(phases):
     out, _ = phases
     cfg, seed = MA.annotation_config(out)
     assert cfg == ANNOTATION and seed == CONFIG.seed
+
+
+def _export(rows: list[dict], key: str, data: dict, result) -> list[dict]:
+    """A Label Studio full JSON export: one task per id in ``rows[key]``."""
+    users = {r: i + 1 for i, r in enumerate(sorted({r["rater_id"] for r in rows}))}
+    tasks: dict[str, dict] = {}
+    for n, r in enumerate(rows):
+        t = tasks.setdefault(r[key], {"id": len(tasks) + 1, "data": {key: r[key], **data.get(r[key], {})}, "annotations": []})
+        t["annotations"].append(
+            {"id": n + 1, "completed_by": users[r["rater_id"]], "result": result(r), "was_cancelled": False, "updated_at": "2026-01-01T10:00:00Z"}
+        )
+    return list(tasks.values())
+
+
+def test_status_waits_for_annotate_run_after_each_import(phases, tmp_path):
+    """An import alone does not score or compute consensus: status says to run
+    `annotate run` until it has, for ratings and for preference votes."""
+    _, seen = phases
+    out = Path(shutil.copytree(seen["phase1"], tmp_path / "mpd"))
+    runner = CliRunner()
+    ratings = dio.read_table(seen["phase2_dir"] / MA.RATINGS_FILE).to_pylist()
+    number = lambda r: [{"from_name": "coherence", "to_name": "painting", "type": "number", "value": {"number": r["score"]}}]
+    (tmp_path / "ratings.json").write_text(json.dumps(_export(ratings, "pair_id", {}, number)))
+    steps = [
+        (["annotate", "import", "--dataset", str(out), "--export", str(tmp_path / "ratings.json")], MA.WAITING_FOR_RUN),
+        (["annotate", "run", "--dataset", str(out), "--runner", "threads", "--shard-size", "50"], MA.WAITING_FOR_VOTES),
+    ]
+    for args, phase in steps:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        st = MA.status(out)
+        assert st["phase"] == phase, st
+        if phase == MA.WAITING_FOR_RUN:
+            assert "annotate run" in st["message"] and not (out / MA.SCORES).exists()
+    tasks = {t["task_id"]: t for t in dio.read_table(out / MA.PREFERENCE_TASKS_FILE).to_pylist()}
+    votes = [v for v in dio.read_table(seen["out"] / MA.PREFERENCE_VOTES).to_pylist() if v["task_id"] in tasks]
+    shown = {t: {"kind": r["kind"], "candidate_a": r["candidate_a"], "candidate_b": r["candidate_b"]} for t, r in tasks.items()}
+    choice = lambda v: [{"from_name": "preference", "to_name": "painting", "type": "choices", "value": {"choices": [v["choice"]]}}]
+    (tmp_path / "votes.json").write_text(json.dumps(_export(votes, "task_id", shown, choice)))
+    result = runner.invoke(app, ["annotate", "import", "--dataset", str(out), "--export", str(tmp_path / "votes.json")])
+    assert result.exit_code == 0, result.output
+    st = MA.status(out)
+    assert st["phase"] == MA.WAITING_FOR_RUN and "consensus" in st["message"]
+    result = runner.invoke(app, ["annotate", "run", "--dataset", str(out), "--runner", "threads", "--shard-size", "50"])
+    assert result.exit_code == 0, result.output
+    assert MA.status(out)["phase"] in (MA.COMPLETE, MA.WAITING_FOR_MORE_VOTES)
+    assert (out / MA.PREFERENCE_PAIRS).exists() and (out / "README.md").exists()

@@ -87,6 +87,14 @@ def preference_task_id(kind: str, query_id: str, a: str, b: str) -> str:
     return "pref-" + hashlib.sha1(f"{kind}|{query_id}|{lo}|{hi}".encode()).hexdigest()[:16]
 
 
+def shown_swapped(seed: int, task_id: str) -> bool:
+    """Whether a task shows its candidates in swapped (id-descending) order as
+    A and B: a fair coin keyed by the seed and the task id rather than drawn
+    from a stream, so a task keeps its A/B order when the tasks are rebuilt
+    from more ratings (Label Studio keeps the order a task was pushed with)."""
+    return bool(hashlib.sha1(f"{seed}|{task_id}|shown-order".encode()).digest()[0] & 1)
+
+
 def _candidate_pairs(group_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All index pairs (i < j) of rows sharing a group; rows must be sorted by group."""
     n = group_codes.size
@@ -154,13 +162,16 @@ def build_preference_tasks(scores: pa.Table, pairs: pa.Table, config: Preference
         rng = rng_for(config.seed, "preference-tasks", kind)
         pick = np.sort(rng.choice(i.size, size=targets[kind], replace=False))
         i, j = order[i[pick]], order[j[pick]]
-        flip = rng.random(i.size) < 0.5
+        ids = [
+            preference_task_id(kind, x, y, z)
+            for x, y, z in zip(amb.column(query).take(i).to_pylist(), amb.column(candidate).take(i).to_pylist(), amb.column(candidate).take(j).to_pylist())
+        ]
+        flip = np.fromiter((shown_swapped(config.seed, t) for t in ids), bool, len(ids))
         a = pa.array(np.where(flip, j, i))
         b = pa.array(np.where(flip, i, j))
         rows_a, rows_b = amb.take(a), amb.take(b)
         q = rows_a.column(query)
         ca, cb = rows_a.column(candidate), rows_b.column(candidate)
-        ids = [preference_task_id(kind, x, y, z) for x, y, z in zip(q.to_pylist(), ca.to_pylist(), cb.to_pylist())]
         parts.append(
             pa.table(
                 {

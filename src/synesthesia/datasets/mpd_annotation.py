@@ -87,6 +87,9 @@ PREFERENCE_PAIRS = "preference_pairs.parquet"
 REJECTS = "annotation_rejects.parquet"
 LABELSTUDIO = "labelstudio"
 IMPORT_LOG = "labelstudio/imports.json"
+#: SHA-256 of the ratings / votes files the last `annotate run` used, so
+#: `status` can tell imported-but-not-yet-processed annotations apart.
+PROCESSED = "labelstudio/processed.json"
 PROJECTS = "labelstudio/projects.json"
 FIGURES = "figures"
 
@@ -94,6 +97,7 @@ WAITING_FOR_RATINGS = "waiting for ratings"
 WAITING_FOR_VOTES = "waiting for preference votes"
 WAITING_FOR_MORE_VOTES = "consensus written, waiting for more preference votes"
 COMPLETE = "complete"
+WAITING_FOR_RUN = "imported, waiting for annotate run"
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,7 @@ def score_ratings(out: str | os.PathLike, config: MPDAnnotationConfig, seed: int
         "agreement": agree.summary(),
     }
     dio.write_text(json.dumps(summary, indent=2, default=str) + "\n", out / AGREEMENT)
+    _mark_processed(out, RATINGS_FILE)
     return summary
 
 
@@ -301,7 +306,28 @@ def finish(out: str | os.PathLike, config: MPDAnnotationConfig) -> dict:
     pairs_table, summary = consensus(tasks, votes, config.consensus)
     dio.write_table(pairs_table, out / PREFERENCE_PAIRS, S.MPD_PREFERENCE_PAIRS)
     summary["hf"] = write_hf_export(out)
+    _mark_processed(out, PREFERENCE_VOTES)
     return summary
+
+
+def _sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def _processed(out: Path) -> dict:
+    path = out / PROCESSED
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _mark_processed(out: Path, name: str) -> None:
+    done = _processed(out)
+    done[name] = _sha256(out / name)
+    dio.write_text(json.dumps(done, indent=2) + "\n", out / PROCESSED)
+
+
+def _unprocessed(out: Path, name: str) -> bool:
+    """``name`` exists but is not the file the last `annotate run` used."""
+    return (out / name).exists() and _processed(out).get(name) != _sha256(out / name)
 
 
 def scored_pairs_table(out: Path) -> pa.Table:
@@ -435,9 +461,13 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     out = Path(out)
     export = Path(export)
     tasks = LP.read_export(export)
-    kind = kind or LP.detect_kind(tasks, export)
-    if kind in S.PREFERENCE_KINDS:
-        kind = LP.PREFERENCES
+    detected = LP.detect_kind(tasks, export)  # refuses an export with no tasks, or none of ours
+    if kind is not None:
+        wanted = LP.PREFERENCES if kind in S.PREFERENCE_KINDS else kind
+        if wanted != detected:
+            field = "pair_id" if detected == RATINGS else "task_id"
+            raise LP.ExportFormatError(f"{export}: --kind {kind} was given, but its tasks are {detected} tasks ({field} in the task data)")
+    kind = detected
     if kind == RATINGS:
         pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["pair_id"])
         known: set | dict = set(pairs.column("pair_id").to_pylist())
@@ -496,6 +526,16 @@ def status(out: str | os.PathLike) -> dict:
                 "and run this command again."
             ),
         }
+    for name, what in ((RATINGS_FILE, "ratings"), (PREFERENCE_VOTES, "preference votes")):
+        if _unprocessed(out, name):
+            return {
+                "phase": WAITING_FOR_RUN,
+                "message": (
+                    f"{what} imported into {name} but not processed yet: run `synesthesia annotate run --dataset {out}` "
+                    "(or `synesthesia build mpd` again) to compute "
+                    + ("scores, agreement and preference tasks." if name == RATINGS_FILE else "the consensus and the dataset card.")
+                ),
+            }
     if not (out / PREFERENCE_VOTES).exists():
         unscored = dio.read_table(out / UNSCORED).num_rows if (out / UNSCORED).exists() else 0
         unrated = _unrated_pairs(out)

@@ -16,7 +16,12 @@ Content problems are per annotation, counted and returned as reject rows
 * ``unknown choice`` / ``several values``: a vote that is not exactly one of a / b;
 * ``unknown pair id`` / ``unknown task id`` / ``task without our id``: the
   task is not one of ours (its annotations are rejected);
-* ``no rater``: no ``completed_by``.
+* ``no rater``: no ``completed_by``;
+* ``task changed``: a preference task whose exported ``candidate_a`` /
+  ``candidate_b`` are not the two candidates preference_tasks.parquet has
+  for its id. A vote is read against the candidates the export says were
+  shown (A/B may be in either order) and stored with ``choice`` relative to
+  the table's A/B.
 
 A rater who annotated the same task more than once: the latest valid
 annotation (by ``updated_at``, then Label Studio's annotation id) is kept,
@@ -58,6 +63,7 @@ UNKNOWN_PAIR = "unknown pair id"
 UNKNOWN_TASK = "unknown task id"
 NO_ID = "task without our id"
 NO_RATER = "no rater"
+TASK_CHANGED = "task changed"  # the export's candidates are not the table's
 REPEATED = "repeated"  # an older annotation of the same task by the same rater
 
 
@@ -293,12 +299,41 @@ def parse_export(
             if kind == RATINGS:
                 row["score"] = value
             else:
-                row["choice"] = value
-                row["chosen_id"] = known[ours][0 if value == "a" else 1]
+                shown = _shown_candidates(task["data"], known[ours])
+                if shown is None:
+                    counts[TASK_CHANGED] += 1
+                    rejects.append(
+                        {
+                            "export_file": export_name,
+                            "kind": kind,
+                            "task_ref": ours,
+                            "annotation_id": aid,
+                            "rater_id": rid,
+                            "reason": TASK_CHANGED,
+                            "value": json.dumps([task["data"].get("candidate_a"), task["data"].get("candidate_b")], default=str)[:500],
+                        }
+                    )
+                    continue
+                row["chosen_id"] = shown[0 if value == "a" else 1]
+                # ``choice`` is relative to preference_tasks.parquet's A/B.
+                row["choice"] = "a" if row["chosen_id"] == known[ours][0] else "b"
             rows.append(row)
     counts["valid"] = len(rows)
     schema = S.MPD_RATINGS if kind == RATINGS else S.MPD_PREFERENCE_VOTES
     return ParsedExport(kind, S.from_rows(rows, schema), S.from_rows(rejects, S.ANNOTATION_REJECTS), dict(counts))
+
+
+def _shown_candidates(data: Mapping, table: tuple[str, str]) -> tuple[str, str] | None:
+    """The (A, B) candidates the rater saw: the export's own ``candidate_a`` /
+    ``candidate_b`` when the task data carries them (they may be in the other
+    order than preference_tasks.parquet now has), else the table's. ``None``
+    when the export names other candidates than the table (the task changed)."""
+    a, b = data.get("candidate_a"), data.get("candidate_b")
+    if a is None and b is None:
+        return table
+    if {a, b} != set(table) or a == b:
+        return None
+    return a, b
 
 
 def merge(
