@@ -31,7 +31,12 @@ def test_paper_defaults():
     assert [a.label for a in AP.APPROACHES.values()] == ["Image–Audio", "Image–Audio Caption", "Image Caption–Audio", "Image Caption–Audio Caption"]
     assert (LOW_MAX, HIGH_MIN) == (0.25, 0.6)
     assert AP.PAPER_PAIRS == 105_884
-    assert AP.PAPER_TABLE5["image-audio"] == (-0.0216, 0.5518, 0.1864, 0.0697)
+    assert AP.PAPER_TABLE5 == {  # the paper's Table 5, every row
+        "image-audio": (-0.0216, 0.5518, 0.1864, 0.0697),
+        "image-audiocaption": (-0.0676, 0.4482, 0.0644, 0.0970),
+        "imagecaption-audio": (-0.1011, 0.1794, 0.0658, 0.0344),
+        "caption-caption": (0.0699, 1.0000, 0.7081, 0.3613),
+    }
     with pytest.raises(ValueError, match="unknown approach"):
         AP.ArtSoundPairingConfig(approach="image-image")
     with pytest.raises(ValueError, match="unknown pairing method"):
@@ -350,3 +355,16 @@ def test_pairing_entry_and_cli_fail_before_any_work(tmp_path, monkeypatch):
     # a bad option value: exit 2 with the message too
     result = CliRunner().invoke(app, ["build", "artsound-pairs", "--dataset", str(folder), "--approaches", "image-image"])
     assert result.exit_code == 2 and "unknown approach(es) ['image-image']" in result.stderr
+
+
+def test_pairing_cli_defaults_are_the_named_defaults():
+    import inspect
+
+    from synesthesia import cli
+    from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES
+    from synesthesia.pipelines.optimal_pairing import DEFAULT_KNN
+
+    d = {name: p.default.default for name, p in inspect.signature(cli.build_artsound_pairs_cmd).parameters.items()}
+    c = AP.ArtSoundPairingConfig()
+    assert (d["knn_k"], d["candidates"], d["val_size"]) == (DEFAULT_KNN, DEFAULT_CANDIDATES, AP.VAL_SIZE) == (c.knn_k, c.candidates, c.val_size)
+    assert (DEFAULT_KNN, DEFAULT_CANDIDATES, AP.VAL_SIZE) == (10, 32, 100)

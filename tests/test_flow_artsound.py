@@ -202,3 +202,27 @@ def test_demo_config_is_offline_and_labelled():
     assert cfg.image_captioner.backend == cfg.fusion.backend == cfg.segments.backend == "features"
     assert cfg.acs.bertscore_model == PACKAGED_MINILM and cfg.ics.skip_clip and cfg.ics.skip_pac
     assert "offline demo" in cfg.ics.skip_reason
+
+
+def test_cli_pairing_options_reach_the_flow(prefect_api, tmp_path, tiny_corpus):
+    """`build artsound --embedder/--approach/--pairing` run captioning and then
+    pairing with exactly those choices; an unknown approach is a usage error."""
+    from typer.testing import CliRunner
+
+    from synesthesia.cli import app
+    from synesthesia.datasets import io as dio
+
+    out = tmp_path / "artsound"
+    args = ["build", "artsound", "--artworks", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(out)]
+    bad = CliRunner().invoke(app, [*args, "--captioner", "features", "--skip-ics", "--skip-acs", "--approaches", "image-image"])
+    assert bad.exit_code == 2 and "image-image" in bad.output and not out.exists()
+    result = CliRunner().invoke(app, [
+        *args, "--captioner", "features", "--skip-ics", "--skip-acs", "--embedder", "minilm-text", "--approach", "caption-caption",
+        "--pairing", "optimal-knn", "--seed", "3", "--runner", "threads", "--shard-size", "8",
+    ])
+    assert result.exit_code == 0, result.output
+    pairs = dio.read_table(out / "pairs.parquet").to_pylist()
+    assert pairs and {(p["approach"], p["method"]) for p in pairs} == {("caption-caption", "optimal-knn")}
+    stats = dio.read_table(out / "pairing_stats.parquet").to_pylist()
+    assert {s["embedder"] for s in stats} == {"minilm-text"}
+    assert ("caption-caption", "greedy") in {(s["approach"], s["method"]) for s in stats}  # --compare (default) runs the other method too

@@ -19,10 +19,13 @@ from synesthesia.annotation.aggregate import AMBIGUITY_BAND
 from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
 from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
 from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS
+from synesthesia.datasets.artsound_pairing import VAL_SIZE
 from synesthesia.models.art2mus import config as A2M
 from synesthesia.models.musipainter.evaluate import PAPER_GENERATED as MP_PAPER_GENERATED
 from synesthesia.models.musipainter.evaluate import PAPER_GIILS_IMAGES as MP_PAPER_GIILS_IMAGES
 from synesthesia.pipelines.captioning.loop import DEFAULT_MAX_REGENERATIONS, DEFAULT_THRESHOLD
+from synesthesia.pipelines.greedy import DEFAULT_CANDIDATES
+from synesthesia.pipelines.optimal_pairing import DEFAULT_KNN
 from synesthesia.pipelines.pairing import MPD_DEFAULT_PAIRS
 
 app = typer.Typer(
@@ -459,11 +462,15 @@ def build_artsound_cmd(
             loop=LoopConfig(threshold=threshold, max_regenerations=max_regenerations, keep=keep),
             seed=seed,
         )
-        pairing_config = (
-            artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed)
-            if pairing_phase
-            else None
-        )
+        try:
+            pairing_config = (
+                artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed)
+                if pairing_phase
+                else None
+            )
+        except ValueError as exc:  # an unknown approach or option: a usage error, before any work
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2)
         summary = build_artsound(artworks, music, out, config, shard_size, _runner(runner, workers, dask_address), pairing_config)
     except (MissingWeights, BackendUnavailable, FileNotFoundError, PairingPreflightError) as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -706,10 +713,10 @@ def build_artsound_pairs_cmd(
     approach: ApproachName = typer.Option(ApproachName.image_audio, help="Approach whose pairs become the dataset (paper: image-audio)."),
     approaches: Optional[str] = typer.Option(None, help="Comma-separated approaches computed for Table 5 (default: all four; those the embedder cannot serve are skipped)."),
     compare: bool = typer.Option(True, help="Also run the other pairing method on the final approach and report both."),
-    knn_k: int = typer.Option(10, help="Candidate images per audio for optimal-knn."),
-    candidates: int = typer.Option(32, help="Candidate images per audio kept by the greedy's first pass (speed only; the result is exact for any value)."),
+    knn_k: int = typer.Option(DEFAULT_KNN, help="Candidate images per audio for optimal-knn."),
+    candidates: int = typer.Option(DEFAULT_CANDIDATES, help="Candidate images per audio kept by the greedy's first pass (speed only; the result is exact for any value)."),
     min_similarity: Optional[float] = typer.Option(None, help="Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."),
-    val_size: int = typer.Option(100, help="Validation pairs sampled from the test split."),
+    val_size: int = typer.Option(VAL_SIZE, help="Validation pairs sampled from the test split."),
     seed: int = typer.Option(0, help="Seed of the splits."),
     figure_max_styles: Optional[int] = typer.Option(None, min=1, help="Figure 5: draw only this many of the most frequent styles and merge the rest into 'other' (default: every style)."),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. model_id=/ckpt/clip-vit-base-patch32, device=cuda."),

@@ -493,7 +493,7 @@ def report_block(summary: dict, stats: pa.Table, pairs: pa.Table, config: ArtSou
         table5 += "\n\nNot computed: " + "; ".join(f"{APPROACHES[k].label} ({v})" for k, v in summary["skipped"].items()) + "."
     table5 += (
         f"\n\nThe paper's Table 5 (ImageBind, {PAPER_PAIRS:,} audio items), for reference:\n\n"
-        + R.md_table(["pairing approach", "min", "max", "avg", "std dev"], [(APPROACHES[k].label, *v) for k, v in PAPER_TABLE5.items()])
+        + R.md_table(["pairing approach", "min", "max", "avg", "std dev"], [(APPROACHES[k].label, *(f"{x:.4f}" for x in v)) for k, v in PAPER_TABLE5.items()])
         + "\n\nStandard deviation is the population one (ddof = 0). All rows also in `pairing_stats.parquet`."
     )
     parts.append(table5)
