@@ -1,4 +1,4 @@
-"""Stand-in for the MPD annotation phase (issue 3) in MPJudge's tests.
+"""Learnable annotations for MPJudge's overfit, resume and bf16 tests.
 
 ``write_synthetic_annotations(mpd_dir)`` writes ``scores.parquet``
 (MPD_SCORES) and ``preference_pairs.parquet`` (MPD_PREFERENCE_PAIRS) into a
@@ -10,8 +10,12 @@ are derived from those scores: for a painting (clip) rated with two clips
 (paintings) whose scores differ by at least ``PREFERENCE_GAP``, the higher
 one is chosen, 3 of 3 votes.
 
-Once the real annotation phase is merged, tests that need an annotated MPD
-folder switch to its output; nothing else in them changes.
+The real annotation phase (simulated raters through ``flows.demo.demo_mpd``)
+feeds the reader, cache, DDP and CLI tests (the ``annotated_mpd`` fixture).
+The overfit test needs scores a tiny model can learn from a handful of pairs;
+simulated raters' hidden coherence comes from a hash of the pair id, unrelated
+to what the painting and the clip contain, so those tests keep
+these content-dependent scores.
 """
 
 from __future__ import annotations

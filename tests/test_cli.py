@@ -42,3 +42,26 @@ def test_per_model_engine_options_and_endpoints_override_the_shared_ones():
     from synesthesia.pipelines.captioning.openai_backend import OpenAIGenerator
 
     assert OpenAIGenerator(image).base_url == "http://llava:8001/v1" and OpenAIGenerator(fusion).base_url == "http://shared/v1"
+
+
+@pytest.mark.parametrize(
+    "args, missing",
+    [
+        (["train", "mpjudge", "--data", "x", "--out", "y"], "torch"),
+        (["eval", "mpjudge", "--checkpoint", "x", "--data", "y"], "torch"),
+        (["judge", "--checkpoint", "x", "--painting", "p.png", "--music", "m.wav"], "torch"),
+        (["train", "art2mus", "--data", "x", "--out", "y"], "diffusers"),
+        (["train", "musipainter", "--data", "x", "--out", "y"], "diffusers"),
+    ],
+)
+def test_model_commands_say_what_to_install_when_a_dependency_is_missing(monkeypatch, args, missing):
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None if name == missing else real(name, *a, **k))
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 2, result.output
+    assert f"needs {missing}" in result.output and cli.ML_INSTALL in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

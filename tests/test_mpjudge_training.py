@@ -154,6 +154,38 @@ def test_media_caches_hold_every_mel_and_resized_painting(annotated_mpd, tmp_pat
     assert not list(tmp_path.glob("*.tmp"))
 
 
+def test_preference_rows_put_query_and_candidates_on_the_right_side():
+    """clips_given_painting: the painting is the query, the clips are chosen /
+    rejected; paintings_given_clip: the reverse."""
+    from types import SimpleNamespace
+
+    from synesthesia.models.mpjudge.evaluate import preference_rows
+
+    paintings, clips = ["p0", "p1", "p2"], ["c0", "c1", "c2"]
+    media = SimpleNamespace(rows_of=lambda ps, cs: (np.array([paintings.index(p) for p in ps]), np.array([clips.index(c) for c in cs])))
+    prefs = pa.table({
+        "kind": ["clips_given_painting", "paintings_given_clip"],
+        "query_id": ["p0", "c0"],
+        "chosen_id": ["c1", "p2"],
+        "rejected_id": ["c2", "p1"],
+    })
+    chosen_p, chosen_c, rejected_p, rejected_c = preference_rows(media, prefs)
+    assert chosen_p.tolist() == [0, 2] and chosen_c.tolist() == [1, 0]
+    assert rejected_p.tolist() == [0, 1] and rejected_c.tolist() == [2, 0]
+
+
+def test_device_names_resolve_per_process(monkeypatch):
+    from synesthesia.models.mpjudge.evaluate import resolve_device
+
+    assert resolve_device("cuda", 3) == torch.device("cuda", 3)  # a bare "cuda" is this process's GPU under torchrun
+    assert resolve_device("cuda:1", 3) == torch.device("cuda", 1)
+    assert resolve_device("cpu", 3) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto", 2) == torch.device("cuda", 2)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto", 2) == torch.device("cpu")
+
+
 def test_epoch_plan_uses_every_item_once_per_epoch_on_every_rank_count():
     for world in (1, 2, 3):
         plans = [epoch_plan(10, 7, epoch=2, seed=0, batch_size=4, rank=r, world=world) for r in range(world)]
@@ -372,6 +404,11 @@ def test_cli_trains_evaluates_and_judges_end_to_end(annotated_mpd, tmp_path):
     predicted = np.array(predictions["predicted"].to_pylist())
     assert ((predicted >= 0) & (predicted <= 1)).all()
     assert report["mae"] == pytest.approx(float(np.mean(np.abs(predicted - np.array(predictions["score"].to_pylist())))))
+    # two checkpoints of one run, evaluated together: one file each, none overwritten
+    _run(_cli("eval", "mpjudge", "--checkpoint", str(run / "model.pt"), "--checkpoint", str(run / "best.pt"), "--data", str(annotated_mpd)))
+    for name in ("model", "best"):
+        assert json.loads((run / f"eval-test-{name}.json").read_text())["checkpoint"] == str((run / f"{name}.pt").resolve())
+        assert pq.read_table(run / f"predictions-test-{name}.parquet").num_rows == n_test
 
     paintings = dio.read_table(annotated_mpd / "paintings.parquet", S.MPD_PAINTINGS)
     tracks = dio.read_table(annotated_mpd / "tracks.parquet", S.MPD_TRACKS)

@@ -6,6 +6,8 @@ walk-through.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import time
 from enum import Enum
@@ -191,6 +193,27 @@ def _links(dataset: Path, document_root: Optional[Path], url_prefix: Optional[st
 
     root = document_root or default_links(dataset).document_root
     return MediaLinks(Path(root), url_prefix)
+
+
+ML_INSTALL = "pip install 'synesthesia[ml]'"
+
+
+def _needs(*modules: str):
+    """A model command stops with what to install (exit 2) when an optional
+    dependency is missing, rather than with an ImportError traceback."""
+
+    def wrap(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            missing = [m for m in modules if importlib.util.find_spec(m) is None]
+            if missing:
+                typer.echo(f"error: this command needs {', '.join(missing)}, which is not installed: {ML_INSTALL}", err=True)
+                raise typer.Exit(2)
+            return command(*args, **kwargs)
+
+        return run
+
+    return wrap
 
 
 def _fail(message: str) -> None:
@@ -552,6 +575,7 @@ def _eval_config(steps, seconds, guidance_scale, batch_size, seed, fad, vggish_w
 
 
 @train_app.command("art2mus")
+@_needs("torch", "transformers", "diffusers")
 def train_art2mus_cmd(
     data: Path = typer.Option(..., help="ArtSound folder (dataset.json, pairs/artworks/tracks.parquet, embeddings/)."),
     out: Path = typer.Option(..., help="Run folder: checkpoints/, final/, train_log.parquet, validation/ (re-run to resume)."),
@@ -609,6 +633,7 @@ def train_art2mus_cmd(
 
 
 @eval_app.command("art2mus")
+@_needs("torch", "transformers", "diffusers")
 def eval_art2mus_cmd(
     checkpoint: list[Path] = typer.Option(..., help="Checkpoint or run folder; repeat for a table of several models."),
     data: Path = typer.Option(..., help="ArtSound folder."),
@@ -638,6 +663,7 @@ def eval_art2mus_cmd(
 
 
 @generate_app.command("art2mus")
+@_needs("torch", "transformers", "diffusers")
 def generate_art2mus_cmd(
     checkpoint: Path = typer.Option(..., help="Checkpoint or run folder."),
     image: Path = typer.Option(..., help="Artwork image."),
@@ -781,6 +807,7 @@ def demo_cmd(
 
 
 @train_app.command("mpjudge")
+@_needs("torch")
 def train_mpjudge_cmd(
     data: Path = typer.Option(..., help="An annotated MPD folder (pairs.parquet + scores.parquet [+ preference_pairs.parquet], mels/)."),
     out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt, model.pt. If it holds checkpoints, training continues from the latest."),
@@ -806,6 +833,7 @@ def train_mpjudge_cmd(
 
 
 @eval_app.command("mpjudge")
+@_needs("torch")
 def eval_mpjudge_cmd(
     checkpoint: list[Path] = typer.Option(..., help="A checkpoint file or run folder (its model.pt); repeat to compare runs in one table."),
     data: Path = typer.Option(..., help="The annotated MPD folder."),
@@ -822,6 +850,7 @@ def eval_mpjudge_cmd(
 
 
 @app.command("judge")
+@_needs("torch")
 def judge_cmd(
     checkpoint: Path = typer.Option(..., help="An MPJudge checkpoint file or run folder."),
     painting: Path = typer.Option(..., help="Any image file."),
@@ -848,6 +877,7 @@ BEATS_HELP = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt (default: the conf
 
 
 @train_app.command("musipainter")
+@_needs("torch", "transformers", "diffusers")
 def train_musipainter_cmd(
     data: Path = typer.Option(..., help="A Museart folder built by `synesthesia build museart` (pairs/<split>/, clips/, dataset.json)."),
     out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt (lowest validation loss), model.pt. Re-run to resume."),
@@ -874,6 +904,7 @@ def train_musipainter_cmd(
 
 
 @eval_app.command("musipainter")
+@_needs("torch", "transformers", "diffusers")
 def eval_musipainter_cmd(
     checkpoint: list[Path] = typer.Option(..., help="Checkpoint file or run folder (its best.pt); repeat for one table row per model."),
     data: Path = typer.Option(..., help="Museart folder."),
@@ -904,6 +935,7 @@ def eval_musipainter_cmd(
 
 
 @generate_app.command("musipainter")
+@_needs("torch", "transformers", "diffusers")
 def generate_musipainter_cmd(
     checkpoint: Path = typer.Option(..., help="Checkpoint file or run folder (its best.pt)."),
     audio: Path = typer.Option(..., help="Music file (its first 30 s, resampled to 16 kHz mono)."),

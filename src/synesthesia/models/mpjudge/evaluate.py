@@ -18,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,18 @@ def predict(model: MPJudge, media: MPDMedia, painting_rows, clip_rows, batch_siz
     finally:
         model.train(was_training)
     return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto``: this process's GPU (``cuda:LOCAL_RANK``) if there is one, else
+    the CPU; a bare ``cuda`` also means ``cuda:LOCAL_RANK`` (under torchrun each
+    process takes its own GPU); anything else as torch reads it."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", local_rank)
+    return device
 
 
 def preference_rows(media: MPDMedia, prefs: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -179,11 +192,12 @@ def evaluate_checkpoints(checkpoints: list[str | os.PathLike], folder, split: st
     """Evaluate checkpoints on ``split``; write ``eval-<split>.json``/``.md``
     and ``predictions-<split>.parquet`` (per checkpoint, beside it unless
     ``out`` is given). Returns the results table and the metrics."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     rows, results = [], []
     media_by_size: dict[int, MPDMedia] = {}
-    for spec in checkpoints:
-        path = ckpt.resolve(spec)
+    paths = [ckpt.resolve(spec) for spec in checkpoints]
+    per_folder = Counter(p.parent for p in paths)
+    for path in paths:
         model, info = ckpt.load_model(path, dev)
         size = model.cfg.image_size
         if size not in media_by_size:
@@ -193,7 +207,10 @@ def evaluate_checkpoints(checkpoints: list[str | os.PathLike], folder, split: st
         label = method_label(info["model_config"], info["train_config"], bool(info.get("trained_dpo")))
         metrics.update({"method": label, "checkpoint": str(path), "global_step": info.get("global_step")})
         target = Path(out) if out is not None else path.parent
-        stem = f"eval-{split}" if len(checkpoints) == 1 or out is None else f"eval-{split}-{path.parent.name}-{path.stem}"
+        if out is None:  # beside the checkpoint; named after it when its folder holds another evaluated one
+            stem = f"eval-{split}" + (f"-{path.stem}" if per_folder[path.parent] > 1 else "")
+        else:
+            stem = f"eval-{split}" if len(paths) == 1 else f"eval-{split}-{path.parent.name}-{path.stem}"
         dio.write_text(json.dumps(json_safe(metrics), indent=2) + "\n", target / f"{stem}.json")
         dio.write_table(predictions, target / f"{stem.replace('eval-', 'predictions-')}.parquet", S.MPJUDGE_PREDICTIONS)
         rows.append((label, metrics))

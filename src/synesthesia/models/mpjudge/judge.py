@@ -30,7 +30,7 @@ import torch
 
 from synesthesia.datasets.mpd_training import load_rgb
 from synesthesia.models.mpjudge import checkpoint as ckpt
-from synesthesia.models.mpjudge.evaluate import autocast, to_model_inputs
+from synesthesia.models.mpjudge.evaluate import autocast, resolve_device, to_model_inputs
 from synesthesia.models.mpjudge.model import MAP_FUSIONS
 from synesthesia.pipelines.audio import ClipConfig, MelConfig, clip_starts, cut_clips, load_audio, log_mel
 
@@ -64,7 +64,7 @@ def judge(
 ) -> dict:
     """Coherence of a painting with a music file (mean over its clips); with
     ``maps_out`` also writes the modulation-map overlay PNG there."""
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = resolve_device(device)
     model, info = ckpt.load_model(checkpoint, dev)
     data = info.get("data_config") or {}
     clip, mel = _dataclass_from(ClipConfig, data.get("clip")), _dataclass_from(MelConfig, data.get("mel"))

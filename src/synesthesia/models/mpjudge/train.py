@@ -63,7 +63,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets.mpd_training import MPDMedia, read_preference_pairs, read_scored_pairs
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
-from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, preference_rows, to_model_inputs
+from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, preference_rows, resolve_device, to_model_inputs
 from synesthesia.models.mpjudge.losses import dpo_loss, regression_loss, total_loss
 from synesthesia.models.mpjudge.model import MPJudge
 
@@ -98,10 +98,7 @@ def init_distributed(cfg: TrainConfig) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
-    if cfg.device == "auto":
-        device = torch.device(f"cuda:{local}") if torch.cuda.is_available() else torch.device("cpu")
-    else:
-        device = torch.device(cfg.device)
+    device = resolve_device(cfg.device, local)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
