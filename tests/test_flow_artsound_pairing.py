@@ -49,6 +49,15 @@ def check_report_against_stats(report: str, stats: list[dict], method: str, fina
         assert int(row["pairs"]) == st["pairs"]
         for col, key in (("min", "min"), ("max", "max"), ("avg", "mean"), ("std dev", "std")):
             assert float(row[col]) == pytest.approx(st[key], abs=5.1e-5), (st["approach"], key)
+    compared = [r for r in stats if r["approach"] == final]
+    if len(compared) > 1:  # --compare: both methods on the final approach, side by side
+        side = md_table_after(report, "### Greedy vs optimal k-NN assignment (final approach)")
+        assert [r["method"] for r in side] == [r["method"] for r in compared]
+        for row, st in zip(side, compared):
+            assert int(row["pairs"]) == st["pairs"]
+            for col, key in (("mean", "mean"), ("p10", "p10"), ("bottom-decile mean", "bottom_decile_mean"), ("min", "min")):
+                assert float(row[col]) == pytest.approx(st[key], abs=5.1e-5), (st["method"], key)
+            assert float(row["total similarity"]) == pytest.approx(st["mean"] * st["pairs"], abs=5.1e-5)
     ranges = md_table_after(report, "### Figure 2: similarity ranges")
     assert [(r["pairing approach"], int(r["low"]), int(r["medium"]), int(r["high"])) for r in ranges] == [
         (APPROACHES[st["approach"]].label, st["low"], st["medium"], st["high"]) for st in main
@@ -144,9 +153,12 @@ def test_demo_configuration_minilm_caption_caption(prefect_api, folder):
     manifest = dio.read_manifest(folder)
     assert manifest["pairing"]["config"]["embedder"] == "minilm-text" and "artworks" in manifest["media_roots"]
 
-    # a re-run resumes: every embedding shard and the pairs are reused
+    # a re-run resumes: every embedding shard and each approach's pairs are reused (files untouched)
+    pairings = {p: p.stat().st_mtime_ns for p in (folder / "pairings").rglob("*.parquet")}
+    assert len(pairings) == 2
     again = pair_artsound(folder, config, RunnerConfig("threads", 2))
     assert all(v["skipped_shards"] == v["shards"] for v in again["embeddings"].values())
+    assert {p: p.stat().st_mtime_ns for p in (folder / "pairings").rglob("*.parquet")} == pairings
     assert pq.read_table(folder / "pairs.parquet").equals(pairs)
     assert report.count("<!-- pairing:start -->") == 1 == (folder / "report.md").read_text().count("<!-- pairing:start -->")
 

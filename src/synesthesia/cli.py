@@ -432,7 +432,7 @@ def build_artsound_cmd(
     skip_ics: bool = typer.Option(False, help="Record CLIP-S/PAC-S/ICS as null (no image regeneration)."),
     skip_pac: bool = typer.Option(False, help="Record PAC-S (and so ICS) as null; CLIP-S is still computed."),
     long_captions: str = typer.Option("sentence-windows", help="Captions over CLIP's 77 tokens: sentence-windows (mean over windows) or truncate."),
-    seed: int = typer.Option(0, help="Sampling seed (per item and attempt)."),
+    seed: int = typer.Option(0, help="Sampling seed (per item and attempt) of the captions, and the seed of the pairing phase's splits."),
     pairing_phase: bool = typer.Option(True, "--pairing-phase/--captions-only", help="Continue into the pairing phase (embeddings, pairs, splits) after captioning."),
     embedder: EmbedderName = typer.Option(EmbedderName.imagebind, help="Pairing embeddings: imagebind (paper), clip (image+text), minilm-text (captions only, offline)."),
     pairing: PairingMethod = typer.Option(PairingMethod.greedy, help="greedy (paper: most similar pair first, each image once) or optimal-knn (max total similarity on a k-NN graph)."),
