@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The tests use only local models (random-weight configs, the packaged MiniLM):
+# never the network, so a hub lookup fails at once instead of retrying for ~20 s.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
 
 #: Small but complete: 6 styles x 3 paintings, 4 genres x 3 tracks of 30-50 s,

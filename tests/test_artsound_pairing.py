@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from synesthesia.datasets import artsound_pairing as AP
@@ -209,9 +211,16 @@ def test_dataset_card_points_at_split_files(tmp_path):
     pairs = pa.table({"audio_id": ["a", "b", "c"], "split": ["train", "train", "test"]})
     AP.write_card(tmp_path, pairs, AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"), stats)
     configs = read_card_configs(tmp_path)
-    assert configs[0]["data_files"] == [{"split": s, "path": f"data/{s}.parquet"} for s in ("train", "val", "test")]
+    # val has no rows here: it is left out of the configs (datasets cannot load an empty split file)
+    assert configs[0]["data_files"] == [{"split": s, "path": f"data/{s}.parquet"} for s in ("train", "test")]
     text = (tmp_path / "README.md").read_text()
-    assert "size_categories:\n- n<1K" in text and "mean 0.6000" in text and "| train | 2 |" in text
+    assert "size_categories:\n- n<1K" in text and "mean 0.6000" in text and "| train | 2 |" in text and "| val | 0 |" in text
+    import datasets
+
+    for split in ("train", "val", "test"):
+        pq.write_table(pairs.filter(pc.equal(pairs["split"], split)), (tmp_path / "data").mkdir(exist_ok=True) or tmp_path / "data" / f"{split}.parquet")
+    loaded = datasets.load_dataset(str(tmp_path), cache_dir=str(tmp_path / "hf-cache"))
+    assert {k: v.num_rows for k, v in loaded.items()} == {"train": 2, "test": 1}
     assert size_category(12_000) == "10K<n<100K" and size_category(999) == "n<1K"
 
 
@@ -303,6 +312,14 @@ def test_preflight_pairing_checks_the_embedder_without_loading_it(tmp_path, monk
     # a CLIP folder that is not a checkpoint
     with pytest.raises(AP.PairingPreflightError, match="no CLIP checkpoint in .*huggingface-cli download"):
         AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="clip", approach="caption-caption", embedder_options=(("model_id", str(tmp_path)),)))
+    # a hub id that cannot be fetched (offline here, and forced offline so the test does not depend on the network)
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-hf-home" / "hub"))
+    with pytest.raises(AP.PairingPreflightError, match="cannot get 'openai/clip-vit-base-patch32' from the Hugging Face hub.*huggingface-cli download"):
+        AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="clip", approach="caption-caption"))
     # an optional dependency missing (looked up, never imported)
     import importlib.util
 

@@ -548,8 +548,10 @@ def report_block(summary: dict, stats: pa.Table, pairs: pa.Table, config: ArtSou
 
 def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, stats: pa.Table) -> Path:
     """The Hugging Face dataset card (``README.md``); its ``configs`` point at ``data/{split}.parquet``."""
-    split_files = {s: f"data/{s}.parquet" for s in ("train", "val", "test")}
     splits = pairs.column("split").to_pylist()
+    # An empty split is left out of the configs: `datasets` cannot load a split
+    # file without rows (a small test split can leave val empty, e.g. with --min-similarity).
+    split_files = {s: f"data/{s}.parquet" for s in ("train", "val", "test") if s in splits}
     final = [r for r in stats.to_pylist() if r["approach"] == config.approach and r["method"] == config.method]
     mean = f"{final[0]['mean']:.4f}" if final and final[0]["pairs"] else "–"
     sections = [
@@ -557,7 +559,7 @@ def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, sta
         f"by the similarity of their `{config.embedder}` embeddings, approach **{APPROACHES[config.approach].label}**, "
         f"pairing method `{config.method}` (greedy: the most similar (track, free artwork) pair first, each artwork used "
         f"once). Every pair carries its similarity (mean {mean}) and the kept image and audio captions with their quality scores.",
-        R.md_table(["split", "pairs"], [(s, splits.count(s)) for s in split_files])
+        R.md_table(["split", "pairs"], [(s, splits.count(s)) for s in ("train", "val", "test")])
         + f"\n\nSplits: {config.train_fraction:.0%}/{1 - config.train_fraction:.0%} train/test stratified by artistic style, "
         f"a validation set of up to {config.val_size} pairs taken out of the test split (seed {config.seed}).",
         "## Columns\n\n"

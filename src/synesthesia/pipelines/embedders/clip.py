@@ -76,7 +76,9 @@ class CLIPEmbedder(WindowedTextEmbedding, Embedder):
     @classmethod
     def preflight(cls, **options: Any) -> None:
         """torch and transformers installed; a ``model_id`` that names a local
-        folder holds a checkpoint (a hub id is only checked when loaded)."""
+        folder holds a checkpoint; a hub id resolves (its ``config.json`` from
+        the local cache or the hub: a few kB, so an offline machine is told
+        before any work rather than when a worker loads the model)."""
         super().preflight(**options)
         require_modules("clip", ("torch", "transformers"), "pip install 'synesthesia[ml]'")
         model_id = str(options.get("model_id", DEFAULT_CLIP_MODEL))
@@ -84,6 +86,15 @@ class CLIPEmbedder(WindowedTextEmbedding, Embedder):
         if path.is_absolute() or model_id.startswith((".", "~")) or path.exists():
             if not (path / "config.json").is_file():
                 raise FileNotFoundError(f"clip: no CLIP checkpoint in {path} (expected config.json, weights, tokenizer and preprocessor_config.json). " + _DOWNLOAD_HELP)
+            return
+        from huggingface_hub import hf_hub_download
+
+        try:
+            hf_hub_download(model_id, "config.json")
+        except Exception as exc:  # offline, unknown repo, gated, ...
+            raise FileNotFoundError(
+                f"clip: cannot get {model_id!r} from the Hugging Face hub or its local cache ({type(exc).__name__}). " + _DOWNLOAD_HELP
+            ) from None
 
     def pixel_values(self, images: Sequence[Any]):
         """The model's input for ``images``: resized and centre-cropped as the
