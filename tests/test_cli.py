@@ -65,3 +65,22 @@ def test_model_commands_say_what_to_install_when_a_dependency_is_missing(monkeyp
     assert result.exit_code == 2, result.output
     assert f"needs {missing}" in result.output and cli.ML_INSTALL in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_model_commands_report_bad_input_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    runner = CliRunner()
+    missing_ckpt = runner.invoke(cli.app, ["eval", "mpjudge", "--checkpoint", str(tmp_path / "nope"), "--data", str(tmp_path)])
+    assert missing_ckpt.exit_code == 2 and "error: no checkpoint at" in missing_ckpt.output and "Traceback" not in missing_ckpt.output
+    (tmp_path / "empty").mkdir()
+    no_data = runner.invoke(cli.app, ["train", "mpjudge", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), "--config", "tiny"])
+    assert no_data.exit_code == 2 and "error:" in no_data.output and "build the MPD folder first" in no_data.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  learning_rate_typo: 0.1\n")
+    bad_config = runner.invoke(cli.app, ["train", "mpjudge", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run"), "--config", str(bad)])
+    assert bad_config.exit_code == 2 and "learning_rate_typo" in bad_config.output
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")  # for debugging: the exception itself
+    raised = runner.invoke(cli.app, ["eval", "mpjudge", "--checkpoint", str(tmp_path / "nope"), "--data", str(tmp_path)])
+    assert isinstance(raised.exception, FileNotFoundError)

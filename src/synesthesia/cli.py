@@ -198,9 +198,16 @@ def _links(dataset: Path, document_root: Optional[Path], url_prefix: Optional[st
 ML_INSTALL = "pip install 'synesthesia[ml]'"
 
 
+#: Set (to anything) to get a model command's traceback instead of its one-line error.
+TRACEBACK_ENV = "SYNESTHESIA_TRACEBACK"
+
+
 def _needs(*modules: str):
     """A model command stops with what to install (exit 2) when an optional
-    dependency is missing, rather than with an ImportError traceback."""
+    dependency is missing, rather than with an ImportError traceback; and
+    with a one-line ``error:`` (exit 2) on bad input — a config, a folder, a
+    checkpoint or a media file it cannot use (ValueError, OSError, which
+    includes FileNotFoundError and unreadable images)."""
 
     def wrap(command):
         @functools.wraps(command)
@@ -209,7 +216,14 @@ def _needs(*modules: str):
             if missing:
                 typer.echo(f"error: this command needs {', '.join(missing)}, which is not installed: {ML_INSTALL}", err=True)
                 raise typer.Exit(2)
-            return command(*args, **kwargs)
+            try:
+                return command(*args, **kwargs)
+            except (ValueError, OSError) as exc:
+                if os.environ.get(TRACEBACK_ENV):
+                    raise
+                message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+                typer.echo(f"error: {message}\n(set {TRACEBACK_ENV}=1 to see the traceback)", err=True)
+                raise typer.Exit(2)
 
         return run
 
