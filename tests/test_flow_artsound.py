@@ -226,3 +226,22 @@ def test_cli_pairing_options_reach_the_flow(prefect_api, tmp_path, tiny_corpus):
     stats = dio.read_table(out / "pairing_stats.parquet").to_pylist()
     assert {s["embedder"] for s in stats} == {"minilm-text"}
     assert ("caption-caption", "greedy") in {(s["approach"], s["method"]) for s in stats}  # --compare (default) runs the other method too
+
+
+def test_preflight_says_when_a_captioning_backend_is_not_installed(monkeypatch):
+    """Before ingest, not after it inside a worker."""
+    import dataclasses
+    import importlib.util
+
+    from synesthesia.flows.artsound import preflight
+    from synesthesia.flows.demo import demo_artsound_config
+    from synesthesia.pipelines.captioning import BackendUnavailable, GeneratorConfig
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None if name in ("vllm", "transformers") else real(name, *a, **k))
+    for backend, install in (("vllm", r"pip install 'synesthesia\[vllm\]'"), ("transformers", r"pip install 'synesthesia\[ml\]'")):
+        for field in ("image_captioner", "fusion"):
+            config = dataclasses.replace(demo_artsound_config(), **{field: GeneratorConfig(backend, "some/model")})
+            with pytest.raises(BackendUnavailable, match=install):
+                preflight(config, None)
+    preflight(demo_artsound_config(), None)  # the features backend needs nothing

