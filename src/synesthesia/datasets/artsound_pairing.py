@@ -302,7 +302,7 @@ def _folder_problems(config: ArtSoundPairingConfig, folder: Path) -> list[str]:
     run, _ = _plan(config, captions)
     final = APPROACHES[config.approach]
     for modality, view in (("image", final.image_view), ("audio", final.audio_view)):
-        if view == "caption" and modality not in captions and not (folder / CAPTION_TABLE[modality]).is_file():
+        if view == "caption" and modality not in captions:
             problems.append(
                 f"the final approach {config.approach!r} embeds the {modality} captions, but {folder / CAPTION_TABLE[modality]} is missing; "
                 f"{run_captions}, or choose an --approach that does not need them"

@@ -258,11 +258,14 @@ def parse_export(
         annotations = task.get("annotations") or []
         counts["annotations"] += len(annotations)
         ours = task["data"].get(key)
-        task_problem = None
+        task_problem, shown = None, None
         if not isinstance(ours, str) or not ours:
             task_problem, ours = NO_ID, f"ls-task-{task.get('id', '?')}"
         elif ours not in known:
             task_problem = UNKNOWN_PAIR if kind == RATINGS else UNKNOWN_TASK
+        elif kind != RATINGS:
+            shown = _shown_candidates(task["data"], known[ours])
+            task_problem = TASK_CHANGED if shown is None else None
         for j, ann in enumerate(annotations):
             aid = _ann_id(ann, task, j)
             rid = rater_id(ann.get("completed_by"))
@@ -299,21 +302,6 @@ def parse_export(
             if kind == RATINGS:
                 row["score"] = value
             else:
-                shown = _shown_candidates(task["data"], known[ours])
-                if shown is None:
-                    counts[TASK_CHANGED] += 1
-                    rejects.append(
-                        {
-                            "export_file": export_name,
-                            "kind": kind,
-                            "task_ref": ours,
-                            "annotation_id": aid,
-                            "rater_id": rid,
-                            "reason": TASK_CHANGED,
-                            "value": json.dumps([task["data"].get("candidate_a"), task["data"].get("candidate_b")], default=str)[:500],
-                        }
-                    )
-                    continue
                 row["chosen_id"] = shown[0 if value == "a" else 1]
                 # ``choice`` is relative to preference_tasks.parquet's A/B.
                 row["choice"] = "a" if row["chosen_id"] == known[ours][0] else "b"

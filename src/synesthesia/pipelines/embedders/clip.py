@@ -18,11 +18,10 @@ checkpoint once where there is access and pass its folder.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-
-from pathlib import Path
 
 from synesthesia.pipelines.embedders.text import WindowedTextEmbedding
 from synesthesia.pipelines.embedding import Embedder, l2_normalize, require_modules
@@ -100,7 +99,7 @@ class CLIPEmbedder(WindowedTextEmbedding, Embedder):
         """The model's input for ``images``: resized and centre-cropped as the
         checkpoint says, normalised with :data:`CLIP_IMAGE_MEAN` / :data:`CLIP_IMAGE_STD`."""
         batch = [im.convert("RGB") for im in images]
-        return self.processor(images=batch, return_tensors="pt", do_normalize=True, image_mean=list(CLIP_IMAGE_MEAN), image_std=list(CLIP_IMAGE_STD))["pixel_values"]
+        return self.processor(images=batch, return_tensors="pt")["pixel_values"]
 
     def embed_images(self, images: Sequence[Any]) -> np.ndarray:
         torch = self._torch
