@@ -175,3 +175,27 @@ def test_unknown_or_unavailable_embedder_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(EMBEDDERS, "missing", "synesthesia.models.not_there:Nope")
     with pytest.raises(RuntimeError, match="not available"):
         embedder_class("missing")
+
+
+def test_cached_embedder_is_shared_but_called_by_one_shard_at_a_time(monkeypatch):
+    """The thread runner embeds shards side by side in one process with the
+    one cached embedder; a fast tokenizer called from two threads at once
+    can mix up its padding state ("Unable to create tensor"). Concurrent
+    calls must give what sequential calls give."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from synesthesia.pipelines.captioning import Serialized
+    from synesthesia.pipelines.embedding_store import _cached_embedder
+
+    embedder = _cached_embedder("minilm-text", ())
+    assert isinstance(embedder, Serialized) and _cached_embedder("minilm-text", ()) is embedder
+    batches = [[f"A short caption {i}.", "A much longer caption about a painting " + "with many words " * (i % 7 + 1)] for i in range(24)]
+    expected = [embedder.embed_texts(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(embedder.embed_texts, batches))
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g, e, atol=1e-5)
+    # every embedding method runs under the embedder's lock
+    for method in ("embed_texts", "embed_images", "embed_audio"):
+        monkeypatch.setattr(embedder._inner, method, lambda *a, **k: embedder._lock.locked(), raising=False)
+        assert getattr(embedder, method)(["x"]) is True, method

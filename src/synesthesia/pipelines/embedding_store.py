@@ -14,7 +14,6 @@ shard and a changed embedder/config/input gives new shard keys.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -87,10 +86,13 @@ def plan_store(modality: str, view: str, items: list[dict], fingerprints: list, 
     return plan_shards(f"embed-{modality}-{view}", items, shard_size, config, fingerprints)
 
 
-@functools.lru_cache(maxsize=2)
 def _cached_embedder(name: str, options: tuple):
-    # One model load per worker process, reused by every shard it runs.
-    return get_embedder(name, **dict(options))
+    """One model load per worker process, reused by every shard it runs, and
+    called by one shard at a time (the thread runner runs shards side by side
+    in one process; tokenizers and models are not safe to call concurrently)."""
+    from synesthesia.pipelines.captioning import process_cached
+
+    return process_cached(("embedder", name, options), lambda: get_embedder(name, **dict(options)))
 
 
 def _load_inputs(items: list[dict], modality: str, view: str, root: str | None) -> tuple[list[dict], list[Any], list[dict]]:

@@ -191,11 +191,12 @@ _CACHE_LOCK = threading.Lock()
 
 
 class Serialized:
-    """A shared model object used by one caller at a time: the thread runner
+    """A shared model object (generator, scorer, captioner, embedder) used by
+    one caller at a time: the thread runner
     runs shards side by side in one process, and tokenizers / models are not
     safe to call concurrently. Attribute access passes through."""
 
-    _METHODS = ("generate", "score", "caption")
+    _METHODS = ("generate", "score", "caption", "embed_texts", "embed_images", "embed_audio")
 
     def __init__(self, inner: Any):
         self._inner = inner
