@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/synesthesia demo --out demo-output
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -1,6 +1,6 @@
 """Art2Mus measurements (printed, not asserted).
 
-1. The AudioLDM mel front end (batched numpy STFT of ``pipelines.audio``) vs
+1. The AudioLDM mel front end (batched numpy STFT of ``stages.audio``) vs
    librosa, per 10 s segment, and the ratio.
 2. The FAD trace term: symmetric eigendecompositions vs ``scipy.linalg.sqrtm``
    at the embedding size of ImageBind (1024), and the ratio.

@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import soundfile as sf
 
-from synesthesia.pipelines.audio import ClipConfig, MelConfig, mel_shard, mel_work_items, plan_clips
+from synesthesia.datasets.media import ClipConfig, MelConfig
+from synesthesia.stages.audio import mel_shard, clip_work_items, plan_clips
 
 
 def make_tracks(folder: Path, n: int, seconds: float, sr: int = 44_100) -> pa.Table:
@@ -50,7 +51,7 @@ def main() -> None:
         folder = Path(tmp)
         tracks = make_tracks(folder, args.tracks, args.seconds)
         clips = plan_clips(tracks, ClipConfig())
-        items = mel_work_items(tracks, clips)
+        items = clip_work_items(tracks, clips)
         audio_s = clips.num_rows * ClipConfig().clip_seconds
         run(folder, items[:1])  # warm-up: imports, mel filterbank
         t0 = time.perf_counter()

@@ -22,7 +22,7 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from synesthesia.pipelines.captioning import GenerationRequest, GeneratorConfig, get_generator  # noqa: E402
+from synesthesia.stages.captioning import GenerationRequest, GeneratorConfig, get_generator  # noqa: E402
 
 LATENCY_S = 0.1
 
@@ -61,10 +61,10 @@ def features_and_acs() -> None:
     import numpy as np
 
     from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
-    from synesthesia.pipelines.audio import load_audio
-    from synesthesia.pipelines.captioning.features import FeaturesGenerator, FeaturesSegmentCaptioner
-    from synesthesia.pipelines.captioning.loop import LoopItem
-    from synesthesia.pipelines.quality.text import PACKAGED_MINILM, ACSConfig, ACSScorer
+    from synesthesia.datasets.media import load_audio
+    from synesthesia.stages.captioning.features import FeaturesGenerator, FeaturesSegmentCaptioner
+    from synesthesia.stages.captioning.loop import LoopItem
+    from synesthesia.stages.quality.text import PACKAGED_MINILM, ACSConfig, ACSScorer
 
     with TemporaryDirectory() as tmp:
         corpus = make_corpus(tmp, CorpusSpec(paintings_per_style=4, tracks_per_genre=2, min_seconds=30, max_seconds=31, broken=False))

@@ -4,7 +4,7 @@ Random L2-normalised float32 embeddings (audio × images × dim; default
 20,000 × 22,000 × 1,024, ``--full``: the paper's 105,884 × 116,475 × 1,024).
 Prints, all measured in the same run on the same machine:
 
-* our exact greedy (``pipelines.greedy.greedy_match``): wall time, peak
+* our exact greedy (``stages.greedy.greedy_match``): wall time, peak
   memory (process peak RSS, which includes the embeddings themselves, and the
   increase over the RSS before it started), refill statistics;
 * one plain blocked similarity pass (float32 matrix products only, same
@@ -35,7 +35,7 @@ import time
 
 import numpy as np
 
-from synesthesia.pipelines.greedy import (
+from synesthesia.stages.greedy import (
     PAPER_ARTWORKS,
     PAPER_AUDIO,
     PAPER_EMBEDDING_DIM,
@@ -44,7 +44,7 @@ from synesthesia.pipelines.greedy import (
     greedy_reference,
     literal_per_audio,
 )
-from synesthesia.pipelines.similarity import blocked_similarity_pass
+from synesthesia.stages.similarity import blocked_similarity_pass
 
 #: ``--full``: the paper's instance (audio items, artworks, ImageBind dims).
 FULL = (PAPER_AUDIO, PAPER_ARTWORKS, PAPER_EMBEDDING_DIM)

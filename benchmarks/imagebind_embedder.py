@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from synesthesia.models.imagebind.checkpoint import inference_dtype
-from synesthesia.models.imagebind.embedder import ImageBindEmbedder
+from synesthesia.models.embedders.imagebind import ImageBindEmbedder
 from synesthesia.models.imagebind.model import IMAGEBIND_HUGE, ImageBind, ImageBindConfig
 from synesthesia.models.imagebind.preprocess import audio_features, image_pixels
 

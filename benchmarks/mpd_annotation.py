@@ -21,7 +21,7 @@ from synesthesia.annotation.assign import assign_raters
 from synesthesia.annotation.preferences import PreferenceConfig, build_preference_tasks
 from synesthesia.annotation.simulate import SimulatedRaters
 from synesthesia.datasets import schema as S
-from synesthesia.pipelines.pairing import balanced_random_pairs, pair_id
+from synesthesia.stages.pairing import balanced_random_pairs, pair_id
 
 
 def synthetic_pairs(n_pairs: int, n_paintings: int, n_clips: int, seed: int = 0) -> pa.Table:

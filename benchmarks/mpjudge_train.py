@@ -32,7 +32,8 @@ def make_folder(root: Path, n_paintings: int, n_clips: int, n_pairs: int, pref_f
 
     from synesthesia.datasets import io as dio
     from synesthesia.datasets import schema as S
-    from synesthesia.pipelines.audio import ClipConfig, MelConfig, mel_table
+    from synesthesia.datasets.media import ClipConfig, MelConfig
+    from synesthesia.stages.audio import mel_table
 
     rng = np.random.default_rng(seed)
     folder, media = root / "mpd", root / "paintings"
@@ -69,7 +70,7 @@ def make_folder(root: Path, n_paintings: int, n_clips: int, n_pairs: int, pref_f
 def main() -> None:
     import torch
 
-    from synesthesia.datasets.mpd_training import MPDMedia, mel_cache, painting_cache
+    from synesthesia.datasets.readers.mpd import MPDMedia, mel_cache, painting_cache
     from synesthesia.models.mpjudge.config import load_config
     from synesthesia.models.mpjudge.model import MPJudge, count_parameters
     from synesthesia.models.mpjudge.train import train

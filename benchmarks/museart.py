@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from synesthesia.datasets import museart as M
+from synesthesia.recipes import museart as M
 from synesthesia.datasets.synthetic import MUSIC_GENRES, synth_track
-from synesthesia.pipelines.audio import clip_file_shard
-from synesthesia.pipelines.splits import DEFAULT_FRACTIONS, SPLITS
+from synesthesia.stages.audio import clip_file_shard
+from synesthesia.datasets.keys import DEFAULT_FRACTIONS, SPLITS
 
 
 def per_category(table) -> dict:

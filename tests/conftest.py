@@ -23,7 +23,7 @@ def prefect_api():
     """One `prefect_test_harness` for the whole session (the embedded server
     costs seconds per start). Its URL is exported so subprocesses (process
     pool workers, Dask workers, CLI runs) report to the same server."""
-    from synesthesia.flows.common import configure_prefect_defaults
+    from synesthesia.flows.runner import configure_prefect_defaults
 
     configure_prefect_defaults()
     from prefect.settings import PREFECT_API_URL
@@ -57,6 +57,6 @@ def mpd_annotation_phases(prefect_api, tiny_corpus, tmp_path_factory) -> dict:
     """An MPD folder taken through the three annotation phases with simulated
     raters, plus copies of it after phases 1 and 2 (tests copy those again
     before changing them). See tests/mpd_phases.py."""
-    from mpd_phases import run_phases
+    from support.mpd_phases import run_phases
 
     return run_phases(tiny_corpus, tmp_path_factory.mktemp("mpd-annotation"))

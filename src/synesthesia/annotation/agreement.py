@@ -45,7 +45,7 @@ import pyarrow as pa
 
 from synesthesia.annotation.aggregate import factorize
 from synesthesia.datasets import schema as S
-from synesthesia.pipelines.splits import rng_for
+from synesthesia.datasets.keys import rng_for
 
 DEFAULT_BOOTSTRAP = 1000
 #: MPD paper: "the computed alpha score is 0.86" (reference column of report.md).

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from synesthesia.pipelines.splits import rng_for
+from synesthesia.datasets.keys import rng_for
 
 #: MPD paper: 35 domain experts, 5 ratings per pair, >= 3 votes per preference task.
 MPD_RATER_POOL = 35

@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from synesthesia.annotation.aggregate import factorize
 from synesthesia.datasets import schema as S
-from synesthesia.pipelines.splits import rng_for
+from synesthesia.datasets.keys import rng_for
 
 #: MPD paper: "In total, we construct 10,428 such preference tasks."
 MPD_PREFERENCE_TASKS = 10_428

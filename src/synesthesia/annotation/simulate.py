@@ -24,7 +24,7 @@ import pyarrow as pa
 from scipy import stats
 
 from synesthesia.datasets import schema as S
-from synesthesia.pipelines.splits import rng_for
+from synesthesia.datasets.keys import rng_for
 
 SIMULATED = "simulated"
 

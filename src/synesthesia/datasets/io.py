@@ -18,22 +18,14 @@ from synesthesia.datasets import schema as S
 def write_table(table: pa.Table, path: str | os.PathLike, schema: pa.Schema | None = None) -> Path:
     """Write ``table`` to ``path`` atomically (temp file in the same folder,
     then rename), so a reader or a resumed run never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if schema is not None:
         table = S.conform(table, schema)
     meta = dict(table.schema.metadata or {})
     meta.setdefault(b"schema_version", S.SCHEMA_VERSION.encode())
     table = table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 @contextlib.contextmanager
@@ -59,13 +51,9 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
 
 def write_text(text: str, path: str | os.PathLike) -> Path:
     """Atomic text write (reports, dataset cards, markers)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
 
 
 def read_table(path: str | os.PathLike, schema: pa.Schema | None = None, columns: list[str] | None = None) -> pa.Table:

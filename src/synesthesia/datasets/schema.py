@@ -23,7 +23,7 @@ SCHEMA_VERSION = "1"
 
 # --- ingest ----------------------------------------------------------------
 
-#: Validated images, as produced by ``pipelines.ingest`` for any dataset.
+#: Validated images, as produced by ``stages.ingest`` for any dataset.
 IMAGES = pa.schema(
     [
         ("image_id", pa.string()),
@@ -42,7 +42,7 @@ IMAGES = pa.schema(
     ]
 )
 
-#: Validated audio files, as produced by ``pipelines.ingest`` for any dataset.
+#: Validated audio files, as produced by ``stages.ingest`` for any dataset.
 AUDIO = pa.schema(
     [
         ("audio_id", pa.string()),

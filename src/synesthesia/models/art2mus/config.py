@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from synesthesia.pipelines.audio import TARGET_SAMPLE_RATE, MelConfig
+from synesthesia.datasets.media import TARGET_SAMPLE_RATE, MelConfig
 
 # --- the paper ----------------------------------------------------------------
 
@@ -68,7 +68,7 @@ class Art2MusConfig:
     """The model.
 
     ``image_encoder`` is an embedder name from
-    :data:`synesthesia.pipelines.embedding.EMBEDDERS` (``imagebind`` or
+    :data:`synesthesia.models.embedders.EMBEDDERS` (``imagebind`` or
     ``clip``, or any registered embedder with ``embed_images``);
     ``embedding_dim`` is its output size. An embedding smaller or larger than
     ``staging_dim`` goes through the upscaler first (the CLIP path).

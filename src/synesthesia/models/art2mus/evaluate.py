@@ -41,10 +41,10 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.models import audio_metrics as M
 from synesthesia.models.art2mus.config import INFERENCE_STEPS, SAMPLE_SECONDS, FrontEndConfig
-from synesthesia.models.art2mus.data import ArtSoundPairs, find_embedding_folder, load_images, resolve_embeddings
+from synesthesia.datasets.readers.artsound import ArtSoundPairs, find_embedding_folder, load_images, resolve_embeddings
 from synesthesia.models.art2mus.frontend import ground_truth_segment
-from synesthesia.pipelines.audio import TARGET_SAMPLE_RATE, load_audio
-from synesthesia.pipelines.shards import stable_hash
+from synesthesia.datasets.media import TARGET_SAMPLE_RATE, load_audio
+from synesthesia.datasets.keys import stable_hash
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class FadBackend:
             self.vggish = VGGishEmbedder(weights)
             self.label = self.vggish.label
         else:
-            from synesthesia.pipelines.embedding import get_embedder
+            from synesthesia.models.embedders import get_embedder
 
             self.embedder = get_embedder(config.fad_embedder)
             self.label = f"embedder:{config.fad_embedder}"
@@ -163,7 +163,7 @@ class Scorer:
     """The metric models, loaded once (VGGish or the FAD embedder, the IBSc embedder)."""
 
     def __init__(self, config: EvalConfig):
-        from synesthesia.pipelines.embedding import get_embedder
+        from synesthesia.models.embedders import get_embedder
 
         self.config = config
         self.fad = FadBackend(config)
@@ -234,7 +234,7 @@ def results_row(model_name: str, model_config, train_hours: float, step: int, su
 
 def table7_markdown(results: pa.Table) -> str:
     """The results laid out like the paper's Table 7, with the embedders named."""
-    from synesthesia.pipelines.report import md_table
+    from synesthesia.datasets.markdown import md_table
 
     def num(v, digits):
         return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
@@ -279,9 +279,9 @@ def run_evaluation(checkpoints: Sequence[str | Path], data_dir: str | Path, out_
     import torch
 
     from synesthesia.models.art2mus.data import image_embeddings as resolve_images
-    from synesthesia.models.art2mus.data import read_pairs, validation_pairs
+    from synesthesia.datasets.readers.artsound import read_pairs, validation_pairs
     from synesthesia.models.art2mus.model import Art2Mus, resolve_checkpoint
-    from synesthesia.models.art2mus.train import pick_device
+    from synesthesia.models.devices import resolve_device
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     pairs = read_pairs(data_dir)
@@ -290,7 +290,7 @@ def run_evaluation(checkpoints: Sequence[str | Path], data_dir: str | Path, out_
         chosen = chosen.select(range(min(limit, len(chosen))))
     if not len(chosen):
         raise ValueError(f"{data_dir}: no pairs in split {split!r}")
-    dev = pick_device(device)
+    dev = resolve_device(device)
     dtype = torch.bfloat16 if dev.type == "cuda" else None
     scorer = Scorer(config)
     rows = []
@@ -329,10 +329,10 @@ def generate_wav(checkpoint: str | Path, image: str | Path, out: str | Path, *, 
     import torch
 
     from synesthesia.models.art2mus.model import Art2Mus
-    from synesthesia.models.art2mus.train import pick_device
-    from synesthesia.pipelines.embedding import get_embedder
+    from synesthesia.models.devices import resolve_device
+    from synesthesia.models.embedders import get_embedder
 
-    dev = pick_device(device)
+    dev = resolve_device(device)
     model = Art2Mus.from_checkpoint(checkpoint, audioldm2=audioldm2, dtype=torch.bfloat16 if dev.type == "cuda" else None, device=dev)
     embedding = np.asarray(get_embedder(model.config.image_encoder).embed_images(load_images([Path(image)])), dtype=np.float32)
     if embedding.shape[1] != model.config.embedding_dim:

@@ -2,7 +2,7 @@
 
 AudioLDM computes a magnitude STFT (FFT 1024, Hann window 1024, hop 160,
 reflect padding), a 64-band Slaney mel filterbank over 0–8 kHz and
-``ln(max(mel, 1e-5))``. That is :func:`synesthesia.pipelines.audio.log_mel`
+``ln(max(mel, 1e-5))``. That is :func:`synesthesia.stages.audio.log_mel`
 with :class:`FrontEndConfig`'s ``mel`` (tested against librosa); this module
 only chooses the segment, normalises it and lays the result out time-first,
 ``[frames, 64]``, as the VAE expects (``[batch, 1, frames, 64]``).
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from synesthesia.models.art2mus.config import FrontEndConfig
-from synesthesia.pipelines.audio import load_audio, log_mel
+from synesthesia.datasets.media import load_audio, log_mel
 
 
 def segment_start(n_samples: int, config: FrontEndConfig) -> int:

@@ -37,11 +37,12 @@ import torch
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.models.art2mus.config import Art2MusConfig, FrontEndConfig, TrainConfig, to_dict
-from synesthesia.models.art2mus.data import ArtSoundPairs
+from synesthesia.datasets.readers.artsound import ArtSoundPairs
 from synesthesia.models.art2mus.evaluate import EvalConfig, Scorer, evaluate_model, results_row
 from synesthesia.models.art2mus.frontend import track_mel
 from synesthesia.models.art2mus.model import Art2Mus
-from synesthesia.pipelines.shards import stable_hash
+from synesthesia.datasets.keys import stable_hash
+from synesthesia.models.devices import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -288,12 +289,6 @@ class Trainer:
 
 # --- entry point ---------------------------------------------------------------------------------
 
-def pick_device(device: str | None = None) -> torch.device:
-    if device and device != "auto":
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def train_art2mus(
     data_dir: str | Path,
     run_dir: str | Path,
@@ -312,7 +307,7 @@ def train_art2mus(
     searching the store; ``model`` lets a caller pass a ready model (tests).
     """
     from synesthesia.models.art2mus.data import image_embeddings as resolve_images
-    from synesthesia.models.art2mus.data import read_pairs, validation_pairs
+    from synesthesia.datasets.readers.artsound import read_pairs, validation_pairs
 
     data_dir, run_dir = Path(data_dir), Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -338,7 +333,7 @@ def train_art2mus(
     val_emb = resolve_images(data_dir, val, model_config.image_encoder, model_config.embedding_dim, cache, store)
     train_hours = len(set(train.audio_id)) * frontend.segment_seconds / 3600.0
 
-    dev = pick_device(device)
+    dev = resolve_device(device)
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -4,7 +4,7 @@
 - :mod:`.preprocess`: image and audio preprocessing identical to the official loaders.
 - :mod:`.tokenizer`: CLIP BPE tokenizer (77-token context).
 - :mod:`.checkpoint`: finding and strictly loading the checkpoint.
-- :mod:`.embedder`: the ``imagebind`` :class:`~synesthesia.pipelines.embedding.Embedder`.
+- :mod:`.embedder`: the ``imagebind`` :class:`~synesthesia.models.embedders.Embedder`.
 
 Modules import torch lazily from here, so ``import synesthesia.models.imagebind``
 is cheap.

@@ -27,11 +27,12 @@ import torch
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.mpd_training import MPDMedia, read_preference_pairs, read_scored_pairs
+from synesthesia.models.devices import resolve_device
+from synesthesia.datasets.readers.mpd import MPDMedia, read_preference_pairs, read_scored_pairs
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import ACCURACY_THRESHOLD, TrainConfig
 from synesthesia.models.mpjudge.model import MPJudge
-from synesthesia.pipelines.report import md_table
+from synesthesia.datasets.markdown import md_table
 
 METRICS = ("srcc", "plcc", "mae", "acc")
 
@@ -88,18 +89,6 @@ def predict(model: MPJudge, media: MPDMedia, painting_rows, clip_rows, batch_siz
     finally:
         model.train(was_training)
     return np.concatenate(out) if out else np.zeros(0, np.float32)
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto``: this process's GPU (``cuda:LOCAL_RANK``) if there is one, else
-    the CPU; a bare ``cuda`` also means ``cuda:LOCAL_RANK`` (under torchrun each
-    process takes its own GPU); anything else as torch reads it."""
-    if name == "auto":
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", local_rank)
-    return device
 
 
 def preference_rows(media: MPDMedia, prefs: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synesthesia.datasets.mpd_training import load_rgb
+from synesthesia.datasets.media import load_rgb
 from synesthesia.models.mpjudge import checkpoint as ckpt
-from synesthesia.models.mpjudge.evaluate import autocast, resolve_device, to_model_inputs
+from synesthesia.models.devices import resolve_device
+from synesthesia.models.mpjudge.evaluate import autocast, to_model_inputs
 from synesthesia.models.mpjudge.model import MAP_FUSIONS
-from synesthesia.pipelines.audio import ClipConfig, MelConfig, clip_starts, cut_clips, load_audio, log_mel
+from synesthesia.datasets.media import ClipConfig, MelConfig, clip_starts, cut_clips, load_audio, log_mel
 
 #: Size at which the painting is drawn under the maps.
 DISPLAY_SIZE = 256

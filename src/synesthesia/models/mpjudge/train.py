@@ -60,10 +60,11 @@ import torch
 import torch.distributed as dist
 
 from synesthesia.datasets import io as dio
-from synesthesia.datasets.mpd_training import MPDMedia, read_preference_pairs, read_scored_pairs
+from synesthesia.datasets.readers.mpd import MPDMedia, read_preference_pairs, read_scored_pairs
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
-from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, preference_rows, resolve_device, to_model_inputs
+from synesthesia.models.devices import resolve_device
+from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, preference_rows, to_model_inputs
 from synesthesia.models.mpjudge.losses import dpo_loss, regression_loss, total_loss
 from synesthesia.models.mpjudge.model import MPJudge
 

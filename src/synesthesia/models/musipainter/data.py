@@ -41,7 +41,7 @@ class MusipainterExamples(torch.utils.data.Dataset):
     """``(fbank [frames, 128], pixels [3, S, S], category_index)`` per pair of a split."""
 
     def __init__(self, folder, split: str, image_size: int, clip_seconds: float):
-        from synesthesia.datasets.museart import MuseartPairs
+        from synesthesia.datasets.readers.museart import MuseartPairs
 
         self.pairs = MuseartPairs(folder, split)
         if self.pairs.sample_rate != SAMPLE_RATE:

@@ -27,7 +27,7 @@ import numpy as np
 from synesthesia.datasets import io as dio
 from synesthesia.models.audio_metrics import frechet_distance, gaussian_stats
 from synesthesia.models.musipainter import metrics as MX
-from synesthesia.pipelines.report import md_table
+from synesthesia.datasets.markdown import md_table
 
 #: "Results ... are computed after generating 335 images from music inputs sampled inside the test set."
 PAPER_GENERATED = 335
@@ -61,7 +61,7 @@ class EvalConfig:
 
 def sample_pairs(data_dir, split: str, n: int, seed: int):
     """``n`` pairs of the split drawn without replacement (seeded), sorted by audio id."""
-    from synesthesia.datasets.museart import read_pairs
+    from synesthesia.datasets.readers.museart import read_pairs
 
     table = read_pairs(data_dir, split).sort_by("audio_id")
     rows = table.to_pylist()
@@ -102,7 +102,7 @@ def score_model(generated: list, rows: list[dict], split_rows: list[dict], embed
     is the pair image ``i`` was generated from; ``split_rows`` the whole split)."""
     from PIL import Image
 
-    from synesthesia.pipelines.audio import load_clip
+    from synesthesia.datasets.media import load_clip
 
     images = sorted({r["image_path"] for r in split_rows})
     audios = sorted({r["audio_path"] for r in split_rows})
@@ -142,7 +142,7 @@ def evaluate(checkpoints: Sequence[str | os.PathLike], data_dir: str | os.PathLi
 
     from synesthesia.datasets import schema as S
     from synesthesia.models.musipainter.pipeline import audio_fbank, load_generator
-    from synesthesia.pipelines.embedding import get_embedder
+    from synesthesia.models.embedders import get_embedder
 
     out_dir = Path(out_dir)
     rows, split_rows = sample_pairs(data_dir, config.split, config.n_generated, config.seed)

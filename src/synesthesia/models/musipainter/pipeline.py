@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from synesthesia.datasets.io import atomic_output
+from synesthesia.models.devices import resolve_device
 from synesthesia.models.musipainter.beats import SAMPLE_RATE, beats_fbank, load_beats
 from synesthesia.models.musipainter.data import fixed_length
 from synesthesia.models.musipainter.model import AudioEmbedder, MusipainterConfig, add_placeholder, write_token
@@ -21,12 +22,6 @@ SD_HELP = (
     "(`hf download CompVis/stable-diffusion-v1-4 --local-dir DIR`) and pass the folder as --sd-model DIR "
     "(or `sd_model:` in the config)."
 )
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 @dataclass
@@ -62,7 +57,7 @@ def build_embedder(config: MusipainterConfig, text_dim: int, beats_checkpoint: s
 def audio_fbank(path: str | os.PathLike, clip_seconds: float) -> torch.Tensor:
     """The BEATs input of an audio file: 16 kHz mono, its first ``clip_seconds``
     (zero-padded when shorter), ``[1, frames, 128]``."""
-    from synesthesia.pipelines.audio import load_audio
+    from synesthesia.datasets.media import load_audio
 
     y = fixed_length(load_audio(path, SAMPLE_RATE), int(round(clip_seconds * SAMPLE_RATE)))
     return torch.from_numpy(beats_fbank(y))[None]

@@ -42,9 +42,9 @@ from synesthesia.models.musipainter.pipeline import (
     epoch_checkpoints,
     load_checkpoint,
     load_sd_components,
-    resolve_device,
     save_checkpoint,
 )
+from synesthesia.models.devices import resolve_device
 
 METRIC_FIELDS = ("epoch", "step", "lr", "train_loss", "train_ldm", "train_l1", "train_cl", "val_loss", "val_ldm", "val_l1", "val_cl", "best")
 

@@ -1,0 +1,194 @@
+"""``synesthesia build mpd | artsound | artsound-pairs | museart``.
+
+Every build takes its inputs as ``--paintings`` and ``--music`` (``--music``
+for the published Museart audio too) and writes ``--out``; the old
+spellings (``--artworks``, ``--images``, ``--audio``, ``--dataset``,
+``--split``) still work, hidden, for one release.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Optional, Tuple
+
+import typer
+
+from synesthesia.annotation.aggregate import AMBIGUITY_BAND
+from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
+from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
+from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS
+from synesthesia.cli.common import (
+    ANNOTATION,
+    DATASET,
+    INPUTS,
+    DaskAddressOption,
+    RunnerOption,
+    Runner,
+    ShardSizeOption,
+    WorkersOption,
+    aliased,
+    command,
+    hidden_alias,
+    runner_config,
+)
+from synesthesia.recipes.museart.config import DEFAULT_GROUP_PATTERN, DEFAULT_MIN_AUDIO_SECONDS
+from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
+
+app = typer.Typer(help="Build a dataset folder from paintings and music (resumable: re-run to continue).", no_args_is_help=True)
+
+PAINTINGS_HELP = "(required) Folder of paintings (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source."
+MUSIC_HELP = "(required) Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source."
+OUT_HELP = "(required) Dataset folder to write (may exist: finished shards are reused)."
+
+
+def inputs(paintings, music, out, *, artworks=None, images=None, audio=None) -> tuple[Path, Path, Path]:
+    """The three paths every build takes, from the current or the old spellings."""
+    return (
+        aliased(paintings, "--paintings", artworks=artworks, images=images),
+        aliased(music, "--music", audio=audio),
+        aliased(out, "--out"),
+    )
+
+
+class SplitMode(str, Enum):
+    items = "items"
+    pairs = "pairs"
+
+
+class ClipFormat(str, Enum):
+    flac = "flac"
+    wav = "wav"
+
+
+@app.command("mpd")
+@command()
+def build_mpd_cmd(
+    paintings: Optional[Path] = typer.Option(None, help=PAINTINGS_HELP, rich_help_panel=INPUTS),
+    music: Optional[Path] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
+    out: Optional[Path] = typer.Option(None, help=OUT_HELP, rich_help_panel=INPUTS),
+    pairs: int = typer.Option(MPD_DEFAULT_PAIRS, help="Number of random (painting, clip) pairs, capped at what is possible.", rich_help_panel=DATASET),
+    seed: int = typer.Option(0, help="Seed for splits and pairing.", rich_help_panel=DATASET),
+    split_mode: SplitMode = typer.Option(SplitMode.items, help="'items': split paintings/tracks first, pair within splits (leak-free). 'pairs': pair-level split.", rich_help_panel=DATASET),
+    raters: int = typer.Option(MPD_RATER_POOL, help=f"Size of the rater pool (MPD paper: {MPD_RATER_POOL}).", rich_help_panel=ANNOTATION),
+    ratings_per_pair: int = typer.Option(MPD_RATERS_PER_PAIR, help=f"Distinct raters asked per pair (paper: {MPD_RATERS_PER_PAIR}).", rich_help_panel=ANNOTATION),
+    ambiguity_band: Tuple[float, float] = typer.Option(
+        AMBIGUITY_BAND, help=f"LO HI: pairs whose final score is in [LO, HI] (inclusive) get preference tasks (paper: {AMBIGUITY_BAND[0]} {AMBIGUITY_BAND[1]}).",
+        rich_help_panel=ANNOTATION,
+    ),
+    bootstrap: int = typer.Option(DEFAULT_BOOTSTRAP, help="Bootstrap resamples of pairs for α's 95 % interval (0: no interval).", rich_help_panel=ANNOTATION),
+    preference_tasks: int = typer.Option(
+        MPD_PREFERENCE_TASKS, help=f"Target number of preference tasks (paper: {MPD_PREFERENCE_TASKS:,}; capped at what the ambiguous pairs allow).",
+        rich_help_panel=ANNOTATION,
+    ),
+    votes_per_task: int = typer.Option(
+        MPD_RATERS_PER_PREFERENCE_TASK,
+        help=f"Raters per preference task, and the votes a task needs before consensus (paper: at least {MPD_RATERS_PER_PREFERENCE_TASK}).",
+        rich_help_panel=ANNOTATION,
+    ),
+    clip_format: ClipFormat = typer.Option(ClipFormat.flac, help="Format of the clips' listening copies for raters.", rich_help_panel=ANNOTATION),
+    shard_size: ShardSizeOption = None,
+    workers: WorkersOption = 2,
+    runner: RunnerOption = Runner.local,
+    dask_address: DaskAddressOption = None,
+    artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
+    images: Optional[Path] = hidden_alias("--images", "--paintings"),
+    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+):
+    """MPD: ingest → 15 s clips → 128×469 mels → random pairs with leak-free splits,
+    then the annotation phases as far as the data in OUT allows.
+
+    Writes paintings.parquet, tracks.parquet, clips.parquet, mels/, pairs.parquet,
+    quarantine.parquet, dataset.json and report.md into OUT; then (1) rating tasks
+    (assignments.parquet, clips/, labelstudio/); with ratings.parquet (2) scores,
+    agreement and preference tasks; with preference_votes.parquet (3) consensus
+    preference_pairs.parquet, hf/ and the dataset card README.md. Says what it waits for.
+
+    Example: synesthesia build mpd --paintings wikiart/ --music tracks/ --out mpd/ --pairs 50000
+    """
+    from synesthesia.annotation.aggregate import AggregationConfig
+    from synesthesia.annotation.preferences import ConsensusConfig
+    from synesthesia.flows.mpd import build_mpd
+    from synesthesia.recipes import mpd
+
+    paintings, music, out = inputs(paintings, music, out, artworks=artworks, images=images, audio=audio)
+    started = time.perf_counter()
+    annotation = mpd.MPDAnnotationConfig(
+        rater_pool=raters,
+        raters_per_pair=ratings_per_pair,
+        raters_per_preference_task=votes_per_task,
+        aggregation=AggregationConfig(band=tuple(ambiguity_band)),
+        n_boot=bootstrap,
+        preference_tasks=preference_tasks,
+        consensus=ConsensusConfig(min_votes=votes_per_task),
+        clip_media_format=clip_format.value,
+    )
+    config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation)
+    summary = build_mpd(paintings, music, out, config, shard_size or mpd.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
+    typer.echo(
+        f"MPD built in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']['drawn']} pairs, "
+        f"{summary['mels']} clips; report: {out / 'report.md'}"
+    )
+    typer.echo(f"Annotation: {summary['annotation']['status']['message']}")
+
+
+class MuseartSplit(str, Enum):
+    grouped = "grouped"
+    paper = "paper"
+    from_csv = "from-csv"
+
+
+class ShortAudio(str, Enum):
+    pad = "pad"
+    drop = "drop"
+
+
+@app.command("museart")
+@command()
+def build_museart_cmd(
+    paintings: Optional[Path] = typer.Option(None, help="(required) Folder of images: one sub-folder per category, or any tree of files named <id>.* with --csv-dir.", rich_help_panel=INPUTS),
+    music: Optional[Path] = typer.Option(None, help="(required) Folder of audio files (30 s WAVs in the published Museart): one sub-folder per category, or any tree with --csv-dir.", rich_help_panel=INPUTS),
+    out: Optional[Path] = typer.Option(None, help=OUT_HELP, rich_help_panel=INPUTS),
+    csv_dir: Optional[Path] = typer.Option(None, help="Folder with the published images.csv and audio.csv (id,class,set); files are matched by name. Without it, sub-folders are the categories.", rich_help_panel=INPUTS),
+    split_mode: MuseartSplit = typer.Option(
+        MuseartSplit.grouped,
+        help="'grouped': 80/10/10 per category, no source track in two splits (default). 'paper': 80/10/10 per category at item level. 'from-csv': the published set column.",
+        rich_help_panel=DATASET,
+    ),
+    seed: int = typer.Option(0, help="Seed for splits and pairing.", rich_help_panel=DATASET),
+    group_pattern: str = typer.Option(DEFAULT_GROUP_PATTERN, help="Regex over an audio item's name; its first group is the source track (grouped split, leakage figures).", rich_help_panel=DATASET),
+    short_audio: ShortAudio = typer.Option(ShortAudio.pad, help="Files under 30 s: 'pad' with silence (if at least --min-audio-seconds long) or 'drop' (quarantine).", rich_help_panel=DATASET),
+    min_audio_seconds: float = typer.Option(DEFAULT_MIN_AUDIO_SECONDS, help="With --short-audio pad: shorter files are quarantined.", rich_help_panel=DATASET),
+    shard_size: ShardSizeOption = None,
+    workers: WorkersOption = 2,
+    runner: RunnerOption = Runner.local,
+    dask_address: DaskAddressOption = None,
+    images: Optional[Path] = hidden_alias("--images", "--paintings"),
+    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    split: Optional[MuseartSplit] = hidden_alias("--split", "--split-mode"),
+):
+    """Museart: ingest → 30 s 16 kHz mono clips → splits → one image of the same category and split per audio item.
+
+    Writes images.parquet, audio.parquet, clips/, pairs.parquet, pairs/<split>/part-*.parquet,
+    quarantine.parquet, dataset.json, report.md and a dataset card (README.md) into OUT.
+
+    Example: synesthesia build museart --paintings museart/images --music museart/audio --csv-dir museart/ --out museart-built/
+    """
+    from synesthesia.flows.museart import build_museart
+    from synesthesia.recipes import museart
+
+    paintings, music, out = inputs(paintings, music, out, images=images, audio=audio)
+    mode = split or split_mode
+    started = time.perf_counter()
+    config = museart.MuseartConfig(
+        split=mode.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds
+    )
+    summary = build_museart(paintings, music, out, config, csv_dir, shard_size or museart.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
+    sizes = " / ".join(f"{s} {n}" for s, n in summary["split_sizes"].items())
+    leak = summary["leakage"][config.split]
+    typer.echo(
+        f"Museart built in {out} ({time.perf_counter() - started:.0f} s): pairs {sizes}; "
+        f"{leak['leaked']} of {leak['groups']} source tracks in more than one split; report: {out / 'report.md'}"
+    )
+

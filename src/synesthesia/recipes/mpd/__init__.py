@@ -1,0 +1,108 @@
+"""The MPD recipe (MPJudge paper): plain functions over an MPD folder.
+
+In the order a build runs them (``flows/mpd.py`` maps them onto Prefect):
+
+1. :func:`ingest` — validate paintings and music, split them (leak-free,
+   stratified), plan the 15 s clips;
+2. :func:`mels` — the 128 × 469 log-mel of every clip;
+3. :func:`pairs` — the random pairs, ``dataset.json``;
+4. :func:`run_phases` — the annotation phases as far as the folder's data
+   allows (rating tasks → scores and preference tasks → consensus, card);
+5. :func:`write_report` — ``report.md``.
+
+Between the phases, people label in Label Studio
+(:func:`labelstudio_tasks`, :func:`import_annotations`); :func:`status` says
+what a folder waits for.
+"""
+
+from synesthesia.recipes.mpd.annotation import (
+    finish,
+    listening_clips,
+    listening_copies,
+    plan_preferences,
+    plan_ratings,
+    run_phases,
+    score_ratings,
+    simulate_ratings,
+    simulate_votes,
+)
+from synesthesia.recipes.mpd.build import Items, assemble_items, build_summary, ingest, mels, pairs
+from synesthesia.recipes.mpd.config import (  # the folder layout and the configs
+    DEFAULT_SHARD_SIZE,
+    BUILD_SUMMARY,
+    ASSIGNMENTS,
+    CLIP_MEDIA,
+    CLIP_MEDIA_DIR,
+    DEFAULT_FORMAT,
+    RATINGS_FILE,
+    SCORES,
+    UNSCORED,
+    RATER_STATS,
+    AGREEMENT,
+    PREFERENCE_TASKS_FILE,
+    PREFERENCE_ASSIGNMENTS,
+    PREFERENCE_VOTES,
+    PREFERENCE_PAIRS,
+    REJECTS,
+    LABELSTUDIO,
+    IMPORT_LOG,
+    PROCESSED,
+    PROJECTS,
+    FIGURES,
+    WAITING_FOR_RATINGS,
+    WAITING_FOR_VOTES,
+    WAITING_FOR_MORE_VOTES,
+    COMPLETE,
+    WAITING_FOR_RUN,
+    MPDAnnotationConfig,
+    annotation_config,
+    DATASET,
+    SPLIT_MODES,
+    MPDConfig,
+    read_optional,
+)
+from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
+from synesthesia.recipes.mpd.labelstudio import default_links, import_annotations, import_log, labelstudio_tasks, media_files, write_labelstudio_files
+from synesthesia.recipes.mpd.report import write_report
+from synesthesia.recipes.mpd.status import status
+
+__all__ = [
+    "Items", "assemble_items", "build_summary", "ingest", "mels", "pairs",
+    "finish", "listening_clips", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
+    "simulate_ratings", "simulate_votes",
+    "HF_FOLDER", "scored_pairs_table", "write_hf_export",
+    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "write_labelstudio_files",
+    "write_report", "status",
+    "DEFAULT_SHARD_SIZE",
+    "BUILD_SUMMARY",
+    "ASSIGNMENTS",
+    "CLIP_MEDIA",
+    "CLIP_MEDIA_DIR",
+    "DEFAULT_FORMAT",
+    "RATINGS_FILE",
+    "SCORES",
+    "UNSCORED",
+    "RATER_STATS",
+    "AGREEMENT",
+    "PREFERENCE_TASKS_FILE",
+    "PREFERENCE_ASSIGNMENTS",
+    "PREFERENCE_VOTES",
+    "PREFERENCE_PAIRS",
+    "REJECTS",
+    "LABELSTUDIO",
+    "IMPORT_LOG",
+    "PROCESSED",
+    "PROJECTS",
+    "FIGURES",
+    "WAITING_FOR_RATINGS",
+    "WAITING_FOR_VOTES",
+    "WAITING_FOR_MORE_VOTES",
+    "COMPLETE",
+    "WAITING_FOR_RUN",
+    "MPDAnnotationConfig",
+    "annotation_config",
+    "DATASET",
+    "SPLIT_MODES",
+    "MPDConfig",
+    "read_optional",
+]

@@ -1,0 +1,158 @@
+"""MPD's build configuration and the layout of a built folder.
+
+A built MPD folder::
+
+    DIR/
+      dataset.json        which dataset, media roots, build config
+      paintings.parquet   schema.MPD_PAINTINGS   (one row per valid painting, with split)
+      tracks.parquet      schema.MPD_TRACKS      (one row per valid track, with split)
+      clips.parquet       schema.CLIPS           (15 s clips; split of their track)
+      mels/part-*.parquet schema.mels_schema     (128 x 469 log-mel per clip, float16)
+      pairs.parquet       schema.MPD_PAIRS
+      quarantine.parquet  schema.QUARANTINE
+      report.md
+      _work/              shard parts of the ingest stages (kept so re-runs resume)
+
+    and, as annotation proceeds (recipes/mpd/annotation.py):
+
+      assignments.parquet, clip_files.parquet, clips/, labelstudio/           phase 1
+      ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
+      agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
+      preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3
+      annotation_rejects.parquet, figures/
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from synesthesia.annotation.aggregate import AggregationConfig
+from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
+from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
+from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS, ConsensusConfig
+from synesthesia.datasets import io as dio
+from synesthesia.datasets.keys import DEFAULT_FRACTIONS
+from synesthesia.datasets.media import ClipConfig, MelConfig
+from synesthesia.stages.audio import CLIP_FORMATS
+from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
+
+#: Files per ingest shard and tracks per mel / clip-file shard.
+DEFAULT_SHARD_SIZE = 200
+#: The data-path summary of the last build (the report needs it when only the annotation phases run).
+BUILD_SUMMARY = "_work/build-summary.json"
+
+# --- layout ----------------------------------------------------------------------
+
+ASSIGNMENTS = "assignments.parquet"
+#: Listening copies of the clips for raters (schema.CLIP_FILES; paths relative to CLIP_MEDIA_DIR).
+CLIP_MEDIA = "clip_files.parquet"
+CLIP_MEDIA_DIR = "clips"
+#: FLAC: lossless, plays in every current browser, fast to encode.
+DEFAULT_FORMAT = "flac"
+RATINGS_FILE = "ratings.parquet"
+SCORES = "scores.parquet"
+UNSCORED = "unscored.parquet"
+RATER_STATS = "rater_stats.parquet"
+AGREEMENT = "agreement.json"
+PREFERENCE_TASKS_FILE = "preference_tasks.parquet"
+PREFERENCE_ASSIGNMENTS = "preference_assignments.parquet"
+PREFERENCE_VOTES = "preference_votes.parquet"
+PREFERENCE_PAIRS = "preference_pairs.parquet"
+REJECTS = "annotation_rejects.parquet"
+LABELSTUDIO = "labelstudio"
+IMPORT_LOG = "labelstudio/imports.json"
+#: SHA-256 of the ratings / votes files the last `annotate run` used, so
+#: `status` can tell imported-but-not-yet-processed annotations apart.
+PROCESSED = "labelstudio/processed.json"
+PROJECTS = "labelstudio/projects.json"
+FIGURES = "figures"
+
+WAITING_FOR_RATINGS = "waiting for ratings"
+WAITING_FOR_VOTES = "waiting for preference votes"
+WAITING_FOR_MORE_VOTES = "consensus written, waiting for more preference votes"
+COMPLETE = "complete"
+WAITING_FOR_RUN = "imported, waiting for annotate run"
+
+
+@dataclass(frozen=True)
+class MPDAnnotationConfig:
+    """Annotation settings of an MPD build (paper defaults)."""
+
+    rater_pool: int = MPD_RATER_POOL
+    raters_per_pair: int = MPD_RATERS_PER_PAIR
+    raters_per_preference_task: int = MPD_RATERS_PER_PREFERENCE_TASK
+    aggregation: AggregationConfig = field(default_factory=AggregationConfig)
+    n_boot: int = DEFAULT_BOOTSTRAP
+    preference_tasks: int = MPD_PREFERENCE_TASKS
+    consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
+    clip_media_format: str = DEFAULT_FORMAT
+
+    def __post_init__(self):
+        if not 1 <= self.raters_per_pair <= self.rater_pool:
+            raise ValueError("need 1 <= raters_per_pair <= rater_pool")
+        if not 1 <= self.raters_per_preference_task <= self.rater_pool:
+            raise ValueError("need 1 <= raters_per_preference_task <= rater_pool")
+        if self.n_boot < 0:
+            raise ValueError("n_boot must be >= 0 (0: no bootstrap interval)")
+        if self.clip_media_format not in CLIP_FORMATS:
+            raise ValueError(f"clip_media_format must be one of {sorted(CLIP_FORMATS)}")
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "MPDAnnotationConfig":
+        """Rebuild from ``dataclasses.asdict`` output (as stored in dataset.json)."""
+        if not d:
+            return cls()
+        d = dict(d)
+        agg = dict(d.pop("aggregation", {}) or {})
+        for key in ("band", "sigma_thresholds"):
+            if key in agg:
+                agg[key] = tuple(agg[key])
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(
+            aggregation=AggregationConfig(**agg),
+            consensus=ConsensusConfig(**(d.pop("consensus", {}) or {})),
+            **{k: v for k, v in d.items() if k in known},
+        )
+
+
+def annotation_config(out: str | os.PathLike) -> tuple[MPDAnnotationConfig, int]:
+    """The annotation config and seed recorded in ``dataset.json``."""
+    cfg = dio.read_manifest(out).get("config", {})
+    return MPDAnnotationConfig.from_dict(cfg.get("annotation")), int(cfg.get("seed", 0))
+
+
+DATASET = "mpd"
+SPLIT_MODES = ("items", "pairs")
+
+
+@dataclass(frozen=True)
+class MPDConfig:
+    """Everything that decides the content of an MPD build (paper defaults)."""
+
+    n_pairs: int = MPD_DEFAULT_PAIRS
+    seed: int = 0
+    #: "items": paintings and tracks are split first, pairs drawn within a split
+    #: (no painting or clip in two splits). "pairs": pair-level split.
+    split_mode: str = "items"
+    fractions: tuple[tuple[str, float], ...] = tuple(DEFAULT_FRACTIONS.items())
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    mel: MelConfig = field(default_factory=MelConfig)
+    #: raters, aggregation, preference tasks, consensus (see datasets/mpd_annotation.py)
+    annotation: MPDAnnotationConfig = field(default_factory=MPDAnnotationConfig)
+
+    def __post_init__(self):
+        if self.split_mode not in SPLIT_MODES:
+            raise ValueError(f"split_mode must be one of {SPLIT_MODES}")
+        if self.n_pairs < 0:
+            raise ValueError("n_pairs must be >= 0")
+
+
+def read_optional(out: Path, name: str, schema: pa.Schema) -> pa.Table | None:
+    """``out/name`` read with ``schema``, or None when the file does not exist."""
+    path = out / name
+    return dio.read_table(path, schema) if path.exists() else None

@@ -1,0 +1,220 @@
+"""MPD's ``report.md``: the data path (ingest, clips, pairs) and whatever
+annotation phases are done (imports, scores and agreement, per-rater figures,
+preference tasks, consensus), with the score and σ histograms."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from synesthesia.annotation.aggregate import PAPER_MEAN_SIGMA, PAPER_SHARE_BELOW
+from synesthesia.annotation.agreement import PAPER_ALPHA
+from synesthesia.annotation.preferences import CLIPS_GIVEN_PAINTING, MPD_PREFERENCE_TASKS, PAINTINGS_GIVEN_CLIP, PAPER_CONSENSUS, consensus
+from synesthesia.datasets import io as dio
+from synesthesia.datasets import markdown as R
+from synesthesia.datasets import schema as S
+from synesthesia.recipes.mpd.config import (
+    AGREEMENT,
+    FIGURES,
+    PREFERENCE_PAIRS,
+    PREFERENCE_TASKS_FILE,
+    PREFERENCE_VOTES,
+    RATER_STATS,
+    REJECTS,
+    SCORES,
+    UNSCORED,
+    annotation_config,
+    read_optional,
+)
+from synesthesia.recipes.mpd.export import simulated_note
+from synesthesia.recipes.mpd.labelstudio import import_log
+from synesthesia.recipes.mpd.status import status
+
+
+def write_report(out: Path, summary: dict) -> Path:
+    """``report.md`` from the build summary and the folder's annotation state."""
+    sections = data_sections(out, summary) + annotation_sections(out)
+    text = "# MPD build report\n\n" + "\n\n".join(sections) + "\n"
+    return dio.write_text(text, out / "report.md")
+
+
+def data_sections(out: Path, summary: dict) -> list[str]:
+    """The data-path sections of ``report.md`` (ingest, clips, pairs)."""
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
+    tracks = dio.read_table(out / "tracks.parquet", S.MPD_TRACKS)
+    clips = dio.read_table(out / "clips.parquet", S.CLIPS)
+    pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS)
+    quarantine = dio.read_table(out / "quarantine.parquet", S.QUARANTINE)
+    cfg = summary["config"]
+    splits = ["train", "val", "test"]
+    sections = [
+        "## Counts per stage\n\n"
+        + R.md_table(
+            ["stage", "count"],
+            [
+                ("painting files found", summary["paintings_found"]),
+                ("valid paintings (after dedup)", paintings.num_rows),
+                ("music files found", summary["music_found"]),
+                ("valid tracks (after dedup)", tracks.num_rows),
+                (f"{cfg['clip']['clip_seconds']:g} s clips", clips.num_rows),
+                ("mel spectrograms", summary["mels"]),
+                ("pairs requested", cfg["n_pairs"]),
+                ("pairs drawn", pairs.num_rows),
+                ("rejected inputs", quarantine.num_rows),
+            ],
+        ),
+        "## Quarantine\n\n" + R.quarantine_section(quarantine),
+        "## Paintings by style and split\n\n" + R.crosstab(paintings.column("style").to_pylist(), paintings.column("split").to_pylist(), "style", splits)
+        if cfg["split_mode"] == "items"
+        else "## Paintings by style\n\n" + R.counts_table(paintings.column("style").to_pylist(), "style"),
+        "## Tracks by genre and split\n\n" + R.crosstab(tracks.column("genre").to_pylist(), tracks.column("split").to_pylist(), "genre", splits)
+        if cfg["split_mode"] == "items"
+        else "## Tracks by genre\n\n" + R.counts_table(tracks.column("genre").to_pylist(), "genre"),
+        _pairs_section(summary["pairs"], cfg),
+    ]
+    return sections
+
+
+def _pairs_section(pairs_summary: dict, cfg: dict) -> str:
+    rows = []
+    for split, s in pairs_summary["splits"].items():
+        rows.append((split, s.get("paintings", "-"), s.get("clips", "-"), s.get("target", s["drawn"]), s["possible"], s["drawn"]))
+    mode = (
+        "Paintings and tracks were split first (stratified by style / genre); pairs are drawn within each split, "
+        "so no painting or clip appears in two splits."
+        if cfg["split_mode"] == "items"
+        else "One balanced random draw over all paintings and clips; each pair was then given a split at random "
+        "(a painting or clip may appear in several splits)."
+    )
+    return (
+        f"## Random pairs\n\n{mode} Every painting and every clip is used as evenly as possible "
+        f"(within each draw, usage differs by at most one). Seed {cfg['seed']}.\n\n"
+        + R.md_table(["split", "paintings", "clips", "target pairs", "possible pairs", "drawn"], rows)
+    )
+
+
+def _figures(out: Path, scores: pa.Table, band: tuple[float, float], thresholds: tuple[float, ...], simulated: bool = False) -> tuple[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (out / FIGURES).mkdir(parents=True, exist_ok=True)
+    score = scores.column("score").to_numpy(zero_copy_only=False)
+    sigma = scores.column("sigma").to_numpy(zero_copy_only=False)
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    ax.hist(score, bins=np.linspace(0, 1, 21), color="#4c72b0", edgecolor="white")
+    ax.axvspan(*band, color="#dd8452", alpha=0.2, label=f"ambiguous band {list(band)}")
+    ax.set_xlabel("final score (trimmed mean)")
+    ax.set_ylabel("pairs")
+    ax.set_title("Score distribution (paper Fig. 2c)" + (" — SIMULATED ratings" if simulated else ""))
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / FIGURES / "score_histogram.png")
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
+    top = max(0.3, float(sigma.max()) if sigma.size else 0.3)
+    ax.hist(sigma, bins=np.linspace(0, top, 31), color="#55a868", edgecolor="white")
+    for i, t in enumerate(thresholds):
+        ax.axvline(t, color="#c44e52", linestyle="--", linewidth=1, label="paper's thresholds" if i == 0 else None)
+    ax.set_xlabel("σ of a pair's raw ratings")
+    ax.set_ylabel("pairs")
+    ax.set_title("Rating dispersion per pair" + (" — SIMULATED ratings" if simulated else ""))
+    if thresholds:
+        ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / FIGURES / "sigma_histogram.png")
+    plt.close(fig)
+    return f"{FIGURES}/score_histogram.png", f"{FIGURES}/sigma_histogram.png"
+
+
+def annotation_sections(out: str | os.PathLike) -> list[str]:
+    """The annotation sections of ``report.md`` (whatever phases are done)."""
+    out = Path(out)
+    st = status(out) if (out / "pairs.parquet").exists() else None
+    sections = []
+    if st:
+        sections.append(f"## Annotation status\n\n**{st['phase']}** — {st['message']}")
+    log = import_log(out)
+    if log:
+        reasons = sorted({k for e in log for k in e["counts"] if k not in ("tasks", "annotations", "valid")})
+        rows = [
+            (Path(e["file"]).name, e["kind"], e["imported_at"], e["counts"].get("tasks", 0), e["counts"].get("annotations", 0), e["counts"].get("valid", 0))
+            + tuple(e["counts"].get(r, 0) for r in reasons)
+            for e in log
+        ]
+        sections.append(
+            "## Label Studio imports\n\nEvery annotation of every imported export is either used or listed with its reason in "
+            f"`{REJECTS}`. A `repeated` annotation is an older one by the same rater on the same task (the latest is kept).\n\n"
+            + R.md_table(["export", "kind", "imported", "tasks", "annotations", "valid", *reasons], rows)
+        )
+    if not (out / AGREEMENT).exists():
+        return sections
+    info = json.loads((out / AGREEMENT).read_text(encoding="utf-8"))
+    scores = dio.read_table(out / SCORES, S.MPD_SCORES)
+    cfg, _ = annotation_config(out)
+    score_png, sigma_png = _figures(
+        out, scores, tuple(cfg.aggregation.band), tuple(cfg.aggregation.sigma_thresholds), bool(info["sources"].get("simulated"))
+    )
+    note = simulated_note(info["sources"])
+    disp = info["dispersion"]
+    a = info["agreement"]
+    sigma_kind = "population" if info["ddof"] == 0 else "sample"
+    per_pair = ", ".join(f"{n} ratings: {c}" for n, c in info["ratings_per_pair"].items())
+    disp_rows = [("mean σ", f"{disp['mean_sigma']:.3f}", f"{PAPER_MEAN_SIGMA:.3f}")]
+    disp_rows += [
+        (f"share of pairs with σ < {t}", f"{100 * s:.1f} %", f"{100 * PAPER_SHARE_BELOW[float(t)]:.1f} %" if float(t) in PAPER_SHARE_BELOW else "-")
+        for t, s in disp["share_below"].items()
+    ]
+    disp_rows.append(("Krippendorff's α (interval)", f"{a['alpha']:.3f} (95 % CI {a['ci95'][0]:.3f}–{a['ci95'][1]:.3f})", f"{PAPER_ALPHA:.2f}"))
+    sections.append(
+        "## Ratings and scores\n\n"
+        + note
+        + f"{info['ratings']:,} ratings ({', '.join(f'{k}: {v:,}' for k, v in info['sources'].items())}) from {info['raters']} raters "
+        f"on {info['pairs']:,} pairs ({per_pair}). {info['scored']:,} pairs are scored (trimmed mean: the highest and the lowest "
+        f"rating dropped); {info['unscored']:,} have too few ratings and are listed in `{UNSCORED}`. "
+        + (f"{info['stale_ratings']:,} ratings belong to pairs no longer in `pairs.parquet` and are not used. " if info.get("stale_ratings") else "")
+        + f"{info['ambiguous']:,} scored pairs are ambiguous (score in {info['band']}, inclusive).\n\n"
+        f"![score histogram]({score_png})\n\n![sigma histogram]({sigma_png})\n\n"
+        f"σ is the {sigma_kind} standard deviation of a pair's raw ratings. α uses every pair with ≥ 2 ratings "
+        f"({a['pairs']:,} pairs, {a['ratings']:,} ratings); its interval comes from {a['n_boot']} bootstrap resamples of pairs.\n\n"
+        + R.md_table(["figure", "this dataset", "MPD paper"], disp_rows)
+    )
+    raters = dio.read_table(out / RATER_STATS, S.MPD_RATER_STATS).to_pandas().sort_values("alpha_delta", ascending=False)
+    rows = [
+        (r.rater_id, r.n_ratings, f"{r.mean_score:.3f}", f"{r.bias:+.3f}", f"{r.corr:.3f}", f"{r.alpha_without:.3f}", f"{r.alpha_delta:+.4f}")
+        for r in raters.itertuples()
+    ]
+    sections.append(
+        "## Per rater\n\nBias and correlation are against the leave-one-out consensus (the mean of the *other* ratings of the same "
+        "pair); `α without` is α recomputed with all of the rater's ratings left out. Sorted so that raters whose removal raises α "
+        "the most come first: look at those.\n\n"
+        + R.md_table(["rater", "ratings", "mean score", "bias", "corr", "α without", "Δα"], rows)
+    )
+    ptasks = read_optional(out, PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
+    if ptasks is not None:
+        text = (
+            f"## Preference tasks\n\n{ptasks.num_rows:,} tasks (requested {cfg.preference_tasks:,}; paper: {MPD_PREFERENCE_TASKS:,}), built from the "
+            f"ambiguous pairs within each split, each assigned to {cfg.raters_per_preference_task} raters. "
+            "`clips_given_painting` = {(M_i, M_j) | P_m}, `paintings_given_clip` = {(P_i, P_j) | M_n}.\n\n"
+            + R.crosstab(ptasks.column("kind").to_pylist(), ptasks.column("split").to_pylist(), "kind", ["train", "val", "test"])
+        )
+        sections.append(text)
+    if (out / PREFERENCE_PAIRS).exists() and (out / PREFERENCE_VOTES).exists():
+        votes = dio.read_table(out / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
+        _, summary = consensus(ptasks, votes, cfg.consensus)
+        vsrc = {k: int(v) for k, v in zip(*np.unique(np.asarray(votes.column("source").to_pylist(), dtype=str), return_counts=True))}
+        rows = [(k, s["tasks"], s["kept"], s["no_majority"], s["waiting"], s["no_votes"]) for k, s in summary.items() if k != "votes"]
+        sections.append(
+            "## Consensus\n\n"
+            + simulated_note(vsrc).replace("ratings", "votes")
+            + f"{summary['votes']:,} votes. A task is kept when it has at least {cfg.consensus.min_votes} votes and one candidate has a "
+            f"strict majority (paper: {PAPER_CONSENSUS[PAINTINGS_GIVEN_CLIP]:,} music-to-painting and "
+            f"{PAPER_CONSENSUS[CLIPS_GIVEN_PAINTING]:,} painting-to-music samples).\n\n"
+            + R.md_table(["kind", "tasks", "kept (preference_pairs)", "tie / no majority", f"fewer than {cfg.consensus.min_votes} votes", "no votes"], rows)
+        )
+    return sections

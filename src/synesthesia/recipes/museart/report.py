@@ -1,0 +1,120 @@
+"""Museart's ``report.md`` and dataset card."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from synesthesia.datasets import card as C
+from synesthesia.datasets import io as dio
+from synesthesia.datasets import markdown as R
+from synesthesia.datasets import schema as S
+from synesthesia.datasets.keys import SPLITS
+from synesthesia.recipes.museart.build import split_proportions
+from synesthesia.recipes.museart.config import PAPER_CATEGORIES
+
+
+def _mode_text(mode: str, group_pattern: str) -> str:
+    if mode == "grouped":
+        return (f"`grouped`: 80/10/10 per category with every source track in one split (track = item name matched by "
+                f"`{group_pattern}`, first group).")
+    if mode == "paper":
+        return "`paper`: 80/10/10 per category at item level (largest-remainder sizes per category); segments of one track may land in different splits."
+    return "`from-csv`: the published `set` column, as is (`validation` → `val`)."
+
+
+def report_sections(out: Path, summary: dict) -> list[str]:
+    """The sections of ``report.md``."""
+    images = dio.read_table(out / "images.parquet", S.MUSEART_IMAGES)
+    audio = dio.read_table(out / "audio.parquet", S.MUSEART_AUDIO)
+    pairs = dio.read_table(out / "pairs.parquet", S.MUSEART_PAIRS)
+    quarantine = dio.read_table(out / "quarantine.parquet", S.QUARANTINE)
+    cfg = summary["config"]
+    padded = sum(1 for s in audio.column("signal_s").to_pylist() if s is not None and s < cfg["clip_seconds"] - 1e-6)
+    counts = R.md_table(
+        ["stage", "count"],
+        [
+            ("image files found", summary["images_found"]),
+            ("valid images (after dedup)", images.num_rows),
+            ("audio files found", summary["audio_found"]),
+            ("valid audio files (after dedup)", summary["audio_files"]),
+            (f"{cfg['clip_seconds']:g} s audio items", audio.num_rows),
+            ("  of which zero-padded", padded),
+            ("pairs", pairs.num_rows),
+            ("rejected inputs", quarantine.num_rows),
+        ],
+    )
+    categories = sorted(set(images.column("category").to_pylist()) | set(audio.column("category").to_pylist()))
+    paper = [c for c in categories if c in PAPER_CATEGORIES]
+    other = [c for c in categories if c not in PAPER_CATEGORIES]
+    cat_text = f"{len(categories)} categories: {len(paper)} of the paper's 18" + (f", plus {len(other)} other(s): {', '.join(other)}" if other else "") + "."
+
+    split_rows = []
+    a_counts = Counter(zip(audio.column("category").to_pylist(), audio.column("split").to_pylist()))
+    i_counts = Counter(zip(images.column("category").to_pylist(), images.column("split").to_pylist()))
+    p_counts = Counter(zip(pairs.column("category").to_pylist(), pairs.column("split").to_pylist()))
+    for c in categories + ["(all)"]:
+        def n(counter, split, c=c):
+            return sum(v for (cc, s), v in counter.items() if s == split and (c == "(all)" or cc == c))
+        split_rows.append([c] + [f"{n(a_counts, s)} / {n(i_counts, s)} / {n(p_counts, s)}" for s in SPLITS])
+    props = split_proportions(audio)
+    target = dict(cfg["fractions"])
+    worst = max((abs(p[s] - target[s]) for p in props.values() for s in SPLITS), default=0.0)
+    split_text = (
+        f"Mode {_mode_text(cfg['split'], cfg['group_pattern'])} Seed {cfg['seed']}.\n\n"
+        "Each cell: audio items / images / pairs.\n\n"
+        + R.md_table(["category", *SPLITS], split_rows)
+        + f"\n\nLargest deviation of a category's audio split proportion from {'/'.join(f'{target[s]:.0%}' for s in SPLITS)}: "
+        f"{worst * 100:.2f} points."
+    )
+    leak_rows = [
+        (mode + (" (this build)" if mode == cfg["split"] else ""), v["groups"], v["leaked"], f"{(v['leaked'] / v['groups'] * 100 if v['groups'] else 0):.1f}%")
+        for mode, v in summary["leakage"].items()
+    ]
+    leak_text = (
+        "A source track leaks when its segments are in more than one split (a model then sees test music in training). "
+        "Every mode, computed on these items:\n\n"
+        + R.md_table(["split mode", "source tracks", "leaked across splits", "share"], leak_rows)
+    )
+    use = summary["pairing"]
+    order = {s: i for i, s in enumerate(SPLITS)}
+    cells = sorted(use.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], len(order)), kv[0][1]))
+    usage_rows = [(c, s, u["queries"], u["partners"], u["min_use"], u["max_use"]) for (c, s), u in cells]
+    pair_text = (
+        f"Each audio item is paired once with an image of its category and split (seed {cfg['seed']}); "
+        "within a cell every image is used `floor(a/i)` or `ceil(a/i)` times.\n\n"
+        + R.md_table(["category", "split", "audio", "images", "min use", "max use"], usage_rows)
+        + (f"\n\n{summary['unpaired']} audio item(s) had no image in their cell and are in the quarantine (stage `pairing`)." if summary["unpaired"] else "")
+    )
+    return [
+        "## Counts per stage\n\n" + counts,
+        "## Quarantine\n\n" + R.quarantine_section(quarantine),
+        "## Categories\n\n" + cat_text,
+        "## Splits\n\n" + split_text,
+        "## Source-track leakage\n\n" + leak_text,
+        "## Pairing\n\n" + pair_text,
+    ]
+
+
+def card_sections(summary: dict) -> list[str]:
+    cfg = summary["config"]
+    sizes = summary["split_sizes"]
+    return [
+        "Music–image pairs in the layout of **Museart** (Musipainter, section 3.1): each 30 s audio item "
+        "(16 kHz mono FLAC) is paired with an image of the same category and split. "
+        f"Built by `synesthesia build museart` with split mode `{cfg['split']}`, seed {cfg['seed']}.",
+        "## Splits\n\n" + R.md_table(["split", "pairs"], [(s, sizes.get(s, 0)) for s in SPLITS]),
+        "## Files\n\n"
+        "- `pairs/<split>/part-*.parquet`: `audio_id, image_id, category, split, audio_name, image_name, group, "
+        "audio_path` (relative to this folder), `image_path` (relative to the images root in `dataset.json`).\n"
+        "- `clips/`: the audio items, 30 s, 16 kHz mono, 16-bit.\n"
+        "- `images.parquet`, `audio.parquet`, `pairs.parquet`, `quarantine.parquet`, `report.md`.\n\n"
+        "Load with `synesthesia.datasets.readers.museart.MuseartPairs(DIR, split)` (audio array + PIL image + category).",
+    ]
+
+
+def write_report_and_card(out: Path, summary: dict) -> None:
+    """``report.md`` and the dataset card ``README.md`` (YAML configs → ``pairs/<split>/*.parquet``)."""
+    report = "# Museart build report\n\n" + "\n\n".join(report_sections(out, summary)) + "\n"
+    dio.write_text(report, out / "report.md")
+    C.write_dataset_card(out, "Museart (synesthesia build)", {s: f"pairs/{s}/*.parquet" for s in summary["splits"]}, card_sections(summary))

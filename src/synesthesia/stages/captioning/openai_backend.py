@@ -1,0 +1,134 @@
+"""The ``openai`` backend: any OpenAI-compatible chat-completions endpoint
+(``vllm serve MODEL``, a hosted API...).
+
+* Images go as ``data:`` URLs inside the user message (JPEG/PNG/WebP/GIF as
+  they are, other formats re-encoded as PNG).
+* Requests run with bounded concurrency (``concurrency`` threads), each with
+  a timeout (``timeout_s``); timeouts, connection errors, HTTP 429 and 5xx are
+  retried up to ``max_retries`` times with exponential backoff
+  (``backoff_s · 2^k``). Any other HTTP error, or a request still failing
+  after its retries, becomes that item's ``error`` (the loop records it and
+  the next run retries it); other items are unaffected.
+* ``extra_body`` (an engine option, it changes outputs) is merged into every
+  request body; by default ``{"chat_template_kwargs": {"enable_thinking":
+  false}}``, which vLLM passes to Qwen3's chat template.
+
+Runtime options (not part of the shard key): ``base_url`` (default
+``http://127.0.0.1:8000/v1``), ``timeout_s`` (120), ``concurrency`` (8),
+``max_retries`` (4), ``backoff_s`` (1.0), ``api_key_env`` (the environment
+variable holding the API key, default ``OPENAI_API_KEY``; the key itself is
+never stored in a config or a table).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+from synesthesia.stages.captioning import GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
+RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+_MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+def image_data_url(path: str | Path) -> str:
+    """The image file as a ``data:`` URL (re-encoded as PNG when the format is
+    not one chat APIs accept)."""
+    from PIL import Image
+
+    data = Path(path).read_bytes()
+    with Image.open(io.BytesIO(data)) as im:
+        fmt = im.format
+        if fmt not in _MIME:
+            buf = io.BytesIO()
+            im.convert("RGB").save(buf, format="PNG")
+            data, fmt = buf.getvalue(), "PNG"
+    return f"data:{_MIME[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+class OpenAIGenerator(TextGenerator):
+    name = "openai"
+    supports_images = True
+
+    def __init__(self, config: GeneratorConfig):
+        super().__init__(config)
+        import httpx
+
+        self.base_url = str(config.option("base_url", DEFAULT_BASE_URL)).rstrip("/")
+        self.timeout_s = float(config.option("timeout_s", 120.0))
+        self.concurrency = max(1, int(config.option("concurrency", 8)))
+        self.max_retries = max(0, int(config.option("max_retries", 4)))
+        self.backoff_s = float(config.option("backoff_s", 1.0))
+        self.extra_body = dict(config.option("extra_body", {"chat_template_kwargs": {"enable_thinking": False}}))
+        key = os.environ.get(str(config.option("api_key_env", "OPENAI_API_KEY")), "")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.client = httpx.Client(headers=headers, timeout=self.timeout_s, limits=httpx.Limits(max_connections=self.concurrency))
+        self.attempts_made = 0  # HTTP requests sent (retries included), for logs and tests
+        self._lock = threading.Lock()
+
+    def body(self, request: GenerationRequest) -> dict:
+        if request.image_path is not None:
+            content = [
+                {"type": "image_url", "image_url": {"url": image_data_url(request.image_path)}},
+                {"type": "text", "text": request.prompt},
+            ]
+        else:
+            content = request.prompt
+        body = {
+            "model": self.config.model,
+            "messages": [{"role": "user", "content": content}],
+            "temperature": self.config.temperature,
+            "top_p": self.config.top_p,
+            "max_tokens": self.config.max_tokens,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        body.update(self.extra_body)
+        return body
+
+    def _one(self, request: GenerationRequest) -> GenerationResult:
+        import httpx
+
+        try:
+            body = self.body(request)
+        except OSError as exc:
+            return GenerationResult(None, f"cannot read image: {exc}")
+        last = "no attempt made"
+        for k in range(self.max_retries + 1):
+            if k:
+                time.sleep(self.backoff_s * 2 ** (k - 1))
+            with self._lock:
+                self.attempts_made += 1
+            try:
+                response = self.client.post(f"{self.base_url}/chat/completions", json=body)
+            except httpx.TimeoutException:
+                last = f"timed out after {self.timeout_s:g} s"
+                continue
+            except httpx.TransportError as exc:
+                last = f"connection error: {exc}"
+                continue
+            if response.status_code in RETRY_STATUS:
+                last = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code >= 400:
+                return GenerationResult(None, f"HTTP {response.status_code}: {response.text[:300]}")
+            try:
+                text = response.json()["choices"][0]["message"]["content"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                return GenerationResult(None, f"malformed response: {response.text[:300]}")
+            text = strip_thinking(text or "")
+            return GenerationResult(text) if text else GenerationResult(None, "empty completion")
+        return GenerationResult(None, f"failed after {self.max_retries + 1} tries; last: {last}")
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        if not requests:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(requests))) as pool:
+            return list(pool.map(self._one, requests))

@@ -1,0 +1,412 @@
+"""Ingest: find media files, decode each once to validate it, quarantine the rest.
+
+Inputs come from a folder tree (metadata from sub-folder names) or from a CSV
+with a ``path`` column (paths relative to the CSV's folder) and optional
+metadata columns. A folder may also hold a ``metadata.csv`` whose rows add to
+or override what the folder names say.
+
+Every file found ends in exactly one of two places: the validated table
+(:data:`schema.IMAGES` / :data:`schema.AUDIO`) or the quarantine table with
+the stage and reason. Duplicate content (same sha256) is kept once; the other
+copies go to quarantine with ``stage="dedup"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Literal, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from synesthesia.datasets import io as dio
+from synesthesia.datasets import schema as S
+from synesthesia.datasets.inputs import Source, SourceItem, quarantine_row
+from synesthesia.stages.shards import ShardRunner, ShardStore, plan_shards, run_serially, work_dir, write_once
+
+Kind = Literal["image", "audio"]
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".aif", ".aiff"})
+METADATA_CSV = "metadata.csv"
+
+#: Metadata columns recognised in CSVs; others are ignored (and reported).
+IMAGE_META = ("style", "genre", "artist", "title", "source", "category")
+AUDIO_META = ("genre", "artist", "title", "source", "category")
+
+
+class InvalidMedia(Exception):
+    """A file that cannot be used; the message is the quarantine reason."""
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    kind: Kind
+    #: Sub-folder levels below the root, mapped to metadata fields in order.
+    folder_fields: tuple[str, ...] = ()
+    #: Audio shorter than this is quarantined (e.g. one 15 s MPD clip).
+    min_duration_s: float = 0.0
+
+    @classmethod
+    def images(cls, folder_fields: Sequence[str] = ("style", "genre")) -> "IngestConfig":
+        return cls("image", tuple(folder_fields))
+
+    @classmethod
+    def audio(cls, folder_fields: Sequence[str] = ("genre",), min_duration_s: float = 0.0) -> "IngestConfig":
+        return cls("audio", tuple(folder_fields), float(min_duration_s))
+
+
+def item_id(kind: Kind, relpath: str) -> str:
+    """Stable id from the path relative to the input root."""
+    prefix = "img" if kind == "image" else "aud"
+    return f"{prefix}-{hashlib.sha1(relpath.encode('utf-8')).hexdigest()[:16]}"
+
+
+def _clean(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _read_csv(path: Path, kind: Kind) -> tuple[list[SourceItem], list[dict]]:
+    allowed = IMAGE_META if kind == "image" else AUDIO_META
+    items, problems = [], []
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "path" not in reader.fieldnames:
+            raise ValueError(f"{path}: a 'path' column is required (found {reader.fieldnames})")
+        for lineno, row in enumerate(reader, start=2):
+            rel = _clean(row.get("path"))
+            if rel is None:
+                problems.append(quarantine_row(f"{path.name}:{lineno}", kind, "ingest", "CSV row has an empty path"))
+                continue
+            meta = tuple(sorted((k, _clean(row.get(k))) for k in allowed if _clean(row.get(k)) is not None))
+            items.append(SourceItem(Path(rel).as_posix(), meta))
+    return items, problems
+
+
+def scan_source(path: str | os.PathLike, config: IngestConfig) -> Source:
+    """List the files of an input (folder tree or CSV), sorted by path."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() != ".csv":
+            raise ValueError(f"{path}: expected a folder or a .csv file")
+        items, problems = _read_csv(path, config.kind)
+        return Source(path.parent.resolve(), sorted(items, key=lambda i: i.path), problems)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: no such folder or CSV file")
+    root = path.resolve()
+    overrides: dict[str, dict] = {}
+    problems: list[dict] = []
+    if (root / METADATA_CSV).is_file():
+        csv_items, problems = _read_csv(root / METADATA_CSV, config.kind)
+        overrides = {i.path: i.metadata for i in csv_items}
+    items = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            if rel == METADATA_CSV:
+                continue
+            meta = {f: d for f, d in zip(config.folder_fields, Path(rel).parts[:-1])}
+            meta.update(overrides.pop(rel, {}))
+            items.append(SourceItem(rel, tuple(sorted(meta.items()))))
+    for rel in sorted(overrides):  # listed in metadata.csv but not on disk
+        problems.append(quarantine_row(rel, config.kind, "ingest", f"listed in {METADATA_CSV} but not found"))
+    return Source(root, sorted(items, key=lambda i: i.path), problems)
+
+
+# --- validation ----------------------------------------------------------------
+
+def validate_image(data: bytes) -> dict:
+    """Decode an image fully (catches truncation); return its size and format."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                fmt = im.format
+                im.load()
+                width, height = im.size
+    except UnidentifiedImageError:
+        raise InvalidMedia("not a readable image (PIL cannot identify the format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidMedia(f"image too large: {exc}") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InvalidMedia(f"image decode failed: {exc}") from None
+    if width < 1 or height < 1:
+        raise InvalidMedia("image has no pixels")
+    return {"width": width, "height": height, "format": fmt}
+
+
+def _riff_truncation(data: bytes) -> str | None:
+    """libsndfile silently decodes a truncated WAV; check the chunk sizes."""
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RIFX") or data[8:12] != b"WAVE":
+        return None
+    endian = "<" if data[:4] == b"RIFF" else ">"
+    pos = 12
+    while pos + 8 <= len(data):
+        cid = data[pos : pos + 4]
+        (size,) = struct.unpack(endian + "I", data[pos + 4 : pos + 8])
+        if cid == b"data":
+            have = len(data) - (pos + 8)
+            if size != 0xFFFFFFFF and size > have:
+                return f"truncated WAV: data chunk declares {size} bytes, file holds {have}"
+            return None
+        pos += 8 + size + (size & 1)
+    return "truncated WAV: no complete data chunk"
+
+
+def _ogg_truncation(data: bytes) -> str | None:
+    """A complete Ogg stream ends with a whole page flagged end-of-stream."""
+    if not data.startswith(b"OggS"):
+        return None
+    last = data.rfind(b"OggS")
+    page = data[last:]
+    if len(page) < 27:
+        return "truncated Ogg: last page header incomplete"
+    n_segments = page[26]
+    if len(page) < 27 + n_segments:
+        return "truncated Ogg: last page segment table incomplete"
+    body = sum(page[27 : 27 + n_segments])
+    if len(page) < 27 + n_segments + body:
+        return "truncated Ogg: last page incomplete"
+    if not page[5] & 0x04:
+        return "truncated Ogg: stream has no end-of-stream page"
+    return None
+
+
+def validate_audio(data: bytes, min_duration_s: float = 0.0) -> dict:
+    """Decode audio fully with libsndfile; return duration, rate, channels."""
+    import soundfile as sf
+
+    reason = _riff_truncation(data) or _ogg_truncation(data)
+    if reason:
+        raise InvalidMedia(reason)
+    try:
+        info = sf.info(io.BytesIO(data))
+        samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except Exception as exc:  # libsndfile raises several types; all mean "unusable"
+        # Drop the in-memory buffer's repr (it holds an address) so reasons are reproducible.
+        message = re.sub(r"Error opening <[^>]*>: ", "", str(exc).splitlines()[0])[:200]
+        raise InvalidMedia(f"audio decode failed: {message}") from None
+    n_frames, channels = samples.shape
+    if n_frames == 0:
+        raise InvalidMedia("audio has no samples")
+    # MP3 (Xing header) and FLAC declare a length: decoding fewer frames means truncation.
+    if info.frames > 0 and n_frames < info.frames * 0.99:
+        raise InvalidMedia(f"truncated audio: decoded {n_frames} of {info.frames} declared frames")
+    if not np.isfinite(samples).all():
+        raise InvalidMedia("audio contains non-finite samples")
+    duration = n_frames / sr
+    if duration < min_duration_s:
+        raise InvalidMedia(f"too short: {duration:.2f} s, need at least {min_duration_s:g} s")
+    return {
+        "duration_s": duration,
+        "sample_rate": int(sr),
+        "channels": int(channels),
+        "n_frames": int(n_frames),
+        "format": info.format,
+    }
+
+
+def ingest_items(root: str | os.PathLike, items: Iterable[SourceItem], config: IngestConfig) -> tuple[pa.Table, pa.Table]:
+    """Validate a shard of files. Returns (valid rows, quarantine rows)."""
+    root = Path(root)
+    kind = config.kind
+    extensions = IMAGE_EXTENSIONS if kind == "image" else AUDIO_EXTENSIONS
+    good, bad = [], []
+    for item in items:
+        suffix = Path(item.path).suffix.lower()
+        try:
+            if suffix not in extensions:
+                raise InvalidMedia(f"unsupported file type '{suffix or '(none)'}' for {kind}")
+            try:
+                data = (root / item.path).read_bytes()
+            except FileNotFoundError:
+                raise InvalidMedia("file not found") from None
+            except OSError as exc:
+                raise InvalidMedia(f"unreadable: {exc.strerror or exc}") from None
+            if not data:
+                raise InvalidMedia("empty file (0 bytes)")
+            if kind == "image":
+                props = validate_image(data)
+            else:
+                props = validate_audio(data, config.min_duration_s)
+        except InvalidMedia as exc:
+            bad.append(quarantine_row(item.path, kind, "ingest", str(exc)))
+            continue
+        row = {
+            "image_id" if kind == "image" else "audio_id": item_id(kind, item.path),
+            "path": item.path,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "n_bytes": len(data),
+            **props,
+            **item.metadata,
+        }
+        good.append(row)
+    schema = S.IMAGES if kind == "image" else S.AUDIO
+    allowed = set(schema.names)
+    good = [{k: v for k, v in r.items() if k in allowed} for r in good]
+    return S.from_rows(good, schema), S.from_rows(bad, S.QUARANTINE)
+
+
+def deduplicate(table: pa.Table, kind: Kind) -> tuple[pa.Table, pa.Table]:
+    """Keep the first file (by path) of each sha256; quarantine the copies."""
+    if table.num_rows == 0:
+        return table, S.empty(S.QUARANTINE)
+    table = table.sort_by("path")
+    shas = table.column("sha256").to_pylist()
+    paths = table.column("path").to_pylist()
+    first: dict[str, str] = {}
+    keep, dupes = [], []
+    for i, (sha, path) in enumerate(zip(shas, paths)):
+        if sha in first:
+            dupes.append(quarantine_row(path, kind, "dedup", f"duplicate content of {first[sha]}"))
+        else:
+            first[sha] = path
+            keep.append(i)
+    return table.take(pa.array(keep, pa.int64())), S.from_rows(dupes, S.QUARANTINE)
+
+
+def file_fingerprint(root: Path, item: SourceItem) -> tuple:
+    """What decides whether a finished ingest shard is still valid."""
+    try:
+        st = (root / item.path).stat()
+        return (item.path, item.meta, st.st_size, st.st_mtime_ns)
+    except OSError:
+        return (item.path, item.meta, None, None)
+
+
+# --- shard step ----------------------------------------------------------------
+
+def ingest_shard_step(shard, root: str, config: IngestConfig, folder: str) -> dict:
+    """Validate one shard of files and write its two parts (quarantine first,
+    then the valid rows, whose file marks the shard done)."""
+
+    def produce():
+        good, bad = ingest_items(root, shard.items, config)
+        return {"quarantine": (bad, S.QUARANTINE), "part": (good, None)}, {"valid": good.num_rows, "quarantined": bad.num_rows}
+
+    return write_once(shard, folder, produce)
+
+
+def collect_ingest(shards, folder: str, kind: Kind, problems: list[dict]) -> tuple[pa.Table, pa.Table]:
+    """Merge a finished ingest stage: valid rows (deduplicated) and every
+    quarantine row (scan problems, decode failures, duplicates)."""
+    store = ShardStore(folder)
+    files = store.finalize(shards, prefixes=["part", "quarantine"])
+    schema = S.IMAGES if kind == "image" else S.AUDIO
+    valid = dio.concat((dio.read_table(f, schema) for f in files), schema)
+    rejected = [dio.read_table(store.path(s, "quarantine"), S.QUARANTINE) for s in shards]
+    valid, dupes = deduplicate(valid, kind)
+    quarantine = dio.concat([S.from_rows(problems, S.QUARANTINE), *rejected, dupes], S.QUARANTINE)
+    return valid, quarantine
+
+
+def ingest_source(
+    path: str | os.PathLike,
+    config: IngestConfig,
+    out: str | os.PathLike,
+    name: str,
+    shard_size: int,
+    source: Source | None = None,
+    run: ShardRunner = run_serially,
+) -> tuple[Path, pa.Table, pa.Table]:
+    """Scan, validate (sharded, on ``run``) and merge one input source.
+
+    ``source``: an already scanned (and filtered or annotated) :class:`Source`
+    to ingest instead of scanning ``path``. Returns ``(root, valid_table,
+    quarantine_table)``; ``root`` is the folder the table's relative paths
+    are relative to."""
+    source = scan_source(path, config) if source is None else source
+    fingerprints = [file_fingerprint(source.root, item) for item in source.items]
+    shards = plan_shards(f"ingest-{name}", source.items, shard_size, config, fingerprints)
+    folder = str(work_dir(out, f"ingest-{name}"))
+    run(ingest_shard_step, shards, root=str(source.root), config=config, folder=folder)
+    valid, quarantine = collect_ingest(shards, folder, config.kind, source.problems)
+    return source.root, valid, quarantine
+
+
+# --- index files keyed by file name ------------------------------------------------
+
+def stem_key(name: str) -> str:
+    """How a file stem is compared with an index id: case-insensitive, spaces
+    as underscores (published indexes and file names disagree on both)."""
+    return name.strip().lower().replace(" ", "_")
+
+
+def folder_key(name: str) -> str:
+    """How a folder name is compared with a label: case-insensitive, ``_``/``-``
+    as spaces, runs of spaces collapsed (``Heavy_metal`` == ``heavy metal``)."""
+    return " ".join(re.sub(r"[_\-]+", " ", name).lower().split())
+
+
+def match_by_stem(
+    source: Source,
+    rows: Sequence[dict],
+    kind: Kind,
+    index_name: str,
+    id_field: str = "id",
+    hint_field: str | None = None,
+) -> tuple[list[tuple[SourceItem, dict]], list[dict]]:
+    """Match the files of ``source`` to the rows of an index whose ``id_field``
+    is the file's stem (compared with :func:`stem_key`).
+
+    When several files or rows share an id (the same stem in two folders, or
+    one id listed under two labels), a row takes the file whose folder names
+    contain the row's ``hint_field`` value (compared with :func:`folder_key`).
+    Returns ``(file, row)`` matches and quarantine rows for everything left:
+    files the index does not list, files whose id is ambiguous, and index rows
+    with no file (path ``<index_name>:<line>`` when rows carry a ``_line``).
+    """
+    files: dict[str, list[SourceItem]] = {}
+    for item in source.items:
+        files.setdefault(stem_key(Path(item.path).stem), []).append(item)
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(stem_key(str(row[id_field])), []).append(row)
+    matches: list[tuple[SourceItem, dict]] = []
+    problems: list[dict] = []
+
+    def folders(item: SourceItem) -> set[str]:
+        return {folder_key(p) for p in Path(item.path).parts[:-1]}
+
+    for key in sorted(set(files) | set(by_id)):
+        f_list, r_list = list(files.get(key, [])), list(by_id.get(key, []))
+        if len(f_list) == 1 and len(r_list) == 1:
+            matches.append((f_list[0], r_list[0]))
+            continue
+        if len(r_list) > 0 and hint_field is not None:
+            for row in list(r_list):
+                hint = folder_key(str(row.get(hint_field) or ""))
+                chosen = [f for f in f_list if hint and hint in folders(f)]
+                if len(chosen) == 1:
+                    matches.append((chosen[0], row))
+                    f_list.remove(chosen[0])
+                    r_list.remove(row)
+        for item in f_list:
+            if r_list:
+                reason = f"ambiguous: {len(files[key])} file(s) and {len(by_id[key])} {index_name} row(s) share the id '{key}' and the folder names do not tell them apart"
+            elif key in by_id:
+                reason = f"duplicate id: another file named '{key}' was matched to its {index_name} row"
+            else:
+                reason = f"not listed in {index_name}"
+            problems.append(quarantine_row(item.path, kind, "ingest", reason))
+        for row in r_list:
+            where = f"{index_name}:{row['_line']}" if "_line" in row else f"{index_name}:{row[id_field]}"
+            label = f" ({hint_field} '{row.get(hint_field)}')" if hint_field else ""
+            problems.append(quarantine_row(where, kind, "ingest", f"listed in {index_name} but no file has that name: '{row[id_field]}'{label}"))
+    matches.sort(key=lambda m: m[0].path)
+    return matches, problems

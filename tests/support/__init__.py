@@ -1,0 +1,1 @@
+"""Shared test helpers: tiny models, generated folders, servers, crash injection."""
