@@ -8,7 +8,9 @@ before and after into two folders, then
 Every Parquet file under either folder must exist in both with the same
 schema (field names and types) and the same rows in the same order; JSON
 files must be equal after dropping the keys named in ``VOLATILE`` (wall-clock
-timings, absolute paths of the two folders). Exit status 1 on any difference.
+timings, absolute paths of the two folders). ``_work/`` (shard parts, whose
+names hash the input files' paths and modification times) is not an output
+and is skipped. Exit status 1 on any difference.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ VOLATILE = {"seconds", "imported_at", "file", "media_roots", "csv_dir", "run_dir
 
 
 def _files(root: Path, suffix: str) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob(f"*{suffix}") if p.is_file()}
+    return {p.relative_to(root).as_posix() for p in root.rglob(f"*{suffix}") if p.is_file() and "_work" not in p.relative_to(root).parts}
 
 
 def _scrub(value, roots: tuple[str, ...]):
@@ -33,8 +35,8 @@ def _scrub(value, roots: tuple[str, ...]):
     if isinstance(value, list):
         return [_scrub(v, roots) for v in value]
     if isinstance(value, str):
-        for i, r in enumerate(roots):
-            value = value.replace(r, f"<root>")
+        for r in roots:
+            value = value.replace(r, "<root>")
     return value
 
 

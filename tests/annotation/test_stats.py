@@ -87,10 +87,10 @@ def test_build_mpd_command_defaults_are_the_named_constants():
     """`synesthesia build mpd`'s defaults come from the constants, not literals."""
     import inspect
 
-    from synesthesia.cli import build_mpd_cmd
+    from synesthesia.cli.build import build_mpd_cmd
     from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
-    defaults = {name: p.default.default for name, p in inspect.signature(build_mpd_cmd).parameters.items()}
+    defaults = {name: getattr(p.default, "default", p.default) for name, p in inspect.signature(build_mpd_cmd).parameters.items()}
     assert defaults["raters"] == MPD_RATER_POOL and defaults["ratings_per_pair"] == MPD_RATERS_PER_PAIR
     assert defaults["votes_per_task"] == MPD_RATERS_PER_PREFERENCE_TASK == MPD_MIN_VOTES
     assert defaults["preference_tasks"] == MPD_PREFERENCE_TASKS and defaults["pairs"] == MPD_DEFAULT_PAIRS

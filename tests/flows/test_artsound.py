@@ -37,10 +37,10 @@ TABLES = ["pairs", "artworks", "tracks", "quarantine", "audio_segment_captions",
 
 def _openai_layout(hf_state: dict) -> dict:
     """transformers CLIP -> the PAC-S checkpoint layout (the test's own inverse,
-    checked key by key in test_quality.py)."""
-    from test_quality import _hf_to_openai
+    checked key by key in tests/stages/test_quality.py)."""
+    from support.tiny_models import hf_to_openai
 
-    return _hf_to_openai(hf_state)
+    return hf_to_openai(hf_state)
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +179,11 @@ WIDE = {**os.environ, "COLUMNS": "250"}  # typer's help table wraps option names
 
 def test_cli_help_and_missing_weights_message(tmp_path, tiny_corpus):
     out = subprocess.run(_cli("build", "artsound", "--help"), capture_output=True, text=True, check=True, env=WIDE).stdout
-    for option in ["--artworks", "--music", "--out", "--captioner", "--bertscore-model", "--skip-ics", "--skip-pac", "--skip-acs", "--pac-weights",
+    for option in ["--paintings", "--music", "--out", "--captioner", "--bertscore-model", "--skip-ics", "--skip-pac", "--skip-acs", "--pac-weights",
                    "--lpmusiccaps-checkpoint", "--bart-tokenizer", "--threshold", "--max-regenerations", "--openai-base-url", "--engine-option",
                    "--embedder", "--pairing", "--approach", "--captions-only"]:
         assert option in out, option
-    args = ["build", "artsound", "--artworks", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(tmp_path / "x")]
+    args = ["build", "artsound", "--paintings", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(tmp_path / "x")]
     result = subprocess.run(_cli(*args, "--captioner", "features"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "clip_ViT-B-32.pth" in result.stderr and "--skip-pac" in result.stderr
     result = subprocess.run(_cli(*args, "--captioner", "vllm", "--skip-ics"), capture_output=True, text=True, timeout=120)
@@ -213,7 +213,7 @@ def test_cli_pairing_options_reach_the_flow(prefect_api, tmp_path, tiny_corpus):
     from synesthesia.datasets import io as dio
 
     out = tmp_path / "artsound"
-    args = ["build", "artsound", "--artworks", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(out)]
+    args = ["build", "artsound", "--paintings", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(out)]
     bad = CliRunner().invoke(app, [*args, "--captioner", "features", "--skip-ics", "--skip-acs", "--approaches", "image-image"])
     assert bad.exit_code == 2 and "image-image" in bad.output and not out.exists()
     result = CliRunner().invoke(app, [

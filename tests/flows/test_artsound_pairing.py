@@ -163,7 +163,7 @@ def test_demo_configuration_minilm_caption_caption(prefect_api, folder):
 
 
 def test_all_four_approaches_with_raw_media_and_a_broken_track(prefect_api, folder, monkeypatch):
-    monkeypatch.setitem(EMBEDDERS, "features", "artsound_helpers:FeatureEmbedder")
+    monkeypatch.setitem(EMBEDDERS, "features", "support.artsound:FeatureEmbedder")
     tracks = pq.read_table(folder / "tracks.parquet").to_pylist()
     root = Path(dio.read_manifest(folder)["media_roots"]["music"])
     # a track damaged after captioning: the embedding stage quarantines it
@@ -213,7 +213,7 @@ def test_cli_builds_pairs(prefect_api, folder):
 
     result = CliRunner().invoke(
         app,
-        ["build", "artsound-pairs", "--dataset", str(folder), "--embedder", "minilm-text", "--approach", "caption-caption",
+        ["build", "artsound-pairs", "--out", str(folder), "--embedder", "minilm-text", "--approach", "caption-caption",
          "--pairing", "optimal-knn", "--no-compare", "--val-size", "1", "--runner", "threads"],
     )
     assert result.exit_code == 0, result.output

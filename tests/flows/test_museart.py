@@ -179,8 +179,8 @@ def test_cli_builds_the_plain_category_folder_layout(prefect_api, tmp_path_facto
     corpus = make_museart_corpus(tmp_path_factory.mktemp("museart-folders"), FOLDERS)
     out = tmp_path_factory.mktemp("museart-cli")
     args = _cli(
-        "build", "museart", "--images", str(corpus["images"]), "--audio", str(corpus["audio"]), "--out", str(out),
-        "--split", "paper", "--seed", "1", "--shard-size", "4", "--workers", "1", "--runner", "threads",
+        "build", "museart", "--paintings", str(corpus["images"]), "--music", str(corpus["audio"]), "--out", str(out),
+        "--split-mode", "paper", "--seed", "1", "--shard-size", "4", "--workers", "1", "--runner", "threads",
     )
     result = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -207,7 +207,7 @@ def test_sigkill_mid_clip_stage_then_resume_equals_a_clean_run(built, corpus, tm
     clean, _ = built
     out = tmp_path / "killed"
     args = _cli(
-        "build", "museart", "--images", str(corpus["images"]), "--audio", str(corpus["audio"]), "--out", str(out),
+        "build", "museart", "--paintings", str(corpus["images"]), "--music", str(corpus["audio"]), "--out", str(out),
         "--csv-dir", str(corpus["csv_dir"]), "--seed", "2", "--shard-size", "1", "--workers", "1", "--runner", "threads",
     )
     parts = lambda: list((out / "_work" / "clip-files").glob("part-*.parquet"))  # noqa: E731
@@ -229,7 +229,7 @@ def test_sigkill_mid_clip_stage_then_resume_equals_a_clean_run(built, corpus, tm
 def test_cli_help_lists_the_museart_options():
     env = {**os.environ, "COLUMNS": "250"}  # one line per option, so defaults are not wrapped
     text = subprocess.run(_cli("build", "museart", "--help"), capture_output=True, text=True, check=True, env=env).stdout
-    for option in ["--images", "--audio", "--csv-dir", "--out", "--split", "--seed", "--group-pattern", "--short-audio", "--runner"]:
+    for option in ["--paintings", "--music", "--csv-dir", "--out", "--split-mode", "--seed", "--group-pattern", "--short-audio", "--runner"]:
         assert option in text
     for mode in M.SPLIT_MODES:
         assert mode in text

@@ -64,8 +64,8 @@ class TinyClip(_TinyEmbedder):
 def register(monkeypatch) -> None:
     from synesthesia.models.embedders import EMBEDDERS
 
-    monkeypatch.setitem(EMBEDDERS, "tiny-imagebind", "art2mus_helpers:TinyImageBind")
-    monkeypatch.setitem(EMBEDDERS, "tiny-clip", "art2mus_helpers:TinyClip")
+    monkeypatch.setitem(EMBEDDERS, "tiny-imagebind", "support.art2mus:TinyImageBind")
+    monkeypatch.setitem(EMBEDDERS, "tiny-clip", "support.art2mus:TinyClip")
 
 
 def _media(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:

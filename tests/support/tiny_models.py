@@ -174,3 +174,47 @@ if __name__ == "__main__":
     kind, folder = sys.argv[1], Path(sys.argv[2])
     BUILDERS[kind](folder)
     print(folder)
+
+
+def hf_to_openai(sd: dict) -> dict:
+    """The test's own inverse of the OpenAI-CLIP -> transformers mapping (the
+    PAC-S checkpoint layout), to check the loader against."""
+    import torch
+
+    out = {}
+    for k, v in sd.items():
+        if k.endswith("position_ids"):
+            continue
+        k2 = (
+            k.replace("text_model.embeddings.token_embedding.weight", "token_embedding.weight")
+            .replace("text_model.embeddings.position_embedding.weight", "positional_embedding")
+            .replace("text_model.final_layer_norm", "ln_final")
+            .replace("vision_model.embeddings.class_embedding", "visual.class_embedding")
+            .replace("vision_model.embeddings.position_embedding.weight", "visual.positional_embedding")
+            .replace("vision_model.embeddings.patch_embedding.weight", "visual.conv1.weight")
+            .replace("vision_model.pre_layrnorm", "visual.ln_pre")
+            .replace("vision_model.post_layernorm", "visual.ln_post")
+        )
+        if k == "text_projection.weight":
+            out["text_projection"] = v.T.clone()
+        elif k == "visual_projection.weight":
+            out["visual.proj"] = v.T.clone()
+        elif ".encoder.layers." in k:
+            tower, rest = k.split(".encoder.layers.")
+            idx, name = rest.split(".", 1)
+            prefix = ("visual." if tower == "vision_model" else "") + f"transformer.resblocks.{idx}."
+            if name.startswith("self_attn.q_proj"):
+                kind = name.rsplit(".", 1)[1]
+                parts = [sd[f"{tower}.encoder.layers.{idx}.self_attn.{p}_proj.{kind}"] for p in "qkv"]
+                out[prefix + f"attn.in_proj_{kind}"] = torch.cat(parts, 0).clone()
+            elif name.startswith(("self_attn.k_proj", "self_attn.v_proj")):
+                continue
+            else:
+                name = (
+                    name.replace("self_attn.out_proj", "attn.out_proj").replace("layer_norm1", "ln_1").replace("layer_norm2", "ln_2")
+                    .replace("mlp.fc1", "mlp.c_fc").replace("mlp.fc2", "mlp.c_proj")
+                )
+                out[prefix + name] = v.clone()
+        else:
+            out[k2] = v.clone()
+    return out

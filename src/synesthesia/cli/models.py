@@ -40,6 +40,8 @@ def train_mpjudge_cmd(
 
     One process: `synesthesia train mpjudge ...`. Several GPUs (DDP):
     `torchrun --nproc_per_node 8 -m synesthesia train mpjudge ...`.
+
+    Example: synesthesia train mpjudge --data demo-output/mpd --out runs/mpjudge --config tiny
     """
     from synesthesia.models.mpjudge.config import load_config
     from synesthesia.models.mpjudge.train import train
@@ -62,7 +64,10 @@ def eval_mpjudge_cmd(
     batch_size: int = typer.Option(256, help="Pairs per forward pass."),
     device: str = typer.Option("auto", help="auto, cpu, cuda."),
 ):
-    """SRCC, PLCC, MAE and ACC (threshold 0.5) on a split, printed as a table like the paper's Tables 2/3."""
+    """SRCC, PLCC, MAE and ACC (threshold 0.5) on a split, printed as a table like the paper's Tables 2/3.
+
+    Example: synesthesia eval mpjudge --checkpoint runs/mpjudge --data demo-output/mpd --split test
+    """
     from synesthesia.models.mpjudge.evaluate import evaluate_checkpoints
 
     table, _ = evaluate_checkpoints(checkpoint, data, split, out, batch_size, device)
@@ -78,7 +83,10 @@ def judge_cmd(
     maps: Optional[Path] = typer.Option(None, help="Write the modulation-intensity-map overlay (Figure 5 style) to this PNG."),
     device: str = typer.Option("auto", help="auto, cpu, cuda."),
 ):
-    """Print the coherence score (0-1) of a painting with a piece of music: the mean of its clips' scores."""
+    """Print the coherence score (0-1) of a painting with a piece of music: the mean of its clips' scores.
+
+    Example: synesthesia judge --checkpoint runs/mpjudge --painting starry.jpg --music nocturne.flac
+    """
     from synesthesia.models.mpjudge.judge import judge
 
     result = judge(checkpoint, painting, music, maps, device)
@@ -108,7 +116,10 @@ def train_musipainter_cmd(
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke runs)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:1 ..."),
 ):
-    """Musipainter: train the audio token (Eq. 3 loss) on a Museart folder; validation loss per epoch picks best.pt."""
+    """Musipainter: train the audio token (Eq. 3 loss) on a Museart folder; validation loss per epoch picks best.pt.
+
+    Example: synesthesia train musipainter --data demo-output/museart --out runs/musipainter --config model1 --sd-model /ckpt/sd-v1-4
+    """
     from synesthesia.models.musipainter.config import load_config
     from synesthesia.models.musipainter.train import train_musipainter
 
@@ -140,7 +151,10 @@ def eval_musipainter_cmd(
     beats_checkpoint: Optional[Path] = typer.Option(None, help=BEATS_HELP),
     device: str = typer.Option("auto", help="auto, cpu, cuda ..."),
 ):
-    """Musipainter: generate from test music and report AIS, IIS, FID (Table 1) and GIILS per category (Table 5)."""
+    """Musipainter: generate from test music and report AIS, IIS, FID (Table 1) and GIILS per category (Table 5).
+
+    Example: synesthesia eval musipainter --checkpoint runs/musipainter --data demo-output/museart --out eval/musipainter
+    """
     from synesthesia.models.musipainter.evaluate import EvalConfig, evaluate
 
     config = EvalConfig(split=split, n_generated=n, steps=steps, guidance_scale=guidance_scale, seed=seed, embedder=embedder,
@@ -164,7 +178,10 @@ def generate_musipainter_cmd(
     beats_checkpoint: Optional[Path] = typer.Option(None, help=BEATS_HELP),
     device: str = typer.Option("auto", help="auto, cpu, cuda ..."),
 ):
-    """Musipainter: paintings for a piece of music ("an art image of <*>" with its audio token)."""
+    """Musipainter: paintings for a piece of music ("an art image of <*>" with its audio token).
+
+    Example: synesthesia generate musipainter --checkpoint runs/musipainter --audio nocturne.flac --out paintings.png
+    """
     from synesthesia.models.musipainter.pipeline import audio_fbank, load_generator, save_grid
 
     generator = load_generator(checkpoint, sd_model, str(beats_checkpoint) if beats_checkpoint else None, device)
@@ -220,7 +237,10 @@ def train_art2mus_cmd(
     fad_embedder: str = typer.Option("imagebind", help="Audio embedder for FAD when VGGish is not used."),
     ibsc_embedder: str = typer.Option("imagebind", help="Embedder for the ImageBind score ('none' to skip)."),
 ):
-    """Art2Mus: train the image aligner on a frozen AudioLDM 2 from an ArtSound folder."""
+    """Art2Mus: train the image aligner on a frozen AudioLDM 2 from an ArtSound folder.
+
+    Example: synesthesia train art2mus --data artsound/ --out runs/art2mus --audioldm2 /ckpt/audioldm2-music
+    """
     import logging
 
     from synesthesia.models.art2mus.config import Art2MusConfig, FrontEndConfig, TrainConfig
@@ -264,7 +284,10 @@ def eval_art2mus_cmd(
     image_embeddings: Optional[Path] = typer.Option(None, help="Embeddings folder to read the conditioning image embeddings from."),
     device: str = typer.Option("auto", help="'auto', 'cuda', 'cpu', ..."),
 ):
-    """Art2Mus: generate for an ArtSound split and report FAD, KL-Div and IBSc like the paper's Table 7."""
+    """Art2Mus: generate for an ArtSound split and report FAD, KL-Div and IBSc like the paper's Table 7.
+
+    Example: synesthesia eval art2mus --checkpoint runs/art2mus --data artsound/ --out eval/art2mus --limit 100
+    """
     from synesthesia.models.art2mus.evaluate import run_evaluation
 
     config = _eval_config(steps, seconds, guidance_scale, batch_size, seed, fad, vggish_weights, fad_embedder, ibsc_embedder)
@@ -286,7 +309,10 @@ def generate_art2mus_cmd(
     audioldm2: Optional[str] = typer.Option(None, help="Load AudioLDM 2 from here instead of the checkpoint's setting."),
     device: str = typer.Option("auto", help="'auto', 'cuda', 'cpu', ..."),
 ):
-    """Art2Mus: music for one artwork."""
+    """Art2Mus: music for one artwork.
+
+    Example: synesthesia generate art2mus --checkpoint runs/art2mus --image starry.jpg --out starry.wav
+    """
     from synesthesia.models.art2mus.evaluate import generate_wav
 
     path = generate_wav(checkpoint, image, out, seconds=seconds, steps=steps, guidance_scale=guidance_scale, seed=seed,

@@ -81,7 +81,9 @@ def build_artsound(
     """``synesthesia build artsound`` from Python: checks what the build needs
     first (:func:`~synesthesia.recipes.artsound.preflight`), then runs the flow."""
     artsound.preflight(config, pairing)
-    return run_flow(build_artsound_flow, runner, str(artworks), str(music), str(out), config, shard_size, pairing)
+    # absolute paths: workers of a remote Dask cluster run in another directory
+    paths = (str(Path(p).resolve()) for p in (artworks, music, out))
+    return run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing)
 
 
 def pair_artsound(
@@ -90,4 +92,4 @@ def pair_artsound(
     """``synesthesia build artsound-pairs`` from Python: a missing input
     raises ``PairingPreflightError`` before any work, Prefect included."""
     artsound.preflight_pairing(config, dataset)
-    return run_flow(pair_artsound_flow, runner, str(dataset), config)
+    return run_flow(pair_artsound_flow, runner, str(Path(dataset).resolve()), config)

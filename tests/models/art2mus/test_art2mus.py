@@ -362,7 +362,7 @@ def test_cli_defaults_are_the_configs_defaults():
     from synesthesia.models.art2mus import config as C
 
     def defaults(command):
-        return {name: p.default.default for name, p in inspect.signature(command).parameters.items()}
+        return {name: getattr(p.default, "default", p.default) for name, p in inspect.signature(command).parameters.items()}
 
     train, cfg = defaults(cli.train_art2mus_cmd), C.TrainConfig()
     assert (train["steps"], train["batch_size"], train["micro_batch_size"], train["lr"], train["warmup"]) == (

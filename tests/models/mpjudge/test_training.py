@@ -35,7 +35,8 @@ from synesthesia.flows.mpd import build_mpd
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import load_config
 from synesthesia.models.mpjudge.model import MPJudge
-from synesthesia.models.mpjudge.train import epoch_plan, train
+from synesthesia.models.mpjudge.data import epoch_plan
+from synesthesia.models.mpjudge.train import train
 from synesthesia.stages.audio import read_mels
 
 TINY = load_config("tiny")

@@ -145,7 +145,7 @@ def test_plan_approaches_skips_what_the_embedder_or_captions_cannot_serve(monkey
     assert "does not embed image" in skipped["image-audio"] and "does not embed audio" in skipped["image-audio"]
     with pytest.raises(ValueError, match="cannot be computed"):
         AP.plan_approaches(AP.ArtSoundPairingConfig(embedder="minilm-text", approach="image-audio"), inputs_with(caps))
-    monkeypatch.setitem(EMBEDDERS, "features", "artsound_helpers:FeatureEmbedder")
+    monkeypatch.setitem(EMBEDDERS, "features", "support.artsound:FeatureEmbedder")
     run, skipped = AP.plan_approaches(AP.ArtSoundPairingConfig(embedder="features"), inputs_with({"audio": caps["audio"]}))
     assert run == ["image-audio", "image-audiocaption"]
     assert skipped["caption-caption"] == "no image_captions.parquet in the folder"
@@ -224,7 +224,7 @@ def test_dataset_card_points_at_split_files(tmp_path):
 
 
 def test_cli_options_build_the_config():
-    from synesthesia.cli import ApproachName, EmbedderName, PairingMethod, artsound_pairing_config
+    from synesthesia.cli.build_artsound import ApproachName, EmbedderName, PairingMethod, artsound_pairing_config
 
     c = artsound_pairing_config(
         EmbedderName.clip, PairingMethod.optimal_knn, ApproachName.image_audiocaption, "image-audiocaption,caption-caption",
@@ -290,7 +290,7 @@ def test_preflight_pairing_names_every_missing_input(tmp_path, monkeypatch):
     # a media root that is gone, for raw views that would be embedded
     folder = minimal_folder(tmp_path / "h")
     (folder / "music").rmdir()
-    monkeypatch.setitem(EMBEDDERS, "features", "artsound_helpers:FeatureEmbedder")
+    monkeypatch.setitem(EMBEDDERS, "features", "support.artsound:FeatureEmbedder")
     with pytest.raises(AP.PairingPreflightError, match="media root 'music' = .* is not a folder, and audio files are embedded from it"):
         AP.preflight_pairing(AP.ArtSoundPairingConfig(embedder="features"), folder)
     # ... but not when no approach that runs embeds raw audio
@@ -351,25 +351,26 @@ def test_pairing_entry_and_cli_fail_before_any_work(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from synesthesia.cli import app
-    from synesthesia.flows import artsound_pairing as flow
+    from synesthesia.flows import artsound as flow
+    from synesthesia.flows import runner
 
     folder = minimal_folder(tmp_path / "f", captions=("image",))
 
     def no_prefect():
         raise AssertionError("Prefect was started before the preflight")
 
-    monkeypatch.setattr(flow, "ensure_prefect_api", no_prefect)
+    monkeypatch.setattr(runner, "ensure_prefect_api", no_prefect)
     config = AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption")
     with pytest.raises(AP.PairingPreflightError, match="audio_captions.parquet is missing"):
         flow.pair_artsound(folder, config)
-    result = CliRunner().invoke(app, ["build", "artsound-pairs", "--dataset", str(folder), "--embedder", "minilm-text", "--approach", "caption-caption"])
+    result = CliRunner().invoke(app, ["build", "artsound-pairs", "--out", str(folder), "--embedder", "minilm-text", "--approach", "caption-caption"])
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)  # an exit code, not a traceback
     err = result.stderr
     assert err.startswith("error: the pairing phase cannot start:") and "audio_captions.parquet is missing" in err and "Traceback" not in err
     assert not (folder / "embeddings").exists() and not (folder / "report.md").exists()
     # a bad option value: exit 2 with the message too
-    result = CliRunner().invoke(app, ["build", "artsound-pairs", "--dataset", str(folder), "--approaches", "image-image"])
+    result = CliRunner().invoke(app, ["build", "artsound-pairs", "--out", str(folder), "--approaches", "image-image"])
     assert result.exit_code == 2 and "unknown approach(es) ['image-image']" in result.stderr
 
 
@@ -380,7 +381,7 @@ def test_pairing_cli_defaults_are_the_named_defaults():
     from synesthesia.stages.greedy import DEFAULT_CANDIDATES
     from synesthesia.stages.optimal_pairing import DEFAULT_KNN
 
-    d = {name: p.default.default for name, p in inspect.signature(cli.build_artsound_pairs_cmd).parameters.items()}
+    d = {name: getattr(p.default, "default", p.default) for name, p in inspect.signature(cli.build_artsound_pairs_cmd).parameters.items()}
     c = AP.ArtSoundPairingConfig()
     assert (d["knn_k"], d["candidates"], d["val_size"]) == (DEFAULT_KNN, DEFAULT_CANDIDATES, AP.VAL_SIZE) == (c.knn_k, c.candidates, c.val_size)
     assert (DEFAULT_KNN, DEFAULT_CANDIDATES, AP.VAL_SIZE) == (10, 32, 100)

@@ -177,7 +177,7 @@ def test_malformed_export_stops_with_the_file_name_and_writes_nothing(dataset, t
 
 def test_report_lists_every_import_with_its_counts_by_reason(dataset, tmp_path):
     entry = MA.import_annotations(dataset, write_export(tmp_path / "ratings.json", RATING_EXPORT))
-    section = next(s for s in MA.report_sections(dataset) if s.startswith("## Label Studio imports"))
+    section = next(s for s in MA.annotation_sections(dataset) if s.startswith("## Label Studio imports"))
     lines = [l for l in section.splitlines() if l.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     row = dict(zip(header, (c.strip() for c in lines[2].strip("|").split("|"))))
@@ -350,7 +350,7 @@ def test_cli_import_reports_counts_and_fails_cleanly_on_a_malformed_file(dataset
     bad = tmp_path / "broken.json"
     bad.write_text("{", encoding="utf-8")
     result = runner.invoke(app, ["annotate", "import", "--dataset", str(dataset), "--export", str(bad)])
-    assert result.exit_code == 1 and "broken.json" in result.output and "not valid JSON" in result.output
+    assert result.exit_code == 2 and "broken.json" in result.output and "not valid JSON" in result.output
 
 
 def test_cli_config_prints_the_labeling_config():

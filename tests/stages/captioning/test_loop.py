@@ -83,7 +83,7 @@ def test_paper_defaults():
     # `build artsound` offers the same defaults
     import inspect
 
-    from synesthesia.cli import build_artsound_cmd
+    from synesthesia.cli.build_artsound import build_artsound_cmd
 
     options = inspect.signature(build_artsound_cmd).parameters
     assert options["threshold"].default.default == DEFAULT_THRESHOLD

@@ -2,7 +2,7 @@
 
 AudioLDM computes a magnitude STFT (FFT 1024, Hann window 1024, hop 160,
 reflect padding), a 64-band Slaney mel filterbank over 0–8 kHz and
-``ln(max(mel, 1e-5))``. That is :func:`synesthesia.stages.audio.log_mel`
+``ln(max(mel, 1e-5))``. That is :func:`synesthesia.datasets.media.log_mel`
 with :class:`FrontEndConfig`'s ``mel`` (tested against librosa); this module
 only chooses the segment, normalises it and lays the result out time-first,
 ``[frames, 64]``, as the VAE expects (``[batch, 1, frames, 64]``).

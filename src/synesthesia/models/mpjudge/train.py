@@ -51,8 +51,6 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -60,141 +58,14 @@ import torch
 import torch.distributed as dist
 
 from synesthesia.datasets import io as dio
-from synesthesia.datasets.readers.mpd import MPDMedia, read_preference_pairs, read_scored_pairs
+from synesthesia.datasets.readers.mpd import MPDMedia, read_scored_pairs
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
-from synesthesia.models.devices import resolve_device
-from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, preference_rows, to_model_inputs
+from synesthesia.models.mpjudge.distributed import DistContext, check_replicas_in_sync, init_distributed
+from synesthesia.models.mpjudge.data import StepBatches, epoch_plan, load_split, steps_per_epoch
+from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, to_model_inputs
 from synesthesia.models.mpjudge.losses import dpo_loss, regression_loss, total_loss
 from synesthesia.models.mpjudge.model import MPJudge
-
-
-# --- processes ----------------------------------------------------------------------------
-
-@dataclass
-class DistContext:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    device: torch.device = torch.device("cpu")
-    owns_group: bool = False
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-    def sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        if self.world > 1:
-            tensor = tensor.clone()
-            dist.all_reduce(tensor)
-        return tensor
-
-
-def init_distributed(cfg: TrainConfig) -> DistContext:
-    """One process, or the process group torchrun describes (RANK, WORLD_SIZE, LOCAL_RANK)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(cfg.device, local)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    owns = False
-    if world > 1 and not dist.is_initialized():
-        # Long timeout: rank 0 may spend a while building the media caches.
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=timedelta(hours=2))
-        owns = True
-    return DistContext(rank, world, local, device, owns)
-
-
-# --- data -------------------------------------------------------------------------------
-
-@dataclass
-class SplitData:
-    """Row indices (into the media caches) and targets of one split."""
-
-    painting_rows: np.ndarray
-    clip_rows: np.ndarray
-    scores: np.ndarray
-    # preference items: (painting, clip) rows and annotated score (NaN: unscored) of chosen / rejected
-    pref_chosen: tuple[np.ndarray, np.ndarray, np.ndarray]
-    pref_rejected: tuple[np.ndarray, np.ndarray, np.ndarray]
-
-    @property
-    def n_scored(self) -> int:
-        return len(self.scores)
-
-    @property
-    def n_pref(self) -> int:
-        return len(self.pref_chosen[0])
-
-
-def load_split(folder: Path, split: str, media: MPDMedia) -> SplitData:
-    pairs = read_scored_pairs(folder, split)
-    p_ids, c_ids = pairs.column("painting_id").to_pylist(), pairs.column("clip_id").to_pylist()
-    scores = pairs.column("score").to_numpy().astype(np.float32)
-    p_rows, c_rows = media.rows_of(p_ids, c_ids)
-    prefs = read_preference_pairs(folder, split)
-    score_of = {(p, c): s for p, c, s in zip(p_rows.tolist(), c_rows.tolist(), scores.tolist())}
-    if prefs.num_rows:
-        pc_, cc_, pr_, cr_ = preference_rows(media, prefs)
-    else:
-        pc_ = cc_ = pr_ = cr_ = np.zeros(0, np.int64)
-    lookup = lambda ps, cs: np.array([score_of.get((p, c), np.nan) for p, c in zip(ps.tolist(), cs.tolist())], np.float32)
-    return SplitData(p_rows, c_rows, scores, (pc_, cc_, lookup(pc_, cc_)), (pr_, cr_, lookup(pr_, cr_)))
-
-
-def _rank_share(order: np.ndarray, rank: int, world: int) -> np.ndarray:
-    """Every ``world``-th item from ``rank``, after padding by wrapping so all ranks get as many."""
-    if len(order) == 0:
-        return order
-    per_rank = math.ceil(len(order) / world)
-    return np.resize(order, per_rank * world)[rank::world]
-
-
-def steps_per_epoch(n_scored: int, batch_size: int, world: int) -> int:
-    per_rank_batch = max(1, batch_size // world)
-    return max(1, math.ceil(math.ceil(n_scored / world) / per_rank_batch))
-
-
-def epoch_plan(n_scored: int, n_pref: int, epoch: int, seed: int, batch_size: int, rank: int = 0, world: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
-    """This rank's steps of one epoch: (scored item indices, preference item indices) per step."""
-    rng = np.random.default_rng([seed, epoch])
-    scored = _rank_share(rng.permutation(n_scored), rank, world)
-    prefs = _rank_share(rng.permutation(n_pref), rank, world)
-    n_steps = steps_per_epoch(n_scored, batch_size, world)
-    return list(zip(np.array_split(scored, n_steps), np.array_split(prefs, n_steps)))
-
-
-class StepBatches(torch.utils.data.Dataset):
-    """Item ``k`` is the whole batch of step ``k``: paintings (uint8), mels
-    (float16 dB) and targets (NaN where unscored) laid out as
-    ``[scored pairs | chosen pairs | rejected pairs]``."""
-
-    def __init__(self, data: SplitData, media: MPDMedia, plan: list[tuple[np.ndarray, np.ndarray]]):
-        self.data, self.media, self.plan = data, media, plan
-
-    def __len__(self) -> int:
-        return len(self.plan)
-
-    def __getitem__(self, k: int) -> dict:
-        s, p = self.plan[k]
-        d = self.data
-        paintings = np.concatenate([d.painting_rows[s], d.pref_chosen[0][p], d.pref_rejected[0][p]])
-        clips = np.concatenate([d.clip_rows[s], d.pref_chosen[1][p], d.pref_rejected[1][p]])
-        targets = np.concatenate([d.scores[s], d.pref_chosen[2][p], d.pref_rejected[2][p]])
-        return {
-            "paintings": self.media.paintings(paintings),
-            "mels": self.media.mels(clips),
-            "targets": targets.astype(np.float32),
-            "n_scored": len(s),
-            "n_pref": len(p),
-        }
 
 
 # --- one step ---------------------------------------------------------------------------------
@@ -563,7 +434,7 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
     if finished and ctx.is_main:
         ckpt.save(snapshot(cfg.epochs, 0, []), run_dir / "model.pt")
     if ctx.world > 1:
-        _check_replicas_in_sync(model, ctx)
+        check_replicas_in_sync(model, ctx)
         say("DDP: every replica ends with the same weights")
     return {
         "run_dir": str(run_dir),
@@ -573,12 +444,3 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
         "world_size": ctx.world,
         "resumed_from": str(resume_from) if resume_from else None,
     }
-
-
-def _check_replicas_in_sync(model: MPJudge, ctx: DistContext) -> None:
-    checksum = torch.tensor([float(p.detach().double().sum()) for p in model.parameters()], dtype=torch.float64, device=ctx.device)
-    gathered = [torch.zeros_like(checksum) for _ in range(ctx.world)]
-    dist.all_gather(gathered, checksum)
-    for other in gathered[1:]:
-        if not torch.allclose(gathered[0], other, rtol=1e-6, atol=1e-9):
-            raise RuntimeError("DDP replicas diverged: their weights differ at the end of training")

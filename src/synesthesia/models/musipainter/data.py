@@ -1,4 +1,4 @@
-"""Training examples from a built Museart folder (``datasets.museart``).
+"""Training examples from a built Museart folder (``datasets.readers.museart``).
 
 Each pair gives: the BEATs fbank of its 16 kHz mono clip (cut or zero-padded
 to ``clip_seconds``), its image as SD input pixels (RGB — the authors' loader

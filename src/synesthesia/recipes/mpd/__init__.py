@@ -63,7 +63,7 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
 )
 from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
 from synesthesia.recipes.mpd.labelstudio import default_links, import_annotations, import_log, labelstudio_tasks, media_files, write_labelstudio_files
-from synesthesia.recipes.mpd.report import write_report
+from synesthesia.recipes.mpd.report import annotation_sections, data_sections, write_report
 from synesthesia.recipes.mpd.status import status
 
 __all__ = [
@@ -72,7 +72,7 @@ __all__ = [
     "simulate_ratings", "simulate_votes",
     "HF_FOLDER", "scored_pairs_table", "write_hf_export",
     "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "write_labelstudio_files",
-    "write_report", "status",
+    "write_report", "annotation_sections", "data_sections", "status",
     "DEFAULT_SHARD_SIZE",
     "BUILD_SUMMARY",
     "ASSIGNMENTS",

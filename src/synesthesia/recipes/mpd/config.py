@@ -142,7 +142,7 @@ class MPDConfig:
     fractions: tuple[tuple[str, float], ...] = tuple(DEFAULT_FRACTIONS.items())
     clip: ClipConfig = field(default_factory=ClipConfig)
     mel: MelConfig = field(default_factory=MelConfig)
-    #: raters, aggregation, preference tasks, consensus (see datasets/mpd_annotation.py)
+    #: raters, aggregation, preference tasks, consensus (see recipes/mpd/annotation.py)
     annotation: MPDAnnotationConfig = field(default_factory=MPDAnnotationConfig)
 
     def __post_init__(self):

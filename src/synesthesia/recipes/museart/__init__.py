@@ -6,12 +6,12 @@ Inputs
 ------
 * **Published layout**: ``images.csv`` and ``audio.csv`` (columns ``id,
   class, set``) in ``--csv-dir``, plus a folder of images and a folder of
-  WAV files anywhere below ``--images`` / ``--audio``. A file belongs to the
+  WAV files anywhere below ``--paintings`` / ``--music``. A file belongs to the
   index row whose ``id`` is its stem (case-insensitive, spaces as
   underscores); when an id is listed under two classes (the published
   ``images.csv`` has one such id), the class folder the file sits in decides.
 * **Plain layout** (no ``--csv-dir``): one sub-folder per category under
-  ``--images`` and ``--audio``.
+  ``--paintings`` and ``--music``.
 
 Category names that match one of the paper's 18 (:data:`PAPER_CATEGORIES`)
 up to case, ``_``/``-`` and spacing become the paper's spelling

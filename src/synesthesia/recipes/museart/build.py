@@ -135,7 +135,7 @@ def unsplit_rows(audio: pa.Table, images: pa.Table, config: MuseartConfig) -> li
     rows = []
     for table, kind in ((audio, "audio"), (images, "image")):
         for r in table.filter(pa.compute.is_null(table["split"])).to_pylist():
-            rows.append(quarantine_row(r["path"], kind, "split", f"no usable published split for --split {config.split}: the index's set is empty or not train/validation/test"))
+            rows.append(quarantine_row(r["path"], kind, "split", f"no usable published split for --split-mode {config.split}: the index's set is empty or not train/validation/test"))
     return rows
 
 
@@ -221,7 +221,7 @@ def ingest(
     folders, then validate both inputs (sharded)."""
     out.mkdir(parents=True, exist_ok=True)
     if config.split == "from-csv" and csv_dir is None:
-        raise ValueError("--split from-csv uses the published 'set' column: give --csv-dir (the folder with images.csv and audio.csv)")
+        raise ValueError("--split-mode from-csv uses the published 'set' column: give --csv-dir (the folder with images.csv and audio.csv)")
     problems: list[dict] = []
     indexes: dict[str, list[dict] | None] = {"image": None, "audio": None}
     if csv_dir is not None:

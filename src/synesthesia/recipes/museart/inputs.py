@@ -29,7 +29,7 @@ def read_index(path: str | Path, kind: str) -> tuple[list[dict], list[dict]]:
         reader = csv.DictReader(fh)
         missing = {"id", "class"} - set(reader.fieldnames or [])
         if missing:
-            raise ValueError(f"{path}: columns {sorted(missing)} are required (id, class, and set for --split from-csv); found {reader.fieldnames}")
+            raise ValueError(f"{path}: columns {sorted(missing)} are required (id, class, and set for --split-mode from-csv); found {reader.fieldnames}")
         for line, row in enumerate(reader, start=2):
             name, label = (row.get("id") or "").strip(), (row.get("class") or "").strip()
             where = f"{path.name}:{line}"
