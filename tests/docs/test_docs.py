@@ -13,7 +13,10 @@
   option of that command, spelled as ``--help`` shows it (hidden old
   spellings do not count).
 
-Nothing here reads a built dataset: the schemas are the code's own.
+Nothing here reads a built dataset: the schemas are the code's own. One
+file of about 500 lines, over the usual ~450: the checks share one small
+Markdown parser (fences, inline code, tables, links, headings), and about 60
+lines are the file -> schema map.
 """
 
 from __future__ import annotations
