@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Iterable, Sequence
 
@@ -65,3 +66,34 @@ def upsert_section(existing: str, name: str, text: str, title: str = "") -> str:
     if not existing.strip():
         existing = f"# {title}\n" if title else ""
     return existing.rstrip("\n") + "\n\n" + block + "\n"
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+_SEPARATOR = re.compile(r"^\|(\s*:?-+:?\s*\|)+\s*$")
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*$")
+
+
+def markdown_tables(text: str) -> dict[str, list[dict[str, str]]]:
+    """The first table under each heading of a Markdown text (as :func:`md_table`
+    writes them): ``{heading: [row as {column: cell}]}``, in order."""
+    tables: dict[str, list[dict[str, str]]] = {}
+    heading = None
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        match = _HEADING.match(lines[i])
+        if match:
+            heading = match.group(1)
+        elif heading is not None and heading not in tables and lines[i].startswith("|") and i + 1 < len(lines) and _SEPARATOR.match(lines[i + 1]):
+            header, i = _cells(lines[i]), i + 2
+            rows = []
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append(dict(zip(header, _cells(lines[i]))))
+                i += 1
+            tables[heading] = rows
+            continue
+        i += 1
+    return tables

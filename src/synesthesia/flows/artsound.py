@@ -3,8 +3,10 @@ pairing phase as a subflow) and ``pair-artsound`` (the pairing phase alone,
 on a folder the captioning phase wrote).
 
 Prefect only: every step is a function of :mod:`synesthesia.recipes.artsound`;
-this module decides their order, maps their shards onto the task runner and
-logs what they did. Re-running resumes: finished shards are skipped, a
+this module decides their order, maps their shards onto the task runner,
+logs what they did and publishes the report. Every parameter is plain JSON
+(a deployment run can be started from the UI or the API: ``prefect.yaml``).
+Re-running resumes: finished shards are skipped, a
 finished caption is never regenerated, and an approach's pairs are reused
 while its embeddings and the pairing config are unchanged.
 """
@@ -16,47 +18,59 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.artifacts import publish_report
+from synesthesia.flows.params import refuse_unknown_keys
+from synesthesia.flows.runner import RunnerConfig, run_flow
+from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import artsound
 
+refuse_unknown_keys(artsound.ArtSoundConfig, artsound.ArtSoundPairingConfig, RunnerConfig)
 
-@flow(name="build-artsound", validate_parameters=False)
+#: The report's tables published as table artifacts (Table 5 once the pairing phase ran).
+HEADLINE_TABLES = ("Counts per stage", "Quarantine", "Table 5 on this data")
+
+
+@flow(name="build-artsound")
 def build_artsound_flow(
     artworks: str,
     music: str,
     out: str,
-    config: artsound.ArtSoundConfig,
+    config: artsound.ArtSoundConfig = artsound.ArtSoundConfig(),
     shard_size: int = artsound.DEFAULT_SHARD_SIZE,
     pairing: artsound.ArtSoundPairingConfig | None = artsound.ArtSoundPairingConfig(),
+    runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
     logger = get_run_logger()
-    out_dir = Path(out)
-    ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run_shards)
-    logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
-    segments = artsound.segment_captions(out_dir, ingested, config, shard_size, run=run_shards)
-    logger.info("segments: %d captions for %d tracks", segments.num_rows, ingested.tracks.num_rows)
-    audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run_shards)
-    images = artsound.image_captions(out_dir, ingested, config, shard_size, run=run_shards)
-    summary = artsound.finish_captions(out_dir, ingested, config, segments, images, audio)
-    failed = summary["failed"]
-    if failed["artworks"] or failed["tracks"]:
-        logger.warning("%d artworks and %d tracks have no caption (every attempt failed in the backend); re-run to retry them", len(failed["artworks"]), len(failed["tracks"]))
-    logger.info("captions: %d image attempts, %d audio attempts; report: %s", images.num_rows, audio.num_rows, out_dir / "report.md")
-    # The pairing phase: a subflow on a copy of this flow's task runner.
-    # ``pairing=None`` stops after the captions.
+    artsound.preflight(config, pairing)  # again: a deployment run starts here
+    out_dir = Path(out).resolve()
+    with shard_runner(runner) as run:
+        ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run)
+        logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
+        segments = artsound.segment_captions(out_dir, ingested, config, shard_size, run=run)
+        logger.info("segments: %d captions for %d tracks", segments.num_rows, ingested.tracks.num_rows)
+        audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run)
+        images = artsound.image_captions(out_dir, ingested, config, shard_size, run=run)
+        summary = artsound.finish_captions(out_dir, ingested, config, segments, images, audio)
+        failed = summary["failed"]
+        if failed["artworks"] or failed["tracks"]:
+            logger.warning("%d artworks and %d tracks have no caption (every attempt failed in the backend); re-run to retry them", len(failed["artworks"]), len(failed["tracks"]))
+        logger.info("captions: %d image attempts, %d audio attempts; report: %s", images.num_rows, audio.num_rows, out_dir / "report.md")
+    # The pairing phase: a subflow on a task runner of its own, configured
+    # like this flow's. ``pairing=None`` stops after the captions.
     if pairing is not None:
-        from prefect.context import FlowRunContext
-
-        runner = FlowRunContext.get().task_runner.duplicate()
-        summary["pairing"] = pair_artsound_flow.with_options(task_runner=runner)(str(out_dir), pairing)
+        summary["pairing"] = pair_artsound_flow(str(out_dir), pairing, runner)
+    else:
+        publish_report(out_dir, artsound.DATASET, HEADLINE_TABLES)
     return summary
 
 
-@flow(name="pair-artsound", validate_parameters=False)
-def pair_artsound_flow(dataset: str, config: artsound.ArtSoundPairingConfig = artsound.ArtSoundPairingConfig()) -> dict:
+@flow(name="pair-artsound")
+def pair_artsound_flow(dataset: str, config: artsound.ArtSoundPairingConfig = artsound.ArtSoundPairingConfig(), runner: RunnerConfig = RunnerConfig()) -> dict:
     logger = get_run_logger()
-    folder = Path(dataset)
-    embedded = artsound.embed(folder, config, run=run_shards)
+    folder = Path(dataset).resolve()
+    artsound.preflight_pairing(config, folder)  # again: a deployment run starts here
+    with shard_runner(runner) as run:
+        embedded = artsound.embed(folder, config, run=run)
     for name, reason in embedded.skipped.items():
         logger.info("approach %s skipped: %s", name, reason)
     for (modality, view), info in embedded.stores.items():
@@ -66,6 +80,7 @@ def pair_artsound_flow(dataset: str, config: artsound.ArtSoundPairingConfig = ar
         logger.info("pairing %s (%s): %d pairs, mean similarity %s, %d unpaired (%.1fs)", row["approach"], row["method"], row["pairs"], f"{row['mean']:.4f}" if row["pairs"] else "-", row["unpaired_audio"], row["seconds"])
     summary = artsound.finish_pairs(folder, embedded, rows, final, config)
     logger.info("ArtSound pairs: %d (%s); report: %s", summary["pairs"], summary["splits"], folder / "report.md")
+    publish_report(folder, artsound.DATASET, HEADLINE_TABLES)
     return summary
 
 
@@ -83,7 +98,7 @@ def build_artsound(
     artsound.preflight(config, pairing)
     # absolute paths: workers of a remote Dask cluster run in another directory
     paths = (str(Path(p).resolve()) for p in (artworks, music, out))
-    return run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing)
+    return run_flow(build_artsound_flow, *paths, config, shard_size, pairing, runner)
 
 
 def pair_artsound(
@@ -92,4 +107,4 @@ def pair_artsound(
     """``synesthesia build artsound-pairs`` from Python: a missing input
     raises ``PairingPreflightError`` before any work, Prefect included."""
     artsound.preflight_pairing(config, dataset)
-    return run_flow(pair_artsound_flow, runner, str(Path(dataset).resolve()), config)
+    return run_flow(pair_artsound_flow, str(Path(dataset).resolve()), config, runner)

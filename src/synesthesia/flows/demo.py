@@ -17,7 +17,7 @@ from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec, make_c
 from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.mpd import annotate_mpd, build_mpd
 from synesthesia.flows.museart import build_museart
-from synesthesia.flows.runner import RunnerConfig
+from synesthesia.flows.runner import RunnerConfig, start_prefect_api
 from synesthesia.recipes import mpd
 from synesthesia.recipes.artsound import ArtSoundPairingConfig, make_config
 from synesthesia.recipes.museart import MuseartConfig
@@ -37,6 +37,7 @@ def run_demo(
     out: str | Path, runner: RunnerConfig = RunnerConfig(), spec: CorpusSpec = CorpusSpec(), museart_spec: MuseartCorpusSpec = DEMO_MUSEART
 ) -> dict:
     out = Path(out)
+    start_prefect_api()  # one Prefect server for the whole demo, starting while the corpus is generated
     corpus = make_corpus(out / "corpus", spec)
     results = {"corpus": corpus}
     results["mpd"] = demo_mpd(corpus, out / "mpd", DEMO_PAIRS, spec.seed, runner)

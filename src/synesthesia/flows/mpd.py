@@ -3,7 +3,10 @@ far as the folder's data allows) and ``annotate-mpd`` (only those phases).
 
 Prefect only: every step is a function of :mod:`synesthesia.recipes.mpd`;
 this module decides their order, maps their shards onto the task runner
-(:func:`~synesthesia.flows.runner.run_shards`) and logs what they did.
+(:func:`~synesthesia.flows.tasks.shard_runner`), logs what they did and
+publishes the report (:func:`~synesthesia.flows.artifacts.publish_report`).
+Every parameter is plain JSON, so a deployment run can be started from the
+UI or the API (``prefect.yaml``).
 """
 
 from __future__ import annotations
@@ -13,29 +16,47 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.artifacts import publish_report
+from synesthesia.flows.params import refuse_unknown_keys
+from synesthesia.flows.runner import RunnerConfig, run_flow
+from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import mpd
+from synesthesia.stages.shards import ShardRunner
+
+refuse_unknown_keys(mpd.MPDConfig, RunnerConfig)
+
+#: The report's tables published as table artifacts.
+HEADLINE_TABLES = ("Counts per stage", "Quarantine", "Ratings and scores", "Consensus")
 
 
-@flow(name="build-mpd", validate_parameters=False)
-def build_mpd_flow(paintings: str, music: str, out: str, config: mpd.MPDConfig, shard_size: int = mpd.DEFAULT_SHARD_SIZE) -> dict:
+@flow(name="build-mpd")
+def build_mpd_flow(
+    paintings: str,
+    music: str,
+    out: str,
+    config: mpd.MPDConfig = mpd.MPDConfig(),
+    shard_size: int = mpd.DEFAULT_SHARD_SIZE,
+    runner: RunnerConfig = RunnerConfig(),
+) -> dict:
     logger = get_run_logger()
-    out_dir = Path(out)
-    items = mpd.ingest(paintings, music, out_dir, config, shard_size, run=run_shards)
-    logger.info("ingest: %d paintings, %d tracks valid; %d rejected", items.paintings.num_rows, items.tracks.num_rows, items.rejected)
-    parts = mpd.mels(out_dir, items, config, shard_size, run=run_shards)
-    logger.info("mels: %d clips in %d parts", items.clips.num_rows, len(parts))
-    summary = mpd.pairs(out_dir, items, config)
-    logger.info("pairs: %d drawn of %d requested", summary["pairs"]["drawn"], config.n_pairs)
-    summary["annotation"] = annotation_phases(out_dir, config.annotation, config.seed, shard_size)
+    out_dir = Path(out).resolve()
+    with shard_runner(runner) as run:
+        items = mpd.ingest(paintings, music, out_dir, config, shard_size, run=run)
+        logger.info("ingest: %d paintings, %d tracks valid; %d rejected", items.paintings.num_rows, items.tracks.num_rows, items.rejected)
+        parts = mpd.mels(out_dir, items, config, shard_size, run=run)
+        logger.info("mels: %d clips in %d parts", items.clips.num_rows, len(parts))
+        summary = mpd.pairs(out_dir, items, config)
+        logger.info("pairs: %d drawn of %d requested", summary["pairs"]["drawn"], config.n_pairs)
+        summary["annotation"] = annotation_phases(out_dir, config.annotation, config.seed, shard_size, run)
     mpd.write_report(out_dir, summary)
+    publish_report(out_dir, mpd.DATASET, HEADLINE_TABLES)
     return summary
 
 
-def annotation_phases(out_dir: Path, config: mpd.MPDAnnotationConfig, seed: int, shard_size: int) -> dict:
+def annotation_phases(out_dir: Path, config: mpd.MPDAnnotationConfig, seed: int, shard_size: int, run: ShardRunner) -> dict:
     """The annotation phases on the current flow's task runner, logged."""
     logger = get_run_logger()
-    result = mpd.run_phases(out_dir, config, seed, shard_size, run=run_shards)
+    result = mpd.run_phases(out_dir, config, seed, shard_size, run=run)
     logger.info(
         "rating tasks: %d pairs x %d raters; %d clip listening copies",
         result["assignments"] // max(config.raters_per_pair, 1), config.raters_per_pair, result["listening_copies"],
@@ -49,13 +70,15 @@ def annotation_phases(out_dir: Path, config: mpd.MPDAnnotationConfig, seed: int,
     return result
 
 
-@flow(name="annotate-mpd", validate_parameters=False)
-def annotate_mpd_flow(out: str, shard_size: int = mpd.DEFAULT_SHARD_SIZE) -> dict:
+@flow(name="annotate-mpd")
+def annotate_mpd_flow(out: str, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """Only the annotation phases, on a folder that ``build_mpd`` made."""
-    out_dir = Path(out)
+    out_dir = Path(out).resolve()
     config, seed = mpd.annotation_config(out_dir)
-    result = annotation_phases(out_dir, config, seed, shard_size)
+    with shard_runner(runner) as run:
+        result = annotation_phases(out_dir, config, seed, shard_size, run)
     mpd.write_report(out_dir, mpd.build_summary(out_dir))
+    publish_report(out_dir, mpd.DATASET, HEADLINE_TABLES)
     return result
 
 
@@ -69,9 +92,10 @@ def build_mpd(
 ) -> dict:
     """``synesthesia build mpd`` from Python (absolute paths: workers of a
     remote Dask cluster run in another directory)."""
-    return run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size)
+    paths = (str(Path(p).resolve()) for p in (paintings, music, out))
+    return run_flow(build_mpd_flow, *paths, config, shard_size, runner)
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """``synesthesia annotate run`` from Python: the annotation phases on a built MPD folder."""
-    return run_flow(annotate_mpd_flow, runner, str(Path(out).resolve()), shard_size)
+    return run_flow(annotate_mpd_flow, str(Path(out).resolve()), shard_size, runner)

@@ -3,8 +3,9 @@
 report and dataset card.
 
 Prefect only: every step is a function of :mod:`synesthesia.recipes.museart`;
-this module decides their order, maps their shards onto the task runner and
-logs what they did.
+this module decides their order, maps their shards onto the task runner,
+logs what they did and publishes the report. Every parameter is plain JSON
+(a deployment run can be started from the UI or the API: ``prefect.yaml``).
 """
 
 from __future__ import annotations
@@ -14,25 +15,41 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.artifacts import publish_report
+from synesthesia.flows.params import refuse_unknown_keys
+from synesthesia.flows.runner import RunnerConfig, run_flow
+from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import museart
 
+refuse_unknown_keys(museart.MuseartConfig, RunnerConfig)
 
-@flow(name="build-museart", validate_parameters=False)
+#: The report's tables published as table artifacts.
+HEADLINE_TABLES = ("Counts per stage", "Quarantine", "Splits", "Source-track leakage")
+
+
+@flow(name="build-museart")
 def build_museart_flow(
-    images: str, audio: str, out: str, config: museart.MuseartConfig, csv_dir: str | None = None, shard_size: int = museart.DEFAULT_SHARD_SIZE
+    images: str,
+    audio: str,
+    out: str,
+    config: museart.MuseartConfig = museart.MuseartConfig(),
+    csv_dir: str | None = None,
+    shard_size: int = museart.DEFAULT_SHARD_SIZE,
+    runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
     logger = get_run_logger()
-    out_dir = Path(out)
-    ingested = museart.ingest(images, audio, out_dir, config, csv_dir, shard_size, run=run_shards)
-    valid, rejected = ingested.valid, ingested.rejected
-    logger.info("ingest: %d images, %d audio files valid; %d + %d rejected", valid["image"].num_rows, valid["audio"].num_rows, rejected["image"].num_rows, rejected["audio"].num_rows)
-    clips, files = museart.clip_files(ingested, out_dir, config, shard_size, run=run_shards)
+    out_dir = Path(out).resolve()
+    with shard_runner(runner) as run:
+        ingested = museart.ingest(images, audio, out_dir, config, csv_dir, shard_size, run=run)
+        valid, rejected = ingested.valid, ingested.rejected
+        logger.info("ingest: %d images, %d audio files valid; %d + %d rejected", valid["image"].num_rows, valid["audio"].num_rows, rejected["image"].num_rows, rejected["audio"].num_rows)
+        clips, files = museart.clip_files(ingested, out_dir, config, shard_size, run=run)
     logger.info("clips: %d audio items of %g s from %d files", clips.num_rows, config.clip_seconds, valid["audio"].num_rows)
     paired = museart.split_and_pair(ingested, clips, files, config)
     logger.info("pairs: %d (%d audio items unpaired)", paired.pairs.num_rows, paired.unpaired)
     summary = museart.write_dataset(out_dir, ingested, paired, config, csv_dir)
     museart.write_report_and_card(out_dir, summary)
+    publish_report(out_dir, museart.DATASET, HEADLINE_TABLES)
     return summary
 
 
@@ -48,4 +65,4 @@ def build_museart(
     """``synesthesia build museart`` from Python (absolute paths: workers of a
     remote Dask cluster run in another directory)."""
     paths = [None if p is None else str(Path(p).resolve()) for p in (images, audio, out, csv_dir)]
-    return run_flow(build_museart_flow, runner, *paths[:3], config, paths[3], shard_size)
+    return run_flow(build_museart_flow, *paths[:3], config, paths[3], shard_size, runner)

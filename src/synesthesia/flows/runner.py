@@ -1,10 +1,10 @@
-"""What every flow shares: the Prefect API, task runners, and the shard
-runner that maps a recipe's shard steps onto Prefect tasks.
+"""What every flow shares: the Prefect API and the task runners.
 
-Recipes run their stages through a :data:`~synesthesia.stages.shards.ShardRunner`;
-a flow hands them :func:`run_shards`, whose one Prefect task,
-:func:`shard_task`, runs any shard step on whatever task runner the flow was
-given, so the executors are interchangeable:
+A flow takes a :class:`RunnerConfig` parameter (plain JSON:
+``{"runner": "dask", "workers": 2, "dask_address": "tcp://…"}``) and opens
+that task runner for its stages (:func:`synesthesia.flows.tasks.shard_runner`),
+so a deployment run started from the UI or the API chooses its executor the
+way the command line does:
 
 * ``local`` (default): Prefect's ``ProcessPoolTaskRunner`` bounded to
   ``workers`` processes (the stages are CPU-bound numpy/decoding work, so
@@ -13,54 +13,26 @@ given, so the executors are interchangeable:
   inputs and I/O-bound steps);
 * ``dask``: prefect-dask's ``DaskTaskRunner`` on an existing cluster
   (``dask_address``) or, without an address, a local cluster.
+
+:func:`run_flow` is how the command line and the Python API call a flow:
+against ``PREFECT_API_URL`` when it is set, else against an embedded Prefect
+server started once per process (:mod:`synesthesia.flows.server`).
 """
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from synesthesia.stages.shards import Shard
+from synesthesia.flows.server import configure_prefect_defaults, ensure_prefect_api, start_prefect_api  # noqa: F401 (the API of this module)
 
 RUNNERS = ("local", "threads", "dask")
 
 
-def configure_prefect_defaults() -> None:
-    """Defaults for running Prefect offline on a workstation or CI machine.
-    Anything the user already set wins."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
-
-
-def ensure_prefect_api() -> str:
-    """Make sure a Prefect API is available and exported in ``os.environ``.
-
-    Uses ``PREFECT_API_URL`` when configured (a real server, or the test
-    harness); otherwise starts Prefect's embedded server once for this process.
-    The URL is exported so worker processes (process pool, local Dask
-    cluster) talk to the same server instead of each starting their own.
-    """
-    configure_prefect_defaults()
-    from prefect.settings import PREFECT_API_URL
-
-    url = PREFECT_API_URL.value()
-    if not url:
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()  # Prefect's own ephemeral-server singleton
-        # Passed explicitly: Prefect reads its settings once, at import, so an
-        # environment default set after that would not take effect.
-        server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-        url = server.api_url
-    os.environ["PREFECT_API_URL"] = url
-    return url
-
-
 @dataclass(frozen=True)
 class RunnerConfig:
+    """Where a flow's shards run (a flow parameter: plain JSON)."""
+
     runner: str = "local"
     workers: int = 2
     dask_address: str | None = None
@@ -70,6 +42,8 @@ class RunnerConfig:
             raise ValueError(f"unknown runner {self.runner!r}; choose from {RUNNERS}")
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        if self.dask_address and self.runner != "dask":
+            raise ValueError("a Dask scheduler address needs the dask runner (--runner dask)")
 
     def task_runner(self):
         if self.runner == "threads":
@@ -89,53 +63,13 @@ class RunnerConfig:
         return DaskTaskRunner(cluster_kwargs={"n_workers": self.workers, "threads_per_worker": 1, "dashboard_address": None})
 
 
-def _shard_run_name() -> str:
-    from prefect.runtime import task_run
+def run_flow(flow, *args: Any, **kwargs: Any):
+    """Call ``flow`` against the Prefect API (a configured server, or the
+    embedded one started here): the one entry point behind every
+    ``synesthesia build`` / ``annotate run`` command and the Python API."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    shard = task_run.parameters.get("shard")
-    return shard.label if isinstance(shard, Shard) else "shard"
-
-
-def _run_step(step: Callable[..., dict], shard: Shard, kwargs: dict) -> dict:
-    started = time.perf_counter()
-    result = dict(step(shard=shard, **kwargs))
-    result.setdefault("seconds", round(time.perf_counter() - started, 3))
-    return result
-
-
-def shard_task():
-    """The Prefect task that runs one shard step (built lazily so importing
-    this module does not import Prefect)."""
-    from prefect import task
-
-    return task(_run_step, name="shard", task_run_name=_shard_run_name, retries=0)
-
-
-def run_shards(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any) -> list[dict]:
-    """Submit every shard of a stage to the current flow's task runner, log a
-    line per finished shard, and return the step results in shard order."""
-    from prefect import get_run_logger
-    from prefect.futures import as_completed
-
-    if not shards:
-        return []
-    logger = get_run_logger()
-    task = shard_task()
-    # Keyed by position, not shard.index: shards of several stages may run in one map.
-    futures = {task.submit(step, shard, kwargs): k for k, shard in enumerate(shards)}
-    results: dict[int, dict] = {}
-    for done, future in enumerate(as_completed(list(futures)), start=1):
-        k = futures[future]
-        result = future.result()
-        results[k] = result
-        detail = ", ".join(f"{key}={v}" for key, v in result.items() if key != "seconds")
-        logger.info("%s [%d/%d done] %s (%.2fs)", shards[k].label, done, len(shards), detail, result.get("seconds", 0.0))
-    return [results[k] for k in range(len(shards))]
-
-
-def run_flow(flow, runner: RunnerConfig, *args: Any, **kwargs: Any):
-    """Call ``flow`` on ``runner``'s task runner, against the Prefect API
-    (a configured server, or the embedded one started here): the one entry
-    point behind every ``synesthesia build`` / ``annotate run`` command."""
-    ensure_prefect_api()
-    return flow.with_options(task_runner=runner.task_runner())(*args, **kwargs)
+    url = ensure_prefect_api()
+    # Prefect read its settings when it was imported, maybe before the URL was known.
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        return flow(*args, **kwargs)
