@@ -11,7 +11,9 @@ from typing import Optional
 
 import typer
 
-from synesthesia.cli.common import EXECUTION, Runner, RunnerOption, WorkersOption, command, fail, runner_config
+from synesthesia.cli import checks
+from synesthesia.cli.common import DaskAddressOption, Runner, RunnerOption, ShardSizeOption, WorkersOption, command, fail, start_run
+from synesthesia.cli.runconfig import ConfigOption
 
 app = typer.Typer(
     help=(
@@ -69,6 +71,8 @@ def annotate_export_cmd(
 
     Example: synesthesia annotate export --dataset mpd/ --kind ratings --out ratings.json
     """
+    checks.dataset_folder(dataset, "mpd")
+    checks.output_file(out, "--out")
     from synesthesia.annotation.labelstudio.configs import label_config
     from synesthesia.datasets.io import write_text
     from synesthesia.recipes.mpd import labelstudio_tasks
@@ -110,6 +114,7 @@ def annotate_push_cmd(
 
     Example: LABEL_STUDIO_URL=http://localhost:8080 synesthesia annotate push --dataset mpd/ --kind ratings
     """
+    checks.dataset_folder(dataset, "mpd")
     from synesthesia.annotation.labelstudio import client as C
     from synesthesia.annotation.labelstudio.configs import label_config
     from synesthesia.annotation.labelstudio.tasks import task_key
@@ -148,6 +153,9 @@ def annotate_pull_cmd(
 
     Example: synesthesia annotate pull --dataset mpd/ --kind ratings
     """
+    checks.dataset_folder(dataset, "mpd")
+    if out is not None:
+        checks.output_file(out, "--out")
     from synesthesia.annotation.labelstudio import client as C
     from synesthesia.datasets.io import write_text
     from synesthesia.datasets.schema import PREFERENCE_KINDS
@@ -190,6 +198,8 @@ def annotate_import_cmd(
 
     Example: synesthesia annotate import --dataset mpd/ --export project-1-at-2026-12-01.json
     """
+    checks.dataset_folder(dataset, "mpd")
+    checks.input_file(export, "--export")
     from synesthesia.recipes.mpd import import_annotations
 
     _report_import(import_annotations(dataset, export, kind.value if kind else None))
@@ -200,17 +210,23 @@ def annotate_import_cmd(
 @command()
 def annotate_run_cmd(
     dataset: Path = typer.Option(..., help=DATASET_HELP),
-    shard_size: int = typer.Option(200, help="Tracks per shard of the clip-media stage.", rich_help_panel=EXECUTION),
+    shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
+    dask_address: DaskAddressOption = None,
+    config: ConfigOption = None,
 ):
     """Run the annotation phases as far as the data in DATASET allows (without re-running ingest), and say what is awaited.
 
     Example: synesthesia annotate run --dataset mpd/
     """
+    checks.dataset_folder(dataset, "mpd")
+    checks.output_folder(dataset, "--dataset")
+    run = start_run(runner, workers, dask_address)
     from synesthesia.flows.mpd import annotate_mpd
+    from synesthesia.recipes.mpd import DEFAULT_SHARD_SIZE
 
-    result = annotate_mpd(dataset, shard_size, runner_config(runner, workers, None))
+    result = annotate_mpd(dataset, shard_size or DEFAULT_SHARD_SIZE, run)
     typer.echo(f"Annotation: {result['status']['message']}")
 
 
@@ -221,6 +237,7 @@ def annotate_status_cmd(dataset: Path = typer.Option(..., help=DATASET_HELP)):
 
     Example: synesthesia annotate status --dataset mpd/
     """
+    checks.dataset_folder(dataset, "mpd")
     from synesthesia.recipes.mpd import status
 
     st = status(dataset)

@@ -19,6 +19,7 @@ from synesthesia.annotation.aggregate import AMBIGUITY_BAND
 from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
 from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
 from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS
+from synesthesia.cli import checks
 from synesthesia.cli.common import (
     ANNOTATION,
     DATASET,
@@ -31,8 +32,9 @@ from synesthesia.cli.common import (
     aliased,
     command,
     hidden_alias,
-    runner_config,
+    start_run,
 )
+from synesthesia.cli.runconfig import ConfigOption, record_run_config
 from synesthesia.recipes.museart.config import DEFAULT_GROUP_PATTERN, DEFAULT_MIN_AUDIO_SECONDS
 from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
@@ -44,12 +46,17 @@ OUT_HELP = "(required) Dataset folder to write (may exist: finished shards are r
 
 
 def inputs(paintings, music, out, *, artworks=None, images=None, audio=None) -> tuple[Path, Path, Path]:
-    """The three paths every build takes, from the current or the old spellings."""
-    return (
+    """The three paths every build takes, from the current or the old
+    spellings, checked (readable inputs, a writable output folder)."""
+    paths = (
         aliased(paintings, "--paintings", artworks=artworks, images=images),
         aliased(music, "--music", audio=audio),
         aliased(out, "--out"),
     )
+    checks.source(paths[0], "--paintings")
+    checks.source(paths[1], "--music")
+    checks.output_folder(paths[2], "--out")
+    return paths
 
 
 class SplitMode(str, Enum):
@@ -92,6 +99,7 @@ def build_mpd_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
+    config: ConfigOption = None,
     artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
     images: Optional[Path] = hidden_alias("--images", "--paintings"),
     audio: Optional[Path] = hidden_alias("--audio", "--music"),
@@ -107,13 +115,12 @@ def build_mpd_cmd(
 
     Example: synesthesia build mpd --paintings wikiart/ --music tracks/ --out mpd/ --pairs 50000
     """
-    from synesthesia.annotation.aggregate import AggregationConfig
-    from synesthesia.annotation.preferences import ConsensusConfig
-    from synesthesia.flows.mpd import build_mpd
-    from synesthesia.recipes import mpd
-
     paintings, music, out = inputs(paintings, music, out, artworks=artworks, images=images, audio=audio)
     started = time.perf_counter()
+    from synesthesia.annotation.aggregate import AggregationConfig
+    from synesthesia.annotation.preferences import ConsensusConfig
+    from synesthesia.recipes import mpd
+
     annotation = mpd.MPDAnnotationConfig(
         rater_pool=raters,
         raters_per_pair=ratings_per_pair,
@@ -124,8 +131,12 @@ def build_mpd_cmd(
         consensus=ConsensusConfig(min_votes=votes_per_task),
         clip_media_format=clip_format.value,
     )
-    config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation)
-    summary = build_mpd(paintings, music, out, config, shard_size or mpd.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
+    build_config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation)
+    run = start_run(runner, workers, dask_address)
+    from synesthesia.flows.mpd import build_mpd
+
+    summary = build_mpd(paintings, music, out, build_config, shard_size or mpd.DEFAULT_SHARD_SIZE, run)
+    record_run_config(out)
     typer.echo(
         f"MPD built in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']['drawn']} pairs, "
         f"{summary['mels']} clips; report: {out / 'report.md'}"
@@ -164,6 +175,7 @@ def build_museart_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
+    config: ConfigOption = None,
     images: Optional[Path] = hidden_alias("--images", "--paintings"),
     audio: Optional[Path] = hidden_alias("--audio", "--music"),
     split: Optional[MuseartSplit] = hidden_alias("--split", "--split-mode"),
@@ -175,18 +187,23 @@ def build_museart_cmd(
 
     Example: synesthesia build museart --paintings museart/images --music museart/audio --csv-dir museart/ --out museart-built/
     """
-    from synesthesia.flows.museart import build_museart
-    from synesthesia.recipes import museart
-
     paintings, music, out = inputs(paintings, music, out, images=images, audio=audio)
+    if csv_dir is not None:
+        checks.source(csv_dir, "--csv-dir")
     mode = split or split_mode
     started = time.perf_counter()
-    config = museart.MuseartConfig(
+    from synesthesia.recipes import museart
+
+    build_config = museart.MuseartConfig(
         split=mode.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds
     )
-    summary = build_museart(paintings, music, out, config, csv_dir, shard_size or museart.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
+    run = start_run(runner, workers, dask_address)
+    from synesthesia.flows.museart import build_museart
+
+    summary = build_museart(paintings, music, out, build_config, csv_dir, shard_size or museart.DEFAULT_SHARD_SIZE, run)
+    record_run_config(out)
     sizes = " / ".join(f"{s} {n}" for s, n in summary["split_sizes"].items())
-    leak = summary["leakage"][config.split]
+    leak = summary["leakage"][build_config.split]
     typer.echo(
         f"Museart built in {out} ({time.perf_counter() - started:.0f} s): pairs {sizes}; "
         f"{leak['leaked']} of {leak['groups']} source tracks in more than one split; report: {out / 'report.md'}"

@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from synesthesia.cli import checks
 from synesthesia.cli.build import MUSIC_HELP, app, inputs
 from synesthesia.cli.common import (
     CAPTIONS,
@@ -26,8 +27,9 @@ from synesthesia.cli.common import (
     command,
     hidden_alias,
     options,
-    runner_config,
+    start_run,
 )
+from synesthesia.cli.runconfig import ConfigOption, record_run_config
 from synesthesia.models.embedders import EMBEDDERS
 from synesthesia.recipes.artsound.config import APPROACHES, VAL_SIZE
 from synesthesia.stages.captioning.loop import DEFAULT_MAX_REGENERATIONS, DEFAULT_THRESHOLD
@@ -120,6 +122,7 @@ def build_artsound_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
+    config: ConfigOption = None,
     artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
     audio: Optional[Path] = hidden_alias("--audio", "--music"),
 ):
@@ -134,18 +137,20 @@ def build_artsound_cmd(
 
     Example: synesthesia build artsound --paintings artgraph/ --music fma/ --out artsound/ --captioner vllm
     """
-    from synesthesia.flows.artsound import build_artsound
+    paintings, music, out = inputs(paintings, music, out, artworks=artworks, audio=audio)
+    for path, option in ((lpmusiccaps_checkpoint, "--lpmusiccaps-checkpoint"), (bart_tokenizer, "--bart-tokenizer"), (pac_weights, "--pac-weights")):
+        if path is not None:
+            checks.source(path, option)
+    started = time.perf_counter()
     from synesthesia.recipes import artsound
     from synesthesia.stages.captioning.loop import LoopConfig
     from synesthesia.stages.quality.image import ICSConfig
     from synesthesia.stages.quality.text import ACSConfig
 
-    paintings, music, out = inputs(paintings, music, out, artworks=artworks, audio=audio)
-    started = time.perf_counter()
     runtime = {"concurrency": concurrency, "max_retries": max_retries}
     if captioner == Captioner.openai:
         runtime.update(base_url=openai_base_url, api_key_env=openai_api_key_env, timeout_s=timeout)
-    config = artsound.make_config(
+    build_config = artsound.make_config(
         captioner.value,
         image_model=image_model,
         fusion_model=fusion_model,
@@ -168,7 +173,12 @@ def build_artsound_cmd(
         if pairing_phase
         else None
     )
-    summary = build_artsound(paintings, music, out, config, shard_size or artsound.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address), pairing_config)
+    artsound.preflight(build_config, pairing_config)
+    run = start_run(runner, workers, dask_address)
+    from synesthesia.flows.artsound import build_artsound
+
+    summary = build_artsound(paintings, music, out, build_config, shard_size or artsound.DEFAULT_SHARD_SIZE, run, pairing_config)
+    record_run_config(out)
     failed = summary["failed"]
     typer.echo(
         f"ArtSound captions built in {out} ({time.perf_counter() - started:.0f} s): {summary['image_attempts']} image and "
@@ -203,6 +213,7 @@ def build_artsound_pairs_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
+    config: ConfigOption = None,
     dataset: Optional[Path] = hidden_alias("--dataset", "--out"),
 ):
     """ArtSound pairing phase on an existing ArtSound folder: embeddings → four approaches (Table 5) → pairs, splits, card, report.
@@ -212,18 +223,24 @@ def build_artsound_pairs_cmd(
 
     Example: synesthesia build artsound-pairs --out artsound/ --embedder clip --approach image-audiocaption
     """
-    from synesthesia.flows.artsound import pair_artsound
-    from synesthesia.recipes.artsound import ArtSoundPairingConfig
-
     out = aliased(out, "--out", dataset=dataset)
+    checks.dataset_folder(out, "artsound", "--out")
+    checks.output_folder(out, "--out")
     started = time.perf_counter()
-    config = artsound_pairing_config(
+    from synesthesia.recipes.artsound import ArtSoundPairingConfig, preflight_pairing
+
+    pairing_config = artsound_pairing_config(
         embedder, pairing, approach, approaches, embedder_option,
         compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
         val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size or ArtSoundPairingConfig.shard_size,
         figure_max_styles=figure_max_styles,
     )
-    summary = pair_artsound(out, config, runner_config(runner, workers, dask_address))
+    preflight_pairing(pairing_config, out)
+    run = start_run(runner, workers, dask_address)
+    from synesthesia.flows.artsound import pair_artsound
+
+    summary = pair_artsound(out, pairing_config, run)
+    record_run_config(out)
     typer.echo(
         f"ArtSound pairs in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
         f"{summary['unpaired_audio']} audio unpaired; report: {out / 'report.md'}"

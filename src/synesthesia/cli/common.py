@@ -33,11 +33,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean "this input or setup cannot be used", imported
     only when a command fails (so `--help` never imports the stages)."""
     from synesthesia.annotation.labelstudio.client import LabelStudioError
+    from synesthesia.flows.server import PrefectServerError
     from synesthesia.recipes.artsound.pairing import PairingPreflightError
     from synesthesia.stages.captioning import BackendUnavailable
     from synesthesia.stages.quality.common import MissingWeights
 
-    return (ValueError, OSError, KeyError, LabelStudioError, PairingPreflightError, BackendUnavailable, MissingWeights)
+    return (ValueError, OSError, KeyError, LabelStudioError, PairingPreflightError, BackendUnavailable, MissingWeights, PrefectServerError)
 
 
 def fail(message: str) -> None:
@@ -158,3 +159,17 @@ def runner_config(runner: Runner, workers: int, dask_address: str | None):
     from synesthesia.flows.runner import RunnerConfig
 
     return RunnerConfig(runner.value, workers, dask_address)
+
+
+def start_run(runner: Runner, workers: int, dask_address: str | None):
+    """The last step before a command runs its flow: check the runner options
+    (the Dask scheduler and the Prefect server they name must answer), start
+    the Prefect API in the background (it starts while the command imports
+    the flow) and return the flow's ``RunnerConfig``."""
+    from synesthesia.cli.checks import execution
+    from synesthesia.flows.runner import start_prefect_api
+
+    execution(runner, dask_address)
+    config = runner_config(runner, workers, dask_address)
+    start_prefect_api()
+    return config

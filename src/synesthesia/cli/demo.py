@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 
-from synesthesia.cli.common import Runner, RunnerOption, WorkersOption, command, runner_config
+from synesthesia.cli import checks
+from synesthesia.cli.common import DaskAddressOption, Runner, RunnerOption, WorkersOption, command, start_run
+from synesthesia.cli.runconfig import ConfigOption
 
 app = typer.Typer()
 
@@ -18,15 +20,19 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo-output"), help="Where the sample corpus (OUT/corpus) and the datasets (OUT/mpd, ...) go."),
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
+    dask_address: DaskAddressOption = None,
+    config: ConfigOption = None,
 ):
     """Generate a deterministic sample corpus (with a few broken files) and build every dataset from it, offline.
 
     Example: synesthesia demo --out demo-output
     """
+    checks.output_folder(out, "--out")
+    started = time.perf_counter()
+    run = start_run(runner, workers, dask_address)
     from synesthesia.flows.demo import run_demo
 
-    started = time.perf_counter()
-    results = run_demo(out, runner_config(runner, workers, None))
+    results = run_demo(out, run)
     typer.echo(f"\nDemo finished in {time.perf_counter() - started:.0f} s. Results:")
     typer.echo(f"  sample corpus : {out / 'corpus'}")
     for name in results:

@@ -103,14 +103,31 @@ def numpy_to_fixed_list(array: np.ndarray, value_type: pa.DataType) -> pa.FixedS
 # --- dataset manifest -----------------------------------------------------------
 
 MANIFEST = "dataset.json"
+#: The manifest's record of the commands that built the folder:
+#: ``{"build mpd": {option: value}}`` (written by the command line; kept
+#: when a recipe rewrites the manifest).
+RUN_CONFIG = "run_config"
 
 
 def write_manifest(folder: str | os.PathLike, manifest: dict) -> Path:
     """``dataset.json``: which dataset a folder holds, its media roots (the
-    folders that relative ``path`` columns are relative to) and its config."""
+    folders that relative ``path`` columns are relative to) and its config.
+    The run configs already recorded in it are kept."""
     import json
 
-    return write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", Path(folder) / MANIFEST)
+    path = Path(folder) / MANIFEST
+    if RUN_CONFIG not in manifest and path.exists():
+        previous = json.loads(path.read_text(encoding="utf-8"))
+        if RUN_CONFIG in previous:
+            manifest = {**manifest, RUN_CONFIG: previous[RUN_CONFIG]}
+    return write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", path)
+
+
+def record_run_config(folder: str | os.PathLike, command: str, options: dict) -> Path:
+    """Record the options ``command`` (``"build mpd"``) ran with in ``dataset.json``."""
+    manifest = read_manifest(folder)
+    manifest[RUN_CONFIG] = {**manifest.get(RUN_CONFIG, {}), command: options}
+    return write_manifest(folder, manifest)
 
 
 def read_manifest(folder: str | os.PathLike) -> dict:
