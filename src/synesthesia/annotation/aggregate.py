@@ -28,7 +28,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -152,6 +151,8 @@ def dispersion(scores: pa.Table, thresholds: tuple[float, ...] = SIGMA_THRESHOLD
 
 def rating_counts(pair_ids: pa.Array | pa.ChunkedArray, ratings: pa.Table) -> dict[int, int]:
     """How many of ``pair_ids`` have 0, 1, 2, ... ratings (for the report)."""
+    import pandas as pd  # here, not at the top: the command line imports this module for its defaults
+
     have = pd.Series(ratings.column("pair_id").to_numpy(zero_copy_only=False)).value_counts()
     n = pd.Series(np.asarray(pair_ids.to_numpy(zero_copy_only=False) if hasattr(pair_ids, "to_numpy") else pair_ids, dtype=object))
     per_pair = n.map(have).fillna(0).astype(int)

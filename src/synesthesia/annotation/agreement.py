@@ -40,7 +40,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from synesthesia.annotation.aggregate import factorize
@@ -87,6 +86,8 @@ def _codes(labels) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.dtype.kind in "iu":
         return np.unique(labels, return_inverse=True)[1].reshape(-1)
+    import pandas as pd  # here, not at the top: the command line imports this module for its defaults
+
     return pd.factorize(labels.astype(object), sort=False)[0]
 
 

@@ -34,7 +34,6 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -208,6 +207,8 @@ def build_preference_tasks(scores: pa.Table, pairs: pa.Table, config: Preference
 def consensus(tasks: pa.Table, votes: pa.Table, config: ConsensusConfig = ConsensusConfig()) -> tuple[pa.Table, dict]:
     """Consensus preference pairs (``schema.MPD_PREFERENCE_PAIRS``) and counts
     per kind: kept, tied / no majority, waiting for votes, no votes."""
+    import pandas as pd  # here, not at the top: the command line imports this module for its defaults
+
     t = pd.DataFrame({c: tasks.column(c).to_numpy(zero_copy_only=False) for c in ("task_id", "kind", "query_id", "candidate_a", "candidate_b", "split")})
     v = pd.DataFrame({c: votes.column(c).to_numpy(zero_copy_only=False) for c in ("task_id", "choice")})
     v = v[v["task_id"].isin(t["task_id"])]
