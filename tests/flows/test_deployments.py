@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from support.servers import BIN, Service, prefect_server
+from support.servers import BIN, Service, eventually, prefect_server
 
 from synesthesia.cli import app
 from synesthesia.datasets.compare import VOLATILE, compare_folders
@@ -89,10 +89,11 @@ def test_mpd_deployment_builds_what_the_cli_builds_and_shows_tasks_progress_and_
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     runs = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run]))
-    with client_for(deployed) as client:
-        tasks = client.read_task_runs(flow_run_filter=runs)
-        artifacts = client.read_artifacts(flow_run_filter=runs)
     stages = {"ingest-paintings", "ingest-music", "mels", "clip-files"}
+    with client_for(deployed) as client:
+        # the server records task runs from events, a moment after they happen
+        tasks = eventually(lambda: client.read_task_runs(flow_run_filter=runs), lambda t: {r.task_key for r in t} == stages and all(r.state.is_completed() for r in t))
+        artifacts = client.read_artifacts(flow_run_filter=runs)
     assert {t.task_key for t in tasks} == stages
     assert all(t.name.startswith(f"{t.task_key} shard ") and t.state.is_completed() for t in tasks)
     by_key = {a.key: a for a in artifacts if a.key}

@@ -46,7 +46,7 @@ def test_one_embedded_server_per_process_without_block_types_stopped_at_exit(tmp
     result = json.loads(done.stdout.strip().splitlines()[-1])
     (url,) = set(result["urls"])
     assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
-    assert result["block_types"] == 0  # not registered: about half of the start-up saved
+    assert result["block_types"] == 0  # not registered (nor their registry hashed) at start
     assert result["log_exists"] and not os.path.exists(result["log"])  # the server wrote there; removed at a clean stop
     assert "Traceback" not in done.stderr
     with pytest.raises(httpx.HTTPError):

@@ -15,6 +15,7 @@ import pytest
 from prefect import flow
 
 from support.flaky import attempts, flaky_step
+from support.servers import eventually
 
 from synesthesia.datasets.markdown import markdown_tables, md_table
 from synesthesia.flows.artifacts import artifact_key, publish_report
@@ -69,7 +70,8 @@ def test_shards_run_as_tasks_named_after_their_stage_with_a_progress_artifact(pr
     state = flaky_flow(str(tmp_path), return_state=True)
     runs = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
     with get_client(sync_client=True) as client:
-        tasks = client.read_task_runs(flow_run_filter=runs)
+        # the server records task runs from events, a moment after they happen
+        tasks = eventually(lambda: client.read_task_runs(flow_run_filter=runs), lambda t: len(t) == 3 and all(r.state.is_completed() for r in t))
         artifacts = client.read_artifacts(flow_run_filter=runs)
     assert sorted(t.name for t in tasks) == ["flaky shard 1/3", "flaky shard 2/3", "flaky shard 3/3"]
     assert {t.task_key for t in tasks} == {"flaky"}

@@ -63,6 +63,17 @@ class Service:
             self.kill()
 
 
+def eventually(read, done, timeout: float = 120.0, every: float = 0.5):
+    """``read()`` again until ``done(value)`` or ``timeout``; returns the last value
+    (the caller's assertions then say what was missing)."""
+    deadline = time.time() + timeout
+    value = read()
+    while not done(value) and time.time() < deadline:
+        time.sleep(every)
+        value = read()
+    return value
+
+
 def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
