@@ -37,6 +37,7 @@ import torch
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.models.art2mus.config import Art2MusConfig, FrontEndConfig, TrainConfig, to_dict
+from synesthesia.models.checkpoints import load_state, save_state
 from synesthesia.datasets.readers.artsound import ArtSoundPairs
 from synesthesia.models.art2mus.evaluate import EvalConfig, Scorer, evaluate_model, results_row
 from synesthesia.models.art2mus.frontend import track_mel
@@ -145,7 +146,7 @@ class Trainer:
         tmp = self.checkpoint_dir / f".step-{self.step:07d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         self.model.save(tmp)
-        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "step": self.step},
+        save_state({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "step": self.step},
                    tmp / "train_state.pt")
         dio.write_text(json.dumps(self.training_info(), indent=2) + "\n", tmp / "training.json")
         shutil.rmtree(final, ignore_errors=True)
@@ -165,7 +166,7 @@ class Trainer:
             return False
         latest = candidates[-1]
         self.model.aligner.load_state_dict(load_file(str(latest / "aligner.safetensors")))
-        state = torch.load(latest / "train_state.pt", map_location="cpu", weights_only=False)
+        state = load_state(latest / "train_state.pt")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
