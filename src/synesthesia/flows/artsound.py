@@ -83,7 +83,7 @@ def build_artsound(
     artsound.preflight(config, pairing)
     # absolute paths: workers of a remote Dask cluster run in another directory
     paths = (str(Path(p).resolve()) for p in (artworks, music, out))
-    return run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing)
+    return run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing, folder=out)
 
 
 def pair_artsound(
@@ -92,4 +92,4 @@ def pair_artsound(
     """``synesthesia build artsound-pairs`` from Python: a missing input
     raises ``PairingPreflightError`` before any work, Prefect included."""
     artsound.preflight_pairing(config, dataset)
-    return run_flow(pair_artsound_flow, runner, str(Path(dataset).resolve()), config)
+    return run_flow(pair_artsound_flow, runner, str(Path(dataset).resolve()), config, folder=dataset)

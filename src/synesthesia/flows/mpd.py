@@ -69,9 +69,9 @@ def build_mpd(
 ) -> dict:
     """``synesthesia build mpd`` from Python (absolute paths: workers of a
     remote Dask cluster run in another directory)."""
-    return run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size)
+    return run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size, folder=out)
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """``synesthesia annotate run`` from Python: the annotation phases on a built MPD folder."""
-    return run_flow(annotate_mpd_flow, runner, str(Path(out).resolve()), shard_size)
+    return run_flow(annotate_mpd_flow, runner, str(Path(out).resolve()), shard_size, folder=out)

@@ -48,4 +48,4 @@ def build_museart(
     """``synesthesia build museart`` from Python (absolute paths: workers of a
     remote Dask cluster run in another directory)."""
     paths = [None if p is None else str(Path(p).resolve()) for p in (images, audio, out, csv_dir)]
-    return run_flow(build_museart_flow, runner, *paths[:3], config, paths[3], shard_size)
+    return run_flow(build_museart_flow, runner, *paths[:3], config, paths[3], shard_size, folder=out)

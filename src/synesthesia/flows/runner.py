@@ -17,12 +17,16 @@ given, so the executors are interchangeable:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from synesthesia.datasets.locks import writer_lock
 from synesthesia.stages.shards import Shard
+
+log = logging.getLogger("synesthesia")
 
 RUNNERS = ("local", "threads", "dask")
 
@@ -133,9 +137,16 @@ def run_shards(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any
     return [results[k] for k in range(len(shards))]
 
 
-def run_flow(flow, runner: RunnerConfig, *args: Any, **kwargs: Any):
+def run_flow(flow, runner: RunnerConfig, *args: Any, folder: str | os.PathLike, **kwargs: Any):
     """Call ``flow`` on ``runner``'s task runner, against the Prefect API
-    (a configured server, or the embedded one started here): the one entry
-    point behind every ``synesthesia build`` / ``annotate run`` command."""
-    ensure_prefect_api()
-    return flow.with_options(task_runner=runner.task_runner())(*args, **kwargs)
+    (a configured server, or the embedded one started here), holding the
+    writer lock of the dataset ``folder`` it writes (taken before Prefect
+    starts, so a second writer is refused at once): the one entry point
+    behind every ``synesthesia build`` / ``annotate run`` command."""
+    with writer_lock(folder, flow.name) as found:
+        if found["taken_over"]:
+            log.warning("%s: took over the lock of a run that stopped without releasing it (%s)", folder, found["taken_over"])
+        if found["swept"]:
+            log.info("%s: removed %d temp file(s) a killed run left", folder, found["swept"])
+        ensure_prefect_api()
+        return flow.with_options(task_runner=runner.task_runner())(*args, **kwargs)

@@ -16,6 +16,7 @@ from synesthesia.annotation.labelstudio.configs import RATINGS, label_config
 from synesthesia.annotation.labelstudio.tasks import MediaLinks, default_document_root, preference_tasks, rating_tasks
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.locks import writer_lock
 from synesthesia.recipes.mpd.config import (
     ASSIGNMENTS,
     CLIP_MEDIA,
@@ -95,10 +96,18 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     ``preference_votes.parquet`` (merged with earlier imports), with the
     unusable annotations in ``annotation_rejects.parquet``.
 
-    A malformed file raises :class:`~synesthesia.annotation.labelstudio.parse.ExportFormatError`
-    before anything is written."""
+    A malformed file, or one none of whose tasks is this dataset's, raises
+    :class:`~synesthesia.annotation.labelstudio.parse.ExportFormatError`
+    before anything is written. Holds the folder's writer lock: two imports
+    at once cannot lose each other's rows."""
     out = Path(out)
-    export = Path(export)
+    if not (out / "pairs.parquet").is_file():
+        raise FileNotFoundError(f"{out}: not a built MPD folder (no pairs.parquet); build it with `synesthesia build mpd` first")
+    with writer_lock(out, "annotate import"):
+        return _import(out, Path(export), kind)
+
+
+def _import(out: Path, export: Path, kind: str | None) -> dict:
     tasks = LP.read_export(export)
     detected = LP.detect_kind(tasks, export)  # refuses an export with no tasks, or none of ours
     if kind is not None:
@@ -120,6 +129,12 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     else:
         raise ValueError(f"unknown kind {kind!r}: ratings or preferences")
     parsed = LP.parse_export(tasks, kind, known, export.name)
+    if not parsed.known_tasks:
+        what = "pair ids" if kind == RATINGS else "preference task ids"
+        raise LP.ExportFormatError(
+            f"{export}: none of its {parsed.counts.get('tasks', 0)} tasks has one of {out}'s {what}: is it the export of "
+            "another dataset's project? Nothing was imported."
+        )
     seen = set(parsed.rows.column("annotation_id").to_pylist()) | set(parsed.rejects.column("annotation_id").to_pylist())
     existing = read_optional(out, target, schema)
     merged, repeated = LP.merge(existing if existing is not None else S.empty(schema), parsed.rows, key, export.name, kind, seen)
