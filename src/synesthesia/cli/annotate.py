@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from synesthesia.cli.common import EXECUTION, Runner, RunnerOption, WorkersOption, command, fail, runner_config
+from synesthesia.cli.common import EXECUTION, Runner, RunnerOption, WorkersOption, command, fail, runner_config, writes
 
 app = typer.Typer(
     help=(
@@ -97,6 +97,7 @@ def annotate_config_cmd(kind: ProjectKind = typer.Option(..., help="ratings, cli
 
 @app.command("push")
 @command()
+@writes("dataset", "annotate push")
 def annotate_push_cmd(
     dataset: Path = typer.Option(..., help=DATASET_HELP),
     kind: AnnotationKind = typer.Option(..., help="ratings (one project) or preferences (one project per preference kind)."),
@@ -137,6 +138,7 @@ def annotate_push_cmd(
 
 @app.command("pull")
 @command()
+@writes("dataset", "annotate pull")
 def annotate_pull_cmd(
     dataset: Path = typer.Option(..., help=DATASET_HELP),
     kind: AnnotationKind = typer.Option(..., help="ratings or preferences (both preference projects)."),

@@ -101,9 +101,12 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     before anything is written. Holds the folder's writer lock: two imports
     at once cannot lose each other's rows."""
     out = Path(out)
-    if not (out / "pairs.parquet").is_file():
-        raise FileNotFoundError(f"{out}: not a built MPD folder (no pairs.parquet); build it with `synesthesia build mpd` first")
-    with writer_lock(out, "annotate import"):
+    not_mpd = f"{out}: not a built MPD folder (no pairs.parquet); build it with `synesthesia build mpd` first"
+    if not out.is_dir():
+        raise FileNotFoundError(not_mpd)
+    with writer_lock(out, "annotate import"):  # first: a folder being built says so
+        if not (out / "pairs.parquet").is_file():
+            raise FileNotFoundError(not_mpd)
         return _import(out, Path(export), kind)
 
 
