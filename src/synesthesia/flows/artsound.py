@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import artsound
 
 
@@ -33,6 +33,9 @@ def build_artsound_flow(
     out_dir = Path(out)
     ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run_shards)
     logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
+    if ingested.problem:
+        logger.error(ingested.problem)
+        return {"error": ingested.problem}
     segments = artsound.segment_captions(out_dir, ingested, config, shard_size, run=run_shards)
     logger.info("segments: %d captions for %d tracks", segments.num_rows, ingested.tracks.num_rows)
     audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run_shards)
@@ -83,7 +86,7 @@ def build_artsound(
     artsound.preflight(config, pairing)
     # absolute paths: workers of a remote Dask cluster run in another directory
     paths = (str(Path(p).resolve()) for p in (artworks, music, out))
-    return run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing, folder=out)
+    return stop_if_unusable(run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing, folder=out))
 
 
 def pair_artsound(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import mpd
 
 
@@ -23,6 +23,9 @@ def build_mpd_flow(paintings: str, music: str, out: str, config: mpd.MPDConfig, 
     out_dir = Path(out)
     items = mpd.ingest(paintings, music, out_dir, config, shard_size, run=run_shards)
     logger.info("ingest: %d paintings, %d tracks valid; %d rejected", items.paintings.num_rows, items.tracks.num_rows, items.rejected)
+    if items.problem:
+        logger.error(items.problem)
+        return {"error": items.problem}
     parts = mpd.mels(out_dir, items, config, shard_size, run=run_shards)
     logger.info("mels: %d clips in %d parts", items.clips.num_rows, len(parts))
     summary = mpd.pairs(out_dir, items, config)
@@ -69,7 +72,7 @@ def build_mpd(
 ) -> dict:
     """``synesthesia build mpd`` from Python (absolute paths: workers of a
     remote Dask cluster run in another directory)."""
-    return run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size, folder=out)
+    return stop_if_unusable(run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size, folder=out))
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:

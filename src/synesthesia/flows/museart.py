@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import museart
 
 
@@ -27,6 +27,9 @@ def build_museart_flow(
     ingested = museart.ingest(images, audio, out_dir, config, csv_dir, shard_size, run=run_shards)
     valid, rejected = ingested.valid, ingested.rejected
     logger.info("ingest: %d images, %d audio files valid; %d + %d rejected", valid["image"].num_rows, valid["audio"].num_rows, rejected["image"].num_rows, rejected["audio"].num_rows)
+    if ingested.problem:
+        logger.error(ingested.problem)
+        return {"error": ingested.problem}
     clips, files = museart.clip_files(ingested, out_dir, config, shard_size, run=run_shards)
     logger.info("clips: %d audio items of %g s from %d files", clips.num_rows, config.clip_seconds, valid["audio"].num_rows)
     paired = museart.split_and_pair(ingested, clips, files, config)
@@ -48,4 +51,4 @@ def build_museart(
     """``synesthesia build museart`` from Python (absolute paths: workers of a
     remote Dask cluster run in another directory)."""
     paths = [None if p is None else str(Path(p).resolve()) for p in (images, audio, out, csv_dir)]
-    return run_flow(build_museart_flow, runner, *paths[:3], config, paths[3], shard_size, folder=out)
+    return stop_if_unusable(run_flow(build_museart_flow, runner, *paths[:3], config, paths[3], shard_size, folder=out))

@@ -137,6 +137,16 @@ def run_shards(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any
     return [results[k] for k in range(len(shards))]
 
 
+def stop_if_unusable(summary: dict) -> dict:
+    """A flow that found no usable input returns ``{"error": why}`` (so Prefect
+    does not print a traceback for bad input); its entry point raises it."""
+    if isinstance(summary, dict) and "error" in summary:
+        from synesthesia.stages.ingest import NothingUsable
+
+        raise NothingUsable(summary["error"])
+    return summary
+
+
 def run_flow(flow, runner: RunnerConfig, *args: Any, folder: str | os.PathLike, **kwargs: Any):
     """Call ``flow`` on ``runner``'s task runner, against the Prefect API
     (a configured server, or the embedded one started here), holding the

@@ -18,8 +18,10 @@ import hashlib
 import io
 import os
 import re
+import stat
 import struct
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
@@ -54,6 +56,12 @@ class IngestConfig:
     folder_fields: tuple[str, ...] = ()
     #: Audio shorter than this is quarantined (e.g. one 15 s MPD clip).
     min_duration_s: float = 0.0
+    #: Larger files are quarantined unread (None: :data:`MAX_BYTES` of the kind).
+    max_bytes: int | None = None
+
+    @property
+    def size_limit(self) -> int:
+        return self.max_bytes if self.max_bytes is not None else MAX_BYTES[self.kind]
 
     @classmethod
     def images(cls, folder_fields: Sequence[str] = ("style", "genre")) -> "IngestConfig":
@@ -62,6 +70,11 @@ class IngestConfig:
     @classmethod
     def audio(cls, folder_fields: Sequence[str] = ("genre",), min_duration_s: float = 0.0) -> "IngestConfig":
         return cls("audio", tuple(folder_fields), float(min_duration_s))
+
+
+#: Default size limits: larger files are quarantined without being read (a
+#: 100-megapixel TIFF is ~300 MB; three hours of 96 kHz 24-bit stereo WAV ~3 GB).
+MAX_BYTES = {"image": 512 * 2**20, "audio": 4 * 2**30}
 
 
 def item_id(kind: Kind, relpath: str) -> str:
@@ -90,7 +103,10 @@ def _read_csv(path: Path, kind: Kind) -> tuple[list[SourceItem], list[dict]]:
                 problems.append(quarantine_row(f"{path.name}:{lineno}", kind, "ingest", "CSV row has an empty path"))
                 continue
             meta = tuple(sorted((k, _clean(row.get(k))) for k in allowed if _clean(row.get(k)) is not None))
-            items.append(SourceItem(Path(rel).as_posix(), meta))
+            given = Path(rel)
+            if given.is_absolute() and given.is_relative_to(path.parent.resolve()):
+                given = given.relative_to(path.parent.resolve())  # stored relative to the root, like every path
+            items.append(SourceItem(given.as_posix(), meta))  # anything outside the root is quarantined at ingest
     return items, problems
 
 
@@ -111,7 +127,24 @@ def scan_source(path: str | os.PathLike, config: IngestConfig) -> Source:
         csv_items, problems = _read_csv(root / METADATA_CSV, config.kind)
         overrides = {i.path: i.metadata for i in csv_items}
     items = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(exc: OSError) -> None:  # a folder os.walk cannot list: its files would vanish silently
+        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename and Path(exc.filename).is_relative_to(root) else str(exc.filename)
+        problems.append(quarantine_row(where + "/", config.kind, "ingest", f"unreadable folder: {exc.strerror or exc}"))
+
+    visited = {root}
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        # Symlinked folders are followed only when they lead inside the root, each real folder once (no loops).
+        for name in list(dirnames):
+            real = (Path(dirpath) / name).resolve()
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if not real.is_relative_to(root):
+                dirnames.remove(name)
+                problems.append(quarantine_row(rel + "/", config.kind, "ingest", f"outside the input root: a symlinked folder that resolves to {real}"))
+            elif real in visited:
+                dirnames.remove(name)
+            else:
+                visited.add(real)
         dirnames.sort()
         for name in sorted(filenames):
             full = Path(dirpath) / name
@@ -221,9 +254,40 @@ def validate_audio(data: bytes, min_duration_s: float = 0.0) -> dict:
     }
 
 
+def read_confined(root: Path, relpath: str, max_bytes: int) -> bytes:
+    """The bytes of ``root/relpath``, only if it resolves inside ``root``
+    (a symlink may point anywhere inside it), is a regular file (a FIFO would
+    block forever, a device never end) and holds at most ``max_bytes``; else
+    :class:`InvalidMedia` with the reason. Opened without following a link
+    and checked on the open descriptor, so a file swapped after the check is
+    not read either."""
+    try:
+        real = (root / relpath).resolve(strict=True)
+    except FileNotFoundError:
+        raise InvalidMedia("file not found") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a folder we cannot search
+        raise InvalidMedia(f"unreadable: {getattr(exc, 'strerror', None) or exc}") from None
+    if not real.is_relative_to(root):
+        raise InvalidMedia(f"outside the input root: resolves to {real}")
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise InvalidMedia(f"unreadable: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidMedia("not a regular file (a pipe, socket or device)")
+        if st.st_size > max_bytes:
+            raise InvalidMedia(f"too large: {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew while being read
+        raise InvalidMedia(f"too large: over the {max_bytes:,}-byte limit for this kind")
+    return data
+
+
 def ingest_items(root: str | os.PathLike, items: Iterable[SourceItem], config: IngestConfig) -> tuple[pa.Table, pa.Table]:
     """Validate a shard of files. Returns (valid rows, quarantine rows)."""
-    root = Path(root)
+    root = Path(root).resolve()
     kind = config.kind
     extensions = IMAGE_EXTENSIONS if kind == "image" else AUDIO_EXTENSIONS
     good, bad = [], []
@@ -232,12 +296,7 @@ def ingest_items(root: str | os.PathLike, items: Iterable[SourceItem], config: I
         try:
             if suffix not in extensions:
                 raise InvalidMedia(f"unsupported file type '{suffix or '(none)'}' for {kind}")
-            try:
-                data = (root / item.path).read_bytes()
-            except FileNotFoundError:
-                raise InvalidMedia("file not found") from None
-            except OSError as exc:
-                raise InvalidMedia(f"unreadable: {exc.strerror or exc}") from None
+            data = read_confined(root, item.path, config.size_limit)
             if not data:
                 raise InvalidMedia("empty file (0 bytes)")
             if kind == "image":
@@ -337,6 +396,27 @@ def ingest_source(
     run(ingest_shard_step, shards, root=str(source.root), config=config, folder=folder)
     valid, quarantine = collect_ingest(shards, folder, config.kind, source.problems)
     return source.root, valid, quarantine
+
+
+class NothingUsable(ValueError):
+    """An input gave no usable file: the build stops (exit 2) rather than
+    writing an empty dataset; the message has the counts and the reasons."""
+
+
+def nothing_usable(inputs: Sequence[tuple[str, str | os.PathLike, pa.Table, pa.Table]]) -> str | None:
+    """Why a build cannot go on, or None: for each ``(what, path, valid,
+    quarantine)`` of an input that has no valid row, how many files were
+    found and why they were rejected (the most frequent reasons)."""
+    problems = []
+    for what, path, valid, quarantine in inputs:
+        if valid.num_rows:
+            continue
+        reasons = Counter(r.split(":")[0] for r in quarantine.column("reason").to_pylist()) if quarantine.num_rows else Counter()
+        why = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common(4)) or "no files of a supported type"
+        problems.append(f"no usable {what} in {path}: {quarantine.num_rows} file(s) found, none usable ({why})")
+    if not problems:
+        return None
+    return "; ".join(problems) + ". Every rejected file is listed with its reason in quarantine.parquet."
 
 
 # --- index files keyed by file name ------------------------------------------------

@@ -21,7 +21,7 @@ from synesthesia.recipes.artsound.config import DATASET, ArtSoundConfig, ArtSoun
 from synesthesia.recipes.artsound.report import report_text
 from synesthesia.stages.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS
 from synesthesia.stages.captioning.steps import fusion_shard_step, image_caption_shard_step, kept_rows, segment_caption_shard_step
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.shards import ShardRunner, ShardStore, plan_shards, run_serially, work_dir
 
 
@@ -77,6 +77,8 @@ class Ingested:
     tracks: pa.Table
     found: dict[str, int]
     rejected: dict[str, int]
+    #: why the build cannot go on (no usable artwork or track), else None
+    problem: str | None = None
 
 
 def ingest(
@@ -95,6 +97,7 @@ def ingest(
         {"artworks": str(a_root), "music": str(m_root)}, images, audio,
         {"artworks": images.num_rows + q_images.num_rows, "music": audio.num_rows + q_audio.num_rows},
         {"artworks": q_images.num_rows, "music": q_audio.num_rows},
+        nothing_usable([("artworks", artworks, images, q_images), ("music tracks", music, audio, q_audio)]),
     )
 
 

@@ -19,7 +19,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.recipes.mpd.config import BUILD_SUMMARY, DATASET, MPDConfig
 from synesthesia.stages.audio import compute_mels, plan_clips
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.pairing import draw_mpd_pairs
 from synesthesia.stages.shards import ShardRunner, run_serially
 from synesthesia.stages.splits import stratified_split
@@ -55,6 +55,8 @@ class Items:
     roots: dict[str, str]
     found: dict[str, int]
     rejected: int
+    #: why the build cannot go on (no usable painting or track), else None
+    problem: str | None = None
 
 
 def ingest(
@@ -73,7 +75,8 @@ def ingest(
     dio.write_table(clips_t, out / "clips.parquet", S.CLIPS)
     dio.write_table(quarantine, out / "quarantine.parquet", S.QUARANTINE)
     found = {"paintings": images.num_rows + q_images.num_rows, "music": audio.num_rows + q_audio.num_rows}
-    return Items(paintings_t, tracks_t, clips_t, {"paintings": str(p_root), "music": str(m_root)}, found, quarantine.num_rows)
+    problem = nothing_usable([("paintings", paintings, images, q_images), ("music tracks", music, audio, q_audio)])
+    return Items(paintings_t, tracks_t, clips_t, {"paintings": str(p_root), "music": str(m_root)}, found, quarantine.num_rows, problem)
 
 
 def mels(out: Path, items: Items, config: MPDConfig, shard_size: int, run: ShardRunner = run_serially) -> list[Path]:

@@ -14,7 +14,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.inputs import quarantine_row
 from synesthesia.stages.audio import plan_clips, write_clip_files
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.shards import ShardRunner, run_serially
 from synesthesia.datasets.keys import SPLITS
 from synesthesia.recipes.museart.config import DATASET, INDEX_FILES, PAIR_ROWS_PER_PART, SPLIT_MODES, MuseartConfig, config_dict, group_key
@@ -201,6 +201,8 @@ class Ingested:
     rejected: dict[str, pa.Table]
     info: dict[str, dict]
     problems: list[dict]
+    #: why the build cannot go on (no usable image or audio file), else None
+    problem: str | None = None
 
 
 @dataclass
@@ -235,7 +237,10 @@ def ingest(
     ):
         source, info[kind] = scan_museart_source(path, kind, indexes[kind], INDEX_FILES[kind])
         roots[kind], valid[kind], rejected[kind] = ingest_source(path, ingest_config, out, name, shard_size, source=source, run=run)
-    return Ingested(roots, valid, rejected, info, problems)
+    problem = nothing_usable([("images", images, valid["image"], rejected["image"]), ("audio files", audio, valid["audio"], rejected["audio"])])
+    if problem:  # the user needs the reasons: the quarantine table now, not after a build that cannot happen
+        dio.write_table(dio.concat([rejected["image"], rejected["audio"], S.from_rows(problems, S.QUARANTINE)], S.QUARANTINE), out / "quarantine.parquet", S.QUARANTINE)
+    return Ingested(roots, valid, rejected, info, problems, problem)
 
 
 def clip_files(ingested: Ingested, out: Path, config: MuseartConfig, shard_size: int, run: ShardRunner = run_serially) -> tuple[pa.Table, pa.Table]:
