@@ -33,6 +33,7 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     ASSIGNMENTS,
     CLIP_MEDIA,
     CLIP_MEDIA_DIR,
+    SERVED_PAINTINGS,
     DEFAULT_FORMAT,
     RATINGS_FILE,
     SCORES,
@@ -62,7 +63,16 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     read_optional,
 )
 from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
-from synesthesia.recipes.mpd.labelstudio import default_links, import_annotations, import_log, labelstudio_tasks, media_files, write_labelstudio_files
+from synesthesia.recipes.mpd.labelstudio import (
+    default_links,
+    import_annotations,
+    import_log,
+    labelstudio_tasks,
+    media_files,
+    media_folders,
+    serve_paintings,
+    write_labelstudio_files,
+)
 from synesthesia.recipes.mpd.report import annotation_sections, data_sections, write_report
 from synesthesia.recipes.mpd.status import status
 
@@ -71,13 +81,15 @@ __all__ = [
     "finish", "listening_clips", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
     "simulate_ratings", "simulate_votes",
     "HF_FOLDER", "scored_pairs_table", "write_hf_export",
-    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "write_labelstudio_files",
+    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "media_folders", "serve_paintings",
+    "write_labelstudio_files",
     "write_report", "annotation_sections", "data_sections", "status",
     "DEFAULT_SHARD_SIZE",
     "BUILD_SUMMARY",
     "ASSIGNMENTS",
     "CLIP_MEDIA",
     "CLIP_MEDIA_DIR",
+    "SERVED_PAINTINGS",
     "DEFAULT_FORMAT",
     "RATINGS_FILE",
     "SCORES",

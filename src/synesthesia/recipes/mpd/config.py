@@ -52,6 +52,10 @@ ASSIGNMENTS = "assignments.parquet"
 #: Listening copies of the clips for raters (schema.CLIP_FILES; paths relative to CLIP_MEDIA_DIR).
 CLIP_MEDIA = "clip_files.parquet"
 CLIP_MEDIA_DIR = "clips"
+#: The paintings raters see, served from inside the dataset folder (hard
+#: links or copies of the ingested files): Label Studio's document root is
+#: the dataset folder and its storages are these two media folders only.
+SERVED_PAINTINGS = "served/paintings"
 #: FLAC: lossless, plays in every current browser, fast to encode.
 DEFAULT_FORMAT = "flac"
 RATINGS_FILE = "ratings.parquet"

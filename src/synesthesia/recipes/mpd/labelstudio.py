@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 
 from synesthesia.annotation.labelstudio import parse as LP
 from synesthesia.annotation.labelstudio.configs import RATINGS, label_config
-from synesthesia.annotation.labelstudio.tasks import MediaLinks, default_document_root, preference_tasks, rating_tasks
+from synesthesia.annotation.labelstudio.tasks import MediaLinks, preference_tasks, rating_tasks
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.locks import writer_lock
@@ -28,16 +29,69 @@ from synesthesia.recipes.mpd.config import (
     PREFERENCE_VOTES,
     RATINGS_FILE,
     REJECTS,
+    SERVED_PAINTINGS,
     read_optional,
 )
 
 
-def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Absolute paths of every painting file and every clip's listening copy."""
+def served_painting(painting_id: str, suffix: str) -> str:
+    """Where a painting's served file lives below :data:`SERVED_PAINTINGS`
+    (256 sub-folders, like the listening copies)."""
+    return f"{hashlib.sha1(painting_id.encode()).hexdigest()[:2]}/{painting_id}{suffix.lower()}"
+
+
+def _serve(source: Path, target: Path) -> None:
+    """``target`` becomes ``source``'s content: a hard link when both are on
+    one file system (no copy), else a copy; written under a temp name and
+    renamed, so a kill never leaves half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.serve.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+
+
+def serve_paintings(out: str | os.PathLike) -> dict[str, Path]:
+    """Every paired painting inside the dataset folder, under
+    :data:`SERVED_PAINTINGS`, so that Label Studio serves the dataset's own
+    media folders and never the input tree (the source is resolved, so a
+    symlinked corpus serves the real file, and must stay inside the paintings
+    root ingest read it from). Idempotent: an up-to-date file is kept, files
+    of paintings no longer paired are removed. Returns painting id → file."""
     out = Path(out)
-    roots = dio.read_manifest(out)["media_roots"]
-    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
-    p_files = {pid: Path(roots["paintings"]) / path for pid, path in zip(paintings["painting_id"].to_pylist(), paintings["path"].to_pylist())}
+    root = Path(dio.read_manifest(out)["media_roots"]["paintings"]).resolve()
+    wanted = set(dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["painting_id"]).column("painting_id").to_pylist())
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path"])
+    folder = out / SERVED_PAINTINGS
+    served = {}
+    for pid, rel in zip(paintings.column("painting_id").to_pylist(), paintings.column("path").to_pylist()):
+        if pid not in wanted:
+            continue
+        source = (root / rel).resolve()
+        if not source.is_relative_to(root):
+            raise ValueError(f"{root / rel}: resolves outside the paintings root ({source}); it is not served")
+        target = folder / served_painting(pid, source.suffix)
+        have = target.stat() if target.exists() else None
+        src = source.stat()
+        if have is None or not (os.path.samefile(source, target) or (have.st_size, have.st_mtime_ns) == (src.st_size, src.st_mtime_ns)):
+            _serve(source, target)
+        served[pid] = target
+    keep = {p.resolve() for p in served.values()}
+    if folder.is_dir():
+        for f in folder.glob("*/*"):
+            if f.resolve() not in keep:
+                f.unlink()
+    return served
+
+
+def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The files raters get: every paired painting's served copy and every
+    clip's listening copy (absolute paths inside the dataset folder)."""
+    out = Path(out)
+    p_files = serve_paintings(out)
     media = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
     if media is None:
         raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
@@ -45,11 +99,17 @@ def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path
     return p_files, c_files
 
 
+def media_folders(out: str | os.PathLike) -> list[Path]:
+    """The folders Label Studio may serve: the served paintings and the
+    listening copies, both inside the dataset folder (its local-files storages)."""
+    out = Path(out).resolve()
+    return [out / SERVED_PAINTINGS, out / CLIP_MEDIA_DIR]
+
+
 def default_links(out: str | os.PathLike) -> MediaLinks:
-    """Local-files links under the deepest folder holding the paintings and DIR."""
-    out = Path(out)
-    roots = dio.read_manifest(out)["media_roots"]
-    return MediaLinks(default_document_root(roots["paintings"], out))
+    """Local-files links relative to the dataset folder, the default document
+    root (every medium raters get lives inside it: :func:`media_folders`)."""
+    return MediaLinks(Path(out).resolve())
 
 
 def _raters_by(table: pa.Table | None, key: str) -> dict[str, list[str]]:
