@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
+from synesthesia.datasets import secrets
 from synesthesia.stages.captioning import GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -68,6 +69,7 @@ class OpenAIGenerator(TextGenerator):
         self.backoff_s = float(config.option("backoff_s", 1.0))
         self.extra_body = dict(config.option("extra_body", {"chat_template_kwargs": {"enable_thinking": False}}))
         key = os.environ.get(str(config.option("api_key_env", "OPENAI_API_KEY")), "")
+        secrets.register(key)  # redacted from any error text this process stores or prints
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self.client = httpx.Client(headers=headers, timeout=self.timeout_s, limits=httpx.Limits(max_connections=self.concurrency))
         self.attempts_made = 0  # HTTP requests sent (retries included), for logs and tests
