@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synesthesia-installed
 # wheel (pip finds it on this machine's disk); a GPU node gets a CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test faults bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# The fault-injection suite, the kill-at-every-stage matrix included (~15 min on 2 cores).
+faults: $(STAMP)
+	$(BIN)/python -m pytest -m faults
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/audio_stage.py

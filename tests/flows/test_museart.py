@@ -200,6 +200,7 @@ def test_cli_builds_the_plain_category_folder_layout(prefect_api, tmp_path_facto
     assert pairs.num_rows == audio.num_rows
 
 
+@pytest.mark.faults
 def test_sigkill_mid_clip_stage_then_resume_equals_a_clean_run(built, corpus, tmp_path):
     """A run killed while it writes clip files resumes: finished shards are
     reused, the half-written one is redone, and the result equals a clean
