@@ -62,3 +62,12 @@ def test_importing_into_a_folder_that_is_not_an_mpd_folder_is_one_error_line(tmp
     result = CliRunner().invoke(app, ["annotate", "import", "--dataset", str(tmp_path / "missing"), "--export", str(export)])
     assert result.exit_code == 2 and "not a built MPD folder" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_deeply_nested_file_is_a_format_error_not_a_recursion_crash(dataset, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    with pytest.raises(LP.ExportFormatError, match="not valid JSON"):
+        mpd.import_annotations(dataset, deep)
+    result = CliRunner().invoke(app, ["annotate", "import", "--dataset", str(dataset), "--export", str(deep)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
