@@ -12,7 +12,7 @@ from synesthesia.sources import MPD_STYLES, Selector, absolute, is_corpus, open_
 def test_parse_plain_paths_and_corpus_selectors(tmp_path):
     assert parse_selector("/data/paintings") == Selector("generic", "/data/paintings")
     assert parse_selector(tmp_path) == Selector("generic", str(tmp_path))
-    assert parse_selector("fma:/data/fma_large") == Selector("fma", "/data/fma_large")
+    assert parse_selector("fma:/data/fma_large") == parse_selector("FMA:/data/fma_large") == Selector("fma", "/data/fma_large")
     wikiart = parse_selector("wikiart:/data/wikiart?styles=mpd&duplicates=first")
     assert wikiart == Selector("wikiart", "/data/wikiart", (("styles", "mpd"), ("duplicates", "first")))
     assert str(wikiart) == "wikiart:/data/wikiart?styles=mpd&duplicates=first"

@@ -83,7 +83,7 @@ GENERIC_OPTIONS: Mapping[str, Option] = {
     "accept_labels": Option("bool", "keep folder names as labels even when they look like numbers/hashes or the folder like a corpus download"),
 }
 
-_PREFIX = re.compile(r"([a-z][a-z0-9_-]+):(.*)", re.S)
+_PREFIX = re.compile(r"([a-z][a-z0-9_-]+):(.*)", re.S | re.I)
 _QUERY = re.compile(r"[A-Za-z_-]+=[^&]*(&[A-Za-z_-]+=[^&]*)*")
 
 
@@ -114,8 +114,8 @@ def parse_selector(selector: str | os.PathLike) -> Selector:
     text = os.fspath(selector)
     reader, rest = GENERIC, text
     m = _PREFIX.fullmatch(text)
-    if m and (m.group(1) in READERS or m.group(1) == GENERIC):
-        reader, rest = m.group(1), m.group(2)
+    if m and (m.group(1).lower() in READERS or m.group(1).lower() == GENERIC):
+        reader, rest = m.group(1).lower(), m.group(2)
     elif m and not Path(text).exists() and not Path(text.split("?", 1)[0]).exists():
         known = ", ".join(f"{n}:" for n in READERS)
         raise ValueError(f"{text}: unknown reader '{m.group(1)}:' (known: {known} or a plain folder/CSV path; docs/sources.md)")
