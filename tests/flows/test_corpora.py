@@ -63,7 +63,7 @@ def test_build_mpd_from_wikiart_and_fma(prefect_api, corpora, tmp_path):
     assert {(p["source"], p["licence"]) for p in paintings} == {("wikiart", WIKIART)}
     rembrandt = next(p for p in paintings if p["source_id"] == "Baroque/rembrandt_the-angel-appearing-to-the-shepherds-1634.jpg")
     assert (rembrandt["artist"], rembrandt["title"], rembrandt["genre"]) == ("Rembrandt", "the angel appearing to the shepherds", "religious_painting")
-    assert quarantine[images.WIKIART_ABSENT] == ("source", "listed in style_train.csv:9 but not found")
+    assert quarantine[images.WIKIART_ABSENT] == ("source", "not found: listed in style_train.csv:9")
     assert quarantine["Baroque/Thumbs.db"][0] == "source"
     _check_fma_tracks(tracks, quarantine)
     assert 0 < dio.read_table(out / "pairs.parquet", S.MPD_PAIRS).num_rows <= 20
@@ -91,7 +91,7 @@ def test_build_artsound_from_artgraph_and_fma(prefect_api, corpora, tmp_path):
         "joaqu-n-sorolla_before-the-bath-1909.jpg": ("impressionism", None),  # two genres in the graph
         "m-c-escher_not_detected_204665.jpg": ("surrealism", "sketch and study"),
     }
-    assert quarantine["arnold-bocklin_pieta-1885.jpg"] == ("source", "2 styles in the graph (romanticism, symbolism): ambiguous style")
+    assert quarantine["arnold-bocklin_pieta-1885.jpg"] == ("source", "ambiguous style: 2 styles in the graph (romanticism, symbolism)")
     assert quarantine["erin-hanson_thistles-on-orange-2016.jpg"][0] == "source"
     _check_fma_tracks(tracks, quarantine)
     pairs = dio.read_table(out / "pairs.parquet").to_pylist()
@@ -103,6 +103,7 @@ def test_build_artsound_from_artgraph_and_fma(prefect_api, corpora, tmp_path):
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "## Licences" in card and f"| artworks | artgraph | {WIKIART} | 4 |" in card
     assert "mixes" in card and "license: other" in card
+    assert "| `music_subgenres` | `list<item: string>` |" in card  # in backticks, so a Markdown viewer shows it
     report = (out / "report.md").read_text(encoding="utf-8")
     assert f"| tracks | fma | {BY_NC_ND} | 2 |" in report
 

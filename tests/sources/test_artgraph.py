@@ -24,9 +24,9 @@ ARTGRAPH_ITEMS = [
 def artgraph_problems(meta, row):
     return [
         prob(row("11", "9"), "image", "row without an artwork file name"),
-        prob("arnold-bocklin_pieta-1885.jpg", "image", "2 styles in the graph (romanticism, symbolism): ambiguous style"),
-        prob(row("4", "2"), "image", "joaqu-n-sorolla_before-the-bath-1909.jpg has 2 genres in the graph (genre painting, portrait); its genre is left empty"),
-        prob("pierre-auguste-renoir_la-grenouillere-1869-1.jpg", "image", f"in {row('10', '8')} but not in imagesf2/"),
+        prob("arnold-bocklin_pieta-1885.jpg", "image", "ambiguous style: 2 styles in the graph (romanticism, symbolism)"),
+        prob(row("4", "2"), "image", "genre left empty: joaqu-n-sorolla_before-the-bath-1909.jpg has 2 genres in the graph (genre painting, portrait)"),
+        prob("pierre-auguste-renoir_la-grenouillere-1869-1.jpg", "image", f"not in imagesf2/: listed in {row('10', '8')}"),
         prob("robert-montenegro_tehuana-1950.jpg", "image", "no style in the graph (no hasStyle relation)"),
         prob("erin-hanson_thistles-on-orange-2016.jpg", "image", f"image without an Artwork row in {meta}"),
     ]

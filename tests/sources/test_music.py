@@ -32,7 +32,7 @@ def fma_items(*tids):
 
 KNOWN_EMPTY = prob("133/133297.mp3", "audio", "known FMA issue: this 30 s clip holds no audio (wrong duration metadata; mdeff/fma#4, #41, #44)")
 EMPTY_777 = prob("000/000777.mp3", "audio", "empty file (0 bytes)")
-ORPHAN = prob("000/000001.mp3", "audio", "in fma_large/ but not listed in tracks.csv")
+ORPHAN = prob("000/000001.mp3", "audio", "not listed in tracks.csv: a file of fma_large/")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_fma_large(fma):
     assert res.problems == [
         EMPTY_777,
         KNOWN_EMPTY,
-        prob("155/155066.mp3", "audio", "listed in tracks.csv:14 (subset medium) but not found in fma_large/"),
+        prob("155/155066.mp3", "audio", "not found in fma_large/: listed in tracks.csv:14 (subset medium)"),
         ORPHAN,
     ]
     for it in item_rows(res):
@@ -76,7 +76,7 @@ def test_fma_subsets(fma):
     assert item_rows(medium) == fma_items(2, 3, 5, 10)
     assert medium.problems == [
         KNOWN_EMPTY,
-        prob("155/155066.mp3", "audio", "listed in tracks.csv:14 (subset medium) but not found in fma_large/"),
+        prob("155/155066.mp3", "audio", "not found in fma_large/: listed in tracks.csv:14 (subset medium)"),
         ORPHAN,
     ]
     # fma_full holds the untrimmed tracks: the known empty clips are not flagged there
@@ -150,16 +150,16 @@ def test_mtg_jamendo_genre_tsv(mtg):
             None, None, None, "track_0000947", "mtg-jamendo"),
     ]
     assert res.problems == [
-        prob("raw.meta.tsv:5", "audio", "3 tab-separated fields, expected 8; artist and title not read"),
+        prob("raw.meta.tsv:5", "audio", "bad row, artist and title not read: 3 tab-separated fields, expected 8"),
         prob("43/243.mp3", "audio", "empty file (0 bytes)"),
-        prob("48/948.mp3", "audio", "listed in autotagging_genre.tsv:7 but not found (48/948.mp3 or 48/948.low.mp3)"),
+        prob("48/948.mp3", "audio", "not found: listed in autotagging_genre.tsv:7 (looked for 48/948.mp3 and 48/948.low.mp3)"),
     ]
 
 
 def test_mtg_jamendo_quality(mtg):
     full = read_mtg_jamendo(mtg, quality="audio")
     assert [it["path"] for it in item_rows(full)] == ["41/241.mp3", "46/946.mp3", "47/947.mp3"]
-    assert prob("42/242.mp3", "audio", "listed in autotagging_genre.tsv:3 but not found (42/242.mp3)") in full.problems
+    assert prob("42/242.mp3", "audio", "not found: listed in autotagging_genre.tsv:3 (looked for 42/242.mp3)") in full.problems
     low = read_mtg_jamendo(mtg, quality="audio-low", audio=mtg / "audio")
     assert [it["path"] for it in item_rows(low)] == ["42/242.low.mp3", "46/946.low.mp3"]
 

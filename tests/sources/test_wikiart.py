@@ -35,7 +35,7 @@ WIKIART_ITEMS = [
     img(LACOMBE, "Symbolism", "genre_painting", "georges lacombe", "the apple picker"),
 ]
 NOT_AN_IMAGE = prob("Baroque/Thumbs.db", "image", "not an image file (.db)")
-ABSENT = prob(corpus.WIKIART_ABSENT, "image", "listed in style_train.csv:9 but not found")
+ABSENT = prob(corpus.WIKIART_ABSENT, "image", "not found: listed in style_train.csv:9")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_wikiart_reads_every_image_with_style_genre_artist_title(wikiart):
     res = read_wikiart(wikiart)
     assert res.root == wikiart / "wikiart"
     assert item_rows(res) == WIKIART_ITEMS
-    conflict = f"{VLAMINCK} is listed under 2 genres (cityscape, landscape); its genre is left empty"
+    conflict = f"genre left empty: {VLAMINCK} is listed under 2 genres (cityscape, landscape)"
     assert res.problems == [
         NOT_AN_IMAGE,
         ABSENT,
@@ -80,11 +80,11 @@ def test_wikiart_duplicates_first_and_drop(wikiart):
     assert POLLOCK_ABEX in [it["path"] for it in item_rows(first)]
     assert first.problems[-1] == prob(
         POLLOCK_ACTION, "image",
-        "the same file name is under styles Abstract_Expressionism, Action_painting; kept the Abstract_Expressionism copy (duplicates='first')",
+        "duplicate across styles (duplicates='first'): the same file name is under styles Abstract_Expressionism, Action_painting; the Abstract_Expressionism copy is kept",
     )
     drop = read_wikiart(wikiart, styles=MPD_STYLES, duplicates="drop")
     assert {POLLOCK_ABEX, POLLOCK_ACTION}.isdisjoint(it["path"] for it in item_rows(drop))
-    why = "the same file name is under styles Abstract_Expressionism, Action_painting: ambiguous style (duplicates='drop')"
+    why = "duplicate across styles (duplicates='drop'): the same file name is under styles Abstract_Expressionism, Action_painting, ambiguous style"
     assert drop.problems[-2:] == [prob(POLLOCK_ABEX, "image", why), prob(POLLOCK_ACTION, "image", why)]
     # a duplicate only counts among the selected styles
     assert read_wikiart(wikiart, styles=["Action_painting"], duplicates="drop").problems == []
@@ -117,8 +117,8 @@ def test_wikiart_bad_rows_are_listed(tmp_path, wikiart):
         fh.write("Impressionism/claude-monet_water-lilies-6.jpg,12\r\nno comma here\r\n")
     res = read_wikiart(tmp_path / "w")
     assert res.problems[:2] == [
-        prob("genre_val.csv:5", "image", "class index 12 is not in the class list"),
-        prob("genre_val.csv:6", "image", "expected 'path,class_index', found 'no comma here'"),
+        prob("genre_val.csv:5", "image", "unknown class index: 12 is not in the class list"),
+        prob("genre_val.csv:6", "image", "bad row: expected 'path,class_index', found 'no comma here'"),
     ]
 
 

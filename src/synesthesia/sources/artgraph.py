@@ -146,19 +146,19 @@ def read_artgraph(
         if wanted is not None and not any(norm_label(s) in wanted for s in style_set):
             continue
         if name not in on_disk:
-            problems.append(problem(name, KIND, f"in {rec['where']} but not in {images.name}/"))
+            problems.append(problem(name, KIND, f"not in {images.name}/: listed in {rec['where']}"))
             continue
         if not style_set:
             problems.append(problem(name, KIND, "no style in the graph (no hasStyle relation)"))
             continue
         if len(style_set) > 1:
-            problems.append(problem(name, KIND, f"{len(style_set)} styles in the graph ({', '.join(sorted(style_set))}): ambiguous style"))
+            problems.append(problem(name, KIND, f"ambiguous style: {len(style_set)} styles in the graph ({', '.join(sorted(style_set))})"))
             continue
         genre = None
         if len(rec["genres"]) == 1:
             genre = next(iter(rec["genres"]))
         elif len(rec["genres"]) > 1:
-            problems.append(problem(rec["where"], KIND, f"{name} has {len(rec['genres'])} genres in the graph ({', '.join(sorted(rec['genres']))}); its genre is left empty"))
+            problems.append(problem(rec["where"], KIND, f"genre left empty: {name} has {len(rec['genres'])} genres in the graph ({', '.join(sorted(rec['genres']))})"))
         artist_slug, title_slug, _ = parse_name(name)
         artist = next(iter(rec["artists"])) if len(rec["artists"]) == 1 else None
         title = next(iter(rec["titles"])) if len(rec["titles"]) == 1 else None

@@ -205,17 +205,17 @@ def read_fma(
     for line, row in rows:
         where = f"{csv_name}:{line}"
         if not row or not row[0].strip().isdigit():
-            problems.append(problem(where, KIND, f"track id {row[0] if row else ''!r} is not a number"))
+            problems.append(problem(where, KIND, f"bad row: track id {row[0] if row else ''!r} is not a number"))
             continue
         if len(row) <= max(cols.values()):
-            problems.append(problem(where, KIND, f"row has {len(row)} fields, fewer than the header"))
+            problems.append(problem(where, KIND, f"bad row: {len(row)} fields, fewer than the header"))
             continue
         tid = int(row[0])
         rel = audio_path(tid)
         listed.add(rel)
         track_subset = row[cols["subset"]].strip()
         if track_subset not in _RANK:
-            problems.append(problem(where, KIND, f"set.subset {track_subset!r} is not small, medium or large"))
+            problems.append(problem(where, KIND, f"bad row: set.subset {track_subset!r} is not small, medium or large"))
             continue
         if subset != "full" and _RANK[track_subset] > _RANK[subset]:
             continue
@@ -223,14 +223,14 @@ def read_fma(
             tagged = _genre_list(row[cols["genres"]])
             tagged_all = _genre_list(row[cols["genres_all"]])
         except ValueError:
-            problems.append(problem(where, KIND, f"track.genres {row[cols['genres']]!r} is not a list of genre ids"))
+            problems.append(problem(where, KIND, f"bad row: track.genres {row[cols['genres']]!r} is not a list of genre ids"))
             continue
         unknown = [g for g in tagged + tagged_all if g not in genres]
         if unknown:
-            problems.append(problem(where, KIND, f"genre id(s) {sorted(set(unknown))} not in {genres_csv.name}"))
+            problems.append(problem(where, KIND, f"unknown genre id: {sorted(set(unknown))} not in {genres_csv.name}"))
             continue
         if rel not in on_disk:
-            problems.append(problem(rel, KIND, f"listed in {where} (subset {track_subset}) but not found in {folder_name}/"))
+            problems.append(problem(rel, KIND, f"not found in {folder_name}/: listed in {where} (subset {track_subset})"))
             continue
         if on_disk[rel] == 0:
             problems.append(problem(rel, KIND, "empty file (0 bytes)"))
@@ -262,5 +262,5 @@ def read_fma(
         )
 
     for rel in sorted(set(on_disk) - listed):  # mp3 files in the audio folder that tracks.csv does not list
-        problems.append(problem(rel, KIND, f"in {root.name}/ but not listed in {tracks_csv.name}"))
+        problems.append(problem(rel, KIND, f"not listed in {tracks_csv.name}: a file of {root.name}/"))
     return to_source(root, items, problems)

@@ -60,7 +60,7 @@ def read_meta(path: Path) -> tuple[dict[str, dict], list[dict]]:
         if len(row) == 9 and row[4] == "":
             del row[4]
         if len(row) != len(META_HEADER):
-            problems.append(problem(f"{path.name}:{line_no}", KIND, f"{len(row)} tab-separated fields, expected {len(META_HEADER)}; artist and title not read"))
+            problems.append(problem(f"{path.name}:{line_no}", KIND, f"bad row, artist and title not read: {len(row)} tab-separated fields, expected {len(META_HEADER)}"))
             continue
         out[row[0]] = {"title": none_if_blank(row[3]), "artist": none_if_blank(row[4])}
     return out, problems
@@ -136,10 +136,10 @@ def read_mtg_jamendo(
         where = f"{tsv_path.name}:{line_no}"
         fields = line.split("\t")
         if len(fields) < 5 or not _TRACK.fullmatch(fields[0]) or not _PATH.fullmatch(fields[3]):
-            problems.append(problem(where, KIND, f"not a TRACK_ID/ARTIST_ID/ALBUM_ID/PATH/DURATION/TAGS row: {line[:80]!r}"))
+            problems.append(problem(where, KIND, f"bad row: not a TRACK_ID/ARTIST_ID/ALBUM_ID/PATH/DURATION/TAGS row, {line[:80]!r}"))
             continue
         if fields[0] in seen:
-            problems.append(problem(where, KIND, f"{fields[0]} repeats line {seen[fields[0]]}"))
+            problems.append(problem(where, KIND, f"repeated track: {fields[0]} repeats line {seen[fields[0]]}"))
             continue
         seen[fields[0]] = line_no
         tags = [t for t in fields[5:] if t]
@@ -163,7 +163,7 @@ def read_mtg_jamendo(
         candidates = {"audio": [listed], "audio-low": [low_path(listed)], "auto": [listed, low_path(listed)]}[quality]
         rel = next((c for c in candidates if (root / c).is_file()), None)
         if rel is None:
-            problems.append(problem(listed, KIND, f"listed in {where} but not found ({' or '.join(candidates)})"))
+            problems.append(problem(listed, KIND, f"not found: listed in {where} (looked for {' and '.join(candidates)})"))
             continue
         if (root / rel).stat().st_size == 0:
             problems.append(problem(rel, KIND, "empty file (0 bytes)"))

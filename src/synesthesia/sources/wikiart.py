@@ -130,14 +130,14 @@ def read_label_list(path: Path, classes: dict[int, str] | None) -> tuple[list[tu
         image = left.rstrip(",").strip()
         label = label.strip()
         if not sep or not image:
-            bad.append((line_no, f"expected 'path,class_index', found {line!r}"))
+            bad.append((line_no, f"bad row: expected 'path,class_index', found {line!r}"))
             continue
         if not label.lstrip("-").isdigit():
-            bad.append((line_no, f"class index {label!r} is not a number"))
+            bad.append((line_no, f"bad row: class index {label!r} is not a number"))
             continue
         idx = int(label)
         if classes is not None and idx not in classes:
-            bad.append((line_no, f"class index {idx} is not in the class list"))
+            bad.append((line_no, f"unknown class index: {idx} is not in the class list"))
             continue
         rows.append((line_no, nfc(image), idx))
     return rows, bad
@@ -262,7 +262,7 @@ def read_wikiart(
 
     for image, where in sorted(listed.items()):
         if image not in on_disk:
-            problems.append(problem(image, KIND, f"listed in {where} but not found"))
+            problems.append(problem(image, KIND, f"not found: listed in {where}"))
 
     # genre per image -----------------------------------------------------------
     genre_of: dict[str, str | None] = {}
@@ -274,7 +274,7 @@ def read_wikiart(
             genre_of[image] = None
             if image in on_disk:
                 for g, where in entries:
-                    problems.append(problem(where, KIND, f"{image} is listed under {len(genres)} genres ({', '.join(genres)}); its genre is left empty"))
+                    problems.append(problem(where, KIND, f"genre left empty: {image} is listed under {len(genres)} genres ({', '.join(genres)})"))
 
     # items ----------------------------------------------------------------------
     items: list[dict] = []
@@ -311,11 +311,11 @@ def read_wikiart(
             if duplicates == "first":
                 for c in copies[1:]:
                     rejected.add(c["path"])
-                    problems.append(problem(c["path"], KIND, f"the same file name is under styles {styles_here}; kept the {copies[0]['style']} copy (duplicates='first')"))
+                    problems.append(problem(c["path"], KIND, f"duplicate across styles (duplicates='first'): the same file name is under styles {styles_here}; the {copies[0]['style']} copy is kept"))
             else:
                 for c in copies:
                     rejected.add(c["path"])
-                    problems.append(problem(c["path"], KIND, f"the same file name is under styles {styles_here}: ambiguous style (duplicates='drop')"))
+                    problems.append(problem(c["path"], KIND, f"duplicate across styles (duplicates='drop'): the same file name is under styles {styles_here}, ambiguous style"))
         items = [it for it in items if it["path"] not in rejected]
 
     return to_source(root, items, problems)

@@ -256,8 +256,9 @@ def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, sta
             "artworks": item_licences(pairs, "artwork_", id_column="image_id"),
             "tracks": item_licences(pairs, "music_", id_column="audio_id"),
         }),
+        # types in backticks: a bare `list<item: string>` reads as an HTML tag and vanishes
         "## Columns\n\n"
-        + R.md_table(["column", "type"], [(f"`{f.name}`", str(f.type)) for f in pairs.schema])
+        + R.md_table(["column", "type"], [(f"`{f.name}`", f"`{f.type}`") for f in pairs.schema])
         + "\n\n`image_path` / `audio_path` are relative to the media roots recorded in `dataset.json`. Similarity "
         "statistics per pairing approach (the paper's Table 5 on this data) are in `pairing_stats.parquet` and `report.md`.",
     ]
