@@ -18,7 +18,8 @@ from PIL import Image
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.stages.ingest import IngestConfig, ingest_items, scan_source
+from synesthesia.sources.generic import scan_generic
+from synesthesia.stages.ingest import IngestConfig, ingest_items
 
 pytestmark = pytest.mark.faults
 
@@ -36,7 +37,7 @@ def _wav(path: Path, seconds: float = 1.0) -> Path:
 
 
 def _ingest(root: Path, config: IngestConfig):
-    source = scan_source(root, config)
+    source = scan_generic(root, config.kind, config.folder_fields)
     good, bad = ingest_items(source.root, source.items, config)
     reasons = {r["path"]: r["reason"] for r in S.from_rows(source.problems, S.QUARANTINE).to_pylist() + bad.to_pylist()}
     return good, reasons
@@ -112,7 +113,7 @@ def test_an_unreadable_folder_is_quarantined_not_skipped(tmp_path, monkeypatch):
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
-    source = scan_source(root, IngestConfig("image"))
+    source = scan_generic(root, "image")
     assert [i.path for i in source.items] == ["open/a.png"]
     assert source.problems == [{"path": "closed/", "kind": "image", "stage": "ingest", "reason": "unreadable folder: Permission denied"}]
 

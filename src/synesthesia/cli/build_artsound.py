@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from synesthesia.cli.build import MUSIC_HELP, app, inputs
+from synesthesia.cli.build import MUSIC_HELP, SELECTOR_HELP, app, inputs
 from synesthesia.cli.common import (
     CAPTIONS,
     INPUTS,
@@ -73,8 +73,11 @@ def artsound_pairing_config(embedder, pairing, approach, approaches: Optional[st
 @app.command("artsound")
 @command()
 def build_artsound_cmd(
-    paintings: Optional[Path] = typer.Option(None, help="(required) Folder of artworks (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source.", rich_help_panel=INPUTS),
-    music: Optional[Path] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
+    paintings: Optional[str] = typer.Option(
+        None, help=f"(required) Folder of artworks (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source,licence. {SELECTOR_HELP} E.g. artgraph:/data/artgraph.",
+        rich_help_panel=INPUTS,
+    ),
+    music: Optional[str] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
     out: Optional[Path] = typer.Option(None, help="(required) Dataset folder to write (may exist: finished shards and captions are reused).", rich_help_panel=INPUTS),
     captioner: Captioner = typer.Option(Captioner.vllm, help="Backend for image captions and caption fusion: vllm (offline engine), openai (any OpenAI-compatible server), transformers (local), features (offline, measured properties; demo).", rich_help_panel=CAPTIONS),
     image_model: Optional[str] = typer.Option(None, help="Image captioning model (default llava-hf/llava-v1.6-mistral-7b-hf).", rich_help_panel=CAPTIONS),
@@ -120,8 +123,8 @@ def build_artsound_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
-    artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
-    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    artworks: Optional[str] = hidden_alias("--artworks", "--paintings"),
+    audio: Optional[str] = hidden_alias("--audio", "--music"),
 ):
     """ArtSound: artworks -> captions (ICS loop); tracks -> 10 s segment captions -> fused caption (ACS loop);
     then the pairing phase (embeddings -> Table 5's approaches -> greedy pairs -> splits).
@@ -132,7 +135,7 @@ def build_artsound_cmd(
     figures/, README.md (dataset card), dataset.json and report.md into OUT. Each worker loads its own
     models: use one worker per GPU.
 
-    Example: synesthesia build artsound --paintings artgraph/ --music fma/ --out artsound/ --captioner vllm
+    Example: synesthesia build artsound --paintings artgraph:/data/artgraph --music fma:/data/fma_large --out artsound/ --captioner vllm
     """
     from synesthesia.flows.artsound import build_artsound
     from synesthesia.recipes import artsound

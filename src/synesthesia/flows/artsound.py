@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import artsound
+from synesthesia.sources import absolute
 
 
 @flow(name="build-artsound", validate_parameters=False)
@@ -84,8 +85,9 @@ def build_artsound(
     """``synesthesia build artsound`` from Python: checks what the build needs
     first (:func:`~synesthesia.recipes.artsound.preflight`), then runs the flow."""
     artsound.preflight(config, pairing)
-    # absolute paths: workers of a remote Dask cluster run in another directory
-    paths = (str(Path(p).resolve()) for p in (artworks, music, out))
+    # absolute paths: workers of a remote Dask cluster run in another directory;
+    # the inputs are selectors (a folder/CSV, or KIND:PATH: synesthesia.sources)
+    paths = absolute(artworks, "image"), absolute(music, "audio"), str(Path(out).resolve())
     return stop_if_unusable(run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing, folder=out))
 
 

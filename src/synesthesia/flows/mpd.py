@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import mpd
+from synesthesia.sources import absolute
 
 
 @flow(name="build-mpd", validate_parameters=False)
@@ -70,9 +71,12 @@ def build_mpd(
     shard_size: int = mpd.DEFAULT_SHARD_SIZE,
     runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
-    """``synesthesia build mpd`` from Python (absolute paths: workers of a
-    remote Dask cluster run in another directory)."""
-    return stop_if_unusable(run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size, folder=out))
+    """``synesthesia build mpd`` from Python. ``paintings``/``music`` are
+    selectors (a folder/CSV, or ``KIND:PATH``: :mod:`synesthesia.sources`),
+    checked and made absolute here: workers of a remote Dask cluster run in
+    another directory."""
+    inputs = absolute(paintings, "image"), absolute(music, "audio")
+    return stop_if_unusable(run_flow(build_mpd_flow, runner, *inputs, str(Path(out).resolve()), config, shard_size, folder=out))
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:

@@ -16,6 +16,7 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import museart
+from synesthesia.sources import absolute
 
 
 @flow(name="build-museart", validate_parameters=False)
@@ -48,7 +49,9 @@ def build_museart(
     shard_size: int = museart.DEFAULT_SHARD_SIZE,
     runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
-    """``synesthesia build museart`` from Python (absolute paths: workers of a
-    remote Dask cluster run in another directory)."""
-    paths = [None if p is None else str(Path(p).resolve()) for p in (images, audio, out, csv_dir)]
-    return stop_if_unusable(run_flow(build_museart_flow, runner, *paths[:3], config, paths[3], shard_size, folder=out))
+    """``synesthesia build museart`` from Python. ``images``/``audio`` are
+    selectors (a folder, or ``KIND:PATH``: :mod:`synesthesia.sources`),
+    checked and made absolute here: workers of a remote Dask cluster run in
+    another directory."""
+    paths = [None if p is None else str(Path(p).resolve()) for p in (out, csv_dir)]
+    return stop_if_unusable(run_flow(build_museart_flow, runner, absolute(images, "image"), absolute(audio, "audio"), paths[0], config, paths[1], shard_size, folder=out))

@@ -1,9 +1,9 @@
-"""Ingest: find media files, decode each once to validate it, quarantine the rest.
+"""Ingest: decode each file of a :class:`~synesthesia.datasets.inputs.Source`
+once to validate it, quarantine the rest.
 
-Inputs come from a folder tree (metadata from sub-folder names) or from a CSV
-with a ``path`` column (paths relative to the CSV's folder) and optional
-metadata columns. A folder may also hold a ``metadata.csv`` whose rows add to
-or override what the folder names say.
+What the files are and what their metadata says comes from the source's
+reader (:mod:`synesthesia.sources`: a corpus reader, or the generic
+folder/CSV scan); ingest only checks the media.
 
 Every file found ends in exactly one of two places: the validated table
 (:data:`schema.IMAGES` / :data:`schema.AUDIO`) or the quarantine table with
@@ -13,7 +13,6 @@ copies go to quarantine with ``stage="dedup"``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
@@ -38,11 +37,6 @@ Kind = Literal["image", "audio"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".aif", ".aiff"})
-METADATA_CSV = "metadata.csv"
-
-#: Metadata columns recognised in CSVs; others are ignored (and reported).
-IMAGE_META = ("style", "genre", "artist", "title", "source", "category")
-AUDIO_META = ("genre", "artist", "title", "source", "category")
 
 
 class InvalidMedia(Exception):
@@ -52,7 +46,8 @@ class InvalidMedia(Exception):
 @dataclass(frozen=True)
 class IngestConfig:
     kind: Kind
-    #: Sub-folder levels below the root, mapped to metadata fields in order.
+    #: Sub-folder levels below the root, mapped to metadata fields in order
+    #: (the generic scan's, :func:`synesthesia.sources.open_source`).
     folder_fields: tuple[str, ...] = ()
     #: Audio shorter than this is quarantined (e.g. one 15 s MPD clip).
     min_duration_s: float = 0.0
@@ -81,82 +76,6 @@ def item_id(kind: Kind, relpath: str) -> str:
     """Stable id from the path relative to the input root."""
     prefix = "img" if kind == "image" else "aud"
     return f"{prefix}-{hashlib.sha1(relpath.encode('utf-8')).hexdigest()[:16]}"
-
-
-def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _read_csv(path: Path, kind: Kind) -> tuple[list[SourceItem], list[dict]]:
-    allowed = IMAGE_META if kind == "image" else AUDIO_META
-    items, problems = [], []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "path" not in reader.fieldnames:
-            raise ValueError(f"{path}: a 'path' column is required (found {reader.fieldnames})")
-        for lineno, row in enumerate(reader, start=2):
-            rel = _clean(row.get("path"))
-            if rel is None:
-                problems.append(quarantine_row(f"{path.name}:{lineno}", kind, "ingest", "CSV row has an empty path"))
-                continue
-            meta = tuple(sorted((k, _clean(row.get(k))) for k in allowed if _clean(row.get(k)) is not None))
-            given = Path(rel)
-            if given.is_absolute() and given.is_relative_to(path.parent.resolve()):
-                given = given.relative_to(path.parent.resolve())  # stored relative to the root, like every path
-            items.append(SourceItem(given.as_posix(), meta))  # anything outside the root is quarantined at ingest
-    return items, problems
-
-
-def scan_source(path: str | os.PathLike, config: IngestConfig) -> Source:
-    """List the files of an input (folder tree or CSV), sorted by path."""
-    path = Path(path)
-    if path.is_file():
-        if path.suffix.lower() != ".csv":
-            raise ValueError(f"{path}: expected a folder or a .csv file")
-        items, problems = _read_csv(path, config.kind)
-        return Source(path.parent.resolve(), sorted(items, key=lambda i: i.path), problems)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such folder or CSV file")
-    root = path.resolve()
-    overrides: dict[str, dict] = {}
-    problems: list[dict] = []
-    if (root / METADATA_CSV).is_file():
-        csv_items, problems = _read_csv(root / METADATA_CSV, config.kind)
-        overrides = {i.path: i.metadata for i in csv_items}
-    items = []
-
-    def unreadable(exc: OSError) -> None:  # a folder os.walk cannot list: its files would vanish silently
-        where = Path(exc.filename).relative_to(root).as_posix() if exc.filename and Path(exc.filename).is_relative_to(root) else str(exc.filename)
-        problems.append(quarantine_row(where + "/", config.kind, "ingest", f"unreadable folder: {exc.strerror or exc}"))
-
-    visited = {root}
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
-        # Symlinked folders are followed only when they lead inside the root, each real folder once (no loops).
-        for name in list(dirnames):
-            real = (Path(dirpath) / name).resolve()
-            rel = (Path(dirpath) / name).relative_to(root).as_posix()
-            if not real.is_relative_to(root):
-                dirnames.remove(name)
-                problems.append(quarantine_row(rel + "/", config.kind, "ingest", f"outside the input root: a symlinked folder that resolves to {real}"))
-            elif real in visited:
-                dirnames.remove(name)
-            else:
-                visited.add(real)
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath) / name
-            rel = full.relative_to(root).as_posix()
-            if rel == METADATA_CSV:
-                continue
-            meta = {f: d for f, d in zip(config.folder_fields, Path(rel).parts[:-1])}
-            meta.update(overrides.pop(rel, {}))
-            items.append(SourceItem(rel, tuple(sorted(meta.items()))))
-    for rel in sorted(overrides):  # listed in metadata.csv but not on disk
-        problems.append(quarantine_row(rel, config.kind, "ingest", f"listed in {METADATA_CSV} but not found"))
-    return Source(root, sorted(items, key=lambda i: i.path), problems)
 
 
 # --- validation ----------------------------------------------------------------
@@ -375,21 +294,17 @@ def collect_ingest(shards, folder: str, kind: Kind, problems: list[dict]) -> tup
 
 
 def ingest_source(
-    path: str | os.PathLike,
+    source: Source,
     config: IngestConfig,
     out: str | os.PathLike,
     name: str,
     shard_size: int,
-    source: Source | None = None,
     run: ShardRunner = run_serially,
 ) -> tuple[Path, pa.Table, pa.Table]:
-    """Scan, validate (sharded, on ``run``) and merge one input source.
-
-    ``source``: an already scanned (and filtered or annotated) :class:`Source`
-    to ingest instead of scanning ``path``. Returns ``(root, valid_table,
-    quarantine_table)``; ``root`` is the folder the table's relative paths
-    are relative to."""
-    source = scan_source(path, config) if source is None else source
+    """Validate (sharded, on ``run``) and merge one input :class:`Source`
+    (:func:`synesthesia.sources.open_source` reads it). Returns ``(root,
+    valid_table, quarantine_table)``; ``root`` is the folder the table's
+    relative paths are relative to."""
     fingerprints = [file_fingerprint(source.root, item) for item in source.items]
     shards = plan_shards(f"ingest-{name}", source.items, shard_size, config, fingerprints)
     folder = str(work_dir(out, f"ingest-{name}"))

@@ -16,6 +16,7 @@ from synesthesia.annotation.agreement import PAPER_ALPHA
 from synesthesia.annotation.preferences import CLIPS_GIVEN_PAINTING, MPD_PREFERENCE_TASKS, PAINTINGS_GIVEN_CLIP, PAPER_CONSENSUS, consensus
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import markdown as R
+from synesthesia.datasets.card import item_licences, licence_section
 from synesthesia.datasets import schema as S
 from synesthesia.recipes.mpd.config import (
     AGREEMENT,
@@ -68,6 +69,7 @@ def data_sections(out: Path, summary: dict) -> list[str]:
             ],
         ),
         "## Quarantine\n\n" + R.quarantine_section(quarantine),
+        licence_section({"paintings": item_licences(paintings), "tracks": item_licences(tracks)}),
         "## Paintings by style and split\n\n" + R.crosstab(paintings.column("style").to_pylist(), paintings.column("split").to_pylist(), "style", splits)
         if cfg["split_mode"] == "items"
         else "## Paintings by style\n\n" + R.counts_table(paintings.column("style").to_pylist(), "style"),

@@ -33,6 +33,7 @@ def assemble_images(valid: pa.Table, info: Mapping[str, dict]) -> pa.Table:
                 "image_id": r["image_id"], "name": info[r["path"]]["name"], "path": r["path"], "sha256": r["sha256"],
                 "n_bytes": r["n_bytes"], "width": r["width"], "height": r["height"], "format": r["format"],
                 "category": r["category"], "published_split": info[r["path"]]["published_split"],
+                **{k: r[k] for k in S.PROVENANCE_COLUMNS},
             }
         )
     return S.from_rows(rows, S.MUSEART_IMAGES).sort_by("image_id")
@@ -59,7 +60,7 @@ def assemble_audio(valid: pa.Table, clips: pa.Table, clip_files: pa.Table, info:
                 "start_s": c["start_s"], "end_s": c["end_s"], "signal_s": s["signal_samples"] / s["sample_rate"],
                 "source_duration_s": f["duration_s"], "source_sample_rate": f["sample_rate"],
                 "source_channels": f["channels"], "sha256": f["sha256"], "category": f["category"],
-                "published_split": info[f["path"]]["published_split"],
+                "published_split": info[f["path"]]["published_split"], **{k: f[k] for k in S.PROVENANCE_COLUMNS},
             }
         )
     return S.from_rows(rows, S.MUSEART_AUDIO).sort_by("audio_id")
@@ -236,7 +237,7 @@ def ingest(
         ("audio", audio, "audio", IngestConfig("audio", min_duration_s=config.ingest_min_seconds)),
     ):
         source, info[kind] = scan_museart_source(path, kind, indexes[kind], INDEX_FILES[kind])
-        roots[kind], valid[kind], rejected[kind] = ingest_source(path, ingest_config, out, name, shard_size, source=source, run=run)
+        roots[kind], valid[kind], rejected[kind] = ingest_source(source, ingest_config, out, name, shard_size, run=run)
     problem = nothing_usable([("images", images, valid["image"], rejected["image"]), ("audio files", audio, valid["audio"], rejected["audio"])])
     if problem:  # the user needs the reasons: the quarantine table now, not after a build that cannot happen
         dio.write_table(dio.concat([rejected["image"], rejected["audio"], S.from_rows(problems, S.QUARANTINE)], S.QUARANTINE), out / "quarantine.parquet", S.QUARANTINE)
