@@ -60,3 +60,13 @@ def mpd_annotation_phases(prefect_api, tiny_corpus, tmp_path_factory) -> dict:
     from support.mpd_phases import run_phases
 
     return run_phases(tiny_corpus, tmp_path_factory.mktemp("mpd-annotation"))
+
+
+@pytest.fixture(scope="session")
+def demo_folders(prefect_api, tmp_path_factory) -> dict:
+    """The three datasets as `synesthesia demo` builds them, at test size
+    (MPD annotated through consensus by simulated raters): what the
+    publishing tests export and browse. See tests/support/publish.py."""
+    from support.publish import build_demo_folders
+
+    return build_demo_folders(tmp_path_factory.mktemp("demo-publish"))
