@@ -177,7 +177,7 @@ def training_folder(path: str | os.PathLike, dataset: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{digest}.", dir=target.parent))
     try:
-        UNPACKERS[dataset](path, index, tmp)
+        UNPACKERS[dataset](path, index, tmp, target)
         try:
             os.replace(tmp, target)
         except OSError:  # another process finished first: use its copy
@@ -191,6 +191,9 @@ def training_folder(path: str | os.PathLike, dataset: str) -> Path:
     return target
 
 
+# Each unpacker writes into ``out`` (a temp folder renamed to ``final`` when
+# done); dataset.json's media roots name the final folders.
+
 def _media_file(root: Path, folder: str, item_id: str, suffix: str, data: bytes, written: dict) -> str:
     """Write one media file once (ids repeat across samples); its path relative to ``root / folder``."""
     rel = f"{item_id}.{suffix}"
@@ -201,7 +204,7 @@ def _media_file(root: Path, folder: str, item_id: str, suffix: str, data: bytes,
     return rel
 
 
-def _unpack_mpd(path: Path, index: dict, out: Path) -> None:
+def _unpack_mpd(path: Path, index: dict, out: Path, final: Path) -> None:
     pairs, scores, paintings, clips, mel_ids, mels, written = [], [], {}, {}, [], [], {}
     mel_shape = None
     for split, _key, sample in iter_samples(path, MPD_SCORES):
@@ -231,11 +234,11 @@ def _unpack_mpd(path: Path, index: dict, out: Path) -> None:
     if MPD_PREFERENCES in index["configs"]:
         prefs = [dict(split_sample(sample)[0], split=folder_split(split)) for split, _k, sample in iter_samples(path, MPD_PREFERENCES)]
         dio.write_table(S.from_rows(prefs, S.MPD_PREFERENCE_PAIRS), out / "preference_pairs.parquet")
-    dio.write_manifest(out, {"dataset": "mpd", "media_roots": {"paintings": str(out / "paintings")}, "config": index.get("build", {}),
+    dio.write_manifest(out, {"dataset": "mpd", "media_roots": {"paintings": str(final / "paintings")}, "config": index.get("build", {}),
                              "unpacked_from": str(path)})
 
 
-def _unpack_artsound(path: Path, index: dict, out: Path) -> None:
+def _unpack_artsound(path: Path, index: dict, out: Path, final: Path) -> None:
     pairs, artworks, tracks, written = [], {}, {}, {}
     for split, _key, sample in iter_samples(path, ARTSOUND_PAIRS):
         row, media, _ = split_sample(sample)
@@ -251,11 +254,11 @@ def _unpack_artsound(path: Path, index: dict, out: Path) -> None:
     dio.write_table(S.from_rows(list(tracks.values()), S.AUDIO), out / "tracks.parquet")
     dio.write_table(pa.Table.from_pylist(pairs, schema=pa.schema([("audio_id", pa.string()), ("image_id", pa.string()), ("similarity", pa.float64()),
                                                                    ("approach", pa.string()), ("split", pa.string())])), out / "pairs.parquet")
-    dio.write_manifest(out, {"dataset": "artsound", "media_roots": {"artworks": str(out / "artworks"), "music": str(out / "music")},
+    dio.write_manifest(out, {"dataset": "artsound", "media_roots": {"artworks": str(final / "artworks"), "music": str(final / "music")},
                              "config": index.get("build", {}), "unpacked_from": str(path)})
 
 
-def _unpack_museart(path: Path, index: dict, out: Path) -> None:
+def _unpack_museart(path: Path, index: dict, out: Path, final: Path) -> None:
     config = index["configs"][MUSEART_PAIRS]
     categories = config["features"]["category"]["names"]
     rows_by_split: dict[str, list] = {}
@@ -272,7 +275,7 @@ def _unpack_museart(path: Path, index: dict, out: Path) -> None:
         })
     for split, rows in rows_by_split.items():
         dio.write_table(S.from_rows(rows, S.MUSEART_PAIR_ROWS), out / "pairs" / split / "part-00000.parquet")
-    dio.write_manifest(out, {"dataset": "museart", "media_roots": {"images": str(out / "images"), "clips": "clips"},
+    dio.write_manifest(out, {"dataset": "museart", "media_roots": {"images": str(final / "images"), "clips": "clips"},
                              "categories": categories, "splits": list(rows_by_split), "config": index.get("build", {}),
                              "unpacked_from": str(path)})
 

@@ -200,7 +200,7 @@ def gallery(folder: str | Path) -> Gallery:
     if prefs is not None:
         df = df.merge(prefs.to_pandas(), on="pair_id", how="left")
         df["votes"] = [
-            "" if np.isnan(n) else f"{int(n)} task(s) · votes {int(f)}–{int(a)} · consensus won {int(w)}, lost {int(lo)}"
+            "" if np.isnan(n) else f"{int(n)} tasks, votes {int(f)}–{int(a)}, consensus won {int(w)} lost {int(lo)}"
             for n, f, a, w, lo in zip(df["pref_tasks"], df["votes_for"], df["votes_against"], df["won"], df["lost"])
         ]
     else:
@@ -213,7 +213,7 @@ def gallery(folder: str | Path) -> Gallery:
         dataset="mpd", title=PRETTY_NAME, rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
         facets=["split", "style", "genre"], sorts=["score", "sigma"], heading="heading", notes=notes,
         fields=[Field("score", "score", "number", 2), Field("sigma", "σ", "number", 3), Field("n_ratings", "ratings", "number", 0),
-                Field("votes", "preferences"), Field("painting_id", "painting"), Field("clip_id", "clip")],
+                Field("votes", "preferences", "wrap"), Field("painting_id", "painting"), Field("clip_id", "clip")],
         description="A painting, the 15 s clip it was paired with (the listening copy raters heard), the coherence score and "
                     "the dispersion σ of its ratings, and the preference votes where the pair was ambiguous.",
     )

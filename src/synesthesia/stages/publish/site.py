@@ -173,11 +173,12 @@ def build_site(galleries: list[Gallery], out: str | Path, log=print) -> Site:
 class _Handler(http.server.SimpleHTTPRequestHandler):
     allowed: tuple[Path, ...] = ()
 
-    def translate_path(self, path: str) -> str:
-        full = Path(super().translate_path(path)).resolve()
+    def send_head(self):
+        full = Path(self.translate_path(self.path)).resolve()
         if not any(full == a or a in full.parents for a in self.allowed):
-            return str(Path(self.directory) / "\0forbidden")  # not a file: 404
-        return str(full)
+            self.send_error(404, "not part of the site")
+            return None
+        return super().send_head()
 
     def log_message(self, format, *args):  # noqa: A002 - the signature of the base class
         pass

@@ -143,8 +143,8 @@ def batches(rows: pa.Table, size: int) -> Iterator[pa.Table]:
 @dataclass(frozen=True)
 class Field:
     """A value a card shows: ``column`` of the gallery rows, its label, and
-    how it is written (``"text"``, ``"number"`` with ``digits``, ``"long"``
-    for captions: folded under a "more" toggle)."""
+    how it is written (``"text"`` on one line, ``"wrap"`` over several,
+    ``"number"`` with ``digits``, ``"long"`` for captions: folded away)."""
 
     column: str
     label: str

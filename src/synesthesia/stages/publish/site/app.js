@@ -125,7 +125,7 @@
         longs.push(el("details", { class: "long" }, [el("summary", { text: f.label }), el("p", { text: text })]));
       } else {
         facts.appendChild(el("dt", { text: f.label }));
-        facts.appendChild(el("dd", { text: text, class: "field-" + f.column }));
+        facts.appendChild(el("dd", { text: text, class: "field-" + f.column + (f.kind === "wrap" ? " wrap" : "") }));
       }
     });
     var body = el("div", { class: "body" }, [el("h3", { text: row.heading, title: key }), badges, audio, facts].concat(longs));
