@@ -76,3 +76,12 @@ def assert_webdataset_round_trip(shards: Path, hf_out: Path, config: str, key: s
             assert np.array_equal(values[name].reshape(-1), want[name].astype(values[name].dtype))
     assert seen == {k: s for s, rows in expected.items() for k in rows}
     return len(seen)
+
+
+def export_hf(folder: Path, tmp_path_factory, **options) -> Path:
+    """The Hugging Face export of ``folder`` into a new tmp folder (a module fixture's body)."""
+    from synesthesia.flows import publish
+
+    out = tmp_path_factory.mktemp(f"{folder.name}-export") / "hf"
+    publish.export_hf(folder, out, log=lambda m: None, **options)
+    return out

@@ -11,7 +11,7 @@ import typer
 
 from synesthesia.cli.common import command, fail
 
-PUBLISH_INSTALL = "pip install 'synesthesia[dev]' (or: pip install datasets huggingface_hub)"
+PUBLISH_INSTALL = "pip install 'synesthesia[publish]'"
 
 export_app = typer.Typer(
     help="Publish a built dataset folder: a self-contained Hugging Face export (and push) or WebDataset shards.",

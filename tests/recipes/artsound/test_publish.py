@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from support.publish import assert_webdataset_round_trip, decode, load_export
+from support.publish import assert_webdataset_round_trip, decode, export_hf, load_export
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.readers.shards import hub_split
 from synesthesia.flows import publish as P
@@ -22,9 +22,7 @@ from synesthesia.flows import publish as P
 
 @pytest.fixture(scope="module")
 def exported(demo_folders, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("artsound-export") / "hf"
-    P.export_hf(demo_folders["artsound"], out, log=lambda m: None)
-    return out
+    return export_hf(demo_folders["artsound"], tmp_path_factory)
 
 
 def test_every_pair_loads_with_its_artwork_track_and_captions(demo_folders, exported):

@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from support.publish import assert_webdataset_round_trip, decode, load_export
+from support.publish import assert_webdataset_round_trip, decode, export_hf, load_export
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.readers.shards import hub_split
 from synesthesia.flows import publish as P
@@ -23,9 +23,7 @@ from synesthesia.stages.audio import read_mels
 
 @pytest.fixture(scope="module")
 def exported(demo_folders, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mpd-export") / "hf"
-    P.export_hf(demo_folders["mpd"], out, shard_mb=30, log=lambda m: None)
-    return out
+    return export_hf(demo_folders["mpd"], tmp_path_factory, shard_mb=30)
 
 
 def test_scores_load_with_the_hub_splits_and_every_scored_pair(demo_folders, exported):

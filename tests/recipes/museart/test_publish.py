@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from support.publish import assert_webdataset_round_trip, decode, load_export
+from support.publish import assert_webdataset_round_trip, decode, export_hf, load_export
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.media import load_clip
 from synesthesia.datasets.readers.museart import read_pairs
@@ -23,9 +23,7 @@ from synesthesia.flows import publish as P
 
 @pytest.fixture(scope="module")
 def exported(demo_folders, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("museart-export") / "hf"
-    P.export_hf(demo_folders["museart"], out, log=lambda m: None)
-    return out
+    return export_hf(demo_folders["museart"], tmp_path_factory)
 
 
 def test_every_pair_loads_with_its_clip_image_and_category(demo_folders, exported):
