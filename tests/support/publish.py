@@ -27,10 +27,12 @@ def build_demo_folders(root: Path) -> dict:
 
 def load_export(out: Path, config: str | None = None):
     """``datasets.load_dataset(out)`` with audio left undecoded (bytes + path:
-    decoding needs torchcodec, which the tests do not install)."""
+    decoding needs torchcodec, which the tests do not install), cached beside
+    ``out`` (the shared cache can hand back another run's folder of the same name)."""
     import datasets
 
-    ds = datasets.load_dataset(str(out), config) if config else datasets.load_dataset(str(out))
+    cache = str(out.parent / f".cache-{out.name}")
+    ds = datasets.load_dataset(str(out), config, cache_dir=cache) if config else datasets.load_dataset(str(out), cache_dir=cache)
     for name, feature in next(iter(ds.values())).features.items():
         if isinstance(feature, datasets.Audio):
             ds = ds.cast_column(name, datasets.Audio(decode=False))

@@ -7,7 +7,7 @@ recipe's :class:`Gallery` names (the dataset folder's tables and media).
 
     SITE/index.html              one page per dataset (several: SITE/<dataset>/index.html and a list)
     SITE/assets/app.js, app.css  the viewer
-    SITE/data/index.js           every row's key, filter codes and sort values (columnar: ~40 bytes a row)
+    SITE/data/index.js           every row's key, filter codes, sort values and thumbnail (columnar)
     SITE/data/chunk-NNNNN.js     the rest of each row, CHUNK_ROWS rows a file, loaded when a page shows them
     SITE/thumbs/…/*.jpg          images shrunk to THUMB_SIZE px (made once; a changed image gets a new one)
 
@@ -16,7 +16,8 @@ refuse ``fetch`` on ``file://`` but run ``<script src>``. Audio and the
 full-size images are linked by **relative** path from the page, so the site
 works in place from ``file://`` and from a server whose root holds both the
 site and the media; :func:`serve` is such a server, limited to those folders.
-50,000 rows make a ~2 MB index; filtering and sorting run in the browser.
+50,000 rows make a ~2.5 MB index; filtering and sorting run in the browser
+(``benchmarks/browser.py`` measures both).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from synesthesia.stages.publish.spec import Gallery
 
 ASSETS = Path(__file__).with_name("site")
 THUMB_SIZE = 320
-CHUNK_ROWS = 500
+CHUNK_ROWS = 100
 THUMB_WORKERS = 4
 
 
@@ -52,8 +53,23 @@ class Site:
 
 def url(target: str | Path, start: Path) -> str:
     """A relative URL from the folder ``start`` to ``target``."""
-    rel = os.path.relpath(Path(target).resolve(), start.resolve())
-    return urllib.parse.quote(Path(rel).as_posix())
+    return Links(start)(target)
+
+
+class Links:
+    """Relative URLs from one folder, resolving each distinct parent folder
+    once (50,000 rows share a few hundred folders; resolving every path is
+    ~100x slower)."""
+
+    def __init__(self, start: Path):
+        self.start = os.path.realpath(start)
+        self.folders: dict[str, str] = {}
+
+    def __call__(self, target: str | Path) -> str:
+        folder, name = os.path.split(os.fspath(target))
+        if folder not in self.folders:
+            self.folders[folder] = os.path.relpath(os.path.realpath(folder), self.start)
+        return urllib.parse.quote(Path(self.folders[folder], name).as_posix())
 
 
 def thumbnail(source: str, folder: Path) -> str:
@@ -86,6 +102,9 @@ def gallery_data(g: Gallery, page_dir: Path, thumbs_dir: Path, log=print) -> tup
     with ThreadPoolExecutor(THUMB_WORKERS) as pool:
         thumbs = dict(zip(images, pool.map(lambda p: thumbnail(p, thumbs_dir), images)))
     log(f"{g.dataset}: {len(rows)} {g.noun}, {len(images)} thumbnails")
+    link = Links(page_dir)
+    thumb_urls = sorted({link(thumbs_dir / t) for t in thumbs.values()})
+    thumb_code = {u: i for i, u in enumerate(thumb_urls)}
     facets = {}
     for name in g.facets:
         values = [("(none)" if r.get(name) is None else str(r[name])) for r in rows]
@@ -95,14 +114,15 @@ def gallery_data(g: Gallery, page_dir: Path, thumbs_dir: Path, log=print) -> tup
     index = {
         "dataset": g.dataset, "title": g.title, "noun": g.noun, "description": g.description, "notes": g.notes,
         "total": len(rows), "chunk_rows": CHUNK_ROWS, "keys": [r["key"] for r in rows],
-        "thumbs": [url(thumbs_dir / thumbs[r["image_file"]], page_dir) if r.get("image_file") else None for r in rows],
+        "thumb_urls": thumb_urls,  # each distinct thumbnail once; "thumbs" holds a row's position in it
+        "thumbs": [thumb_code[link(thumbs_dir / thumbs[r["image_file"]])] if r.get("image_file") else None for r in rows],
         "facets": facets, "sorts": {name: [_value(r.get(name)) for r in rows] for name in g.sorts},
         "fields": [{"column": f.column, "label": f.label, "kind": f.kind, "digits": f.digits} for f in g.fields],
     }
     detail = [
         {"heading": r.get(g.heading) or r["key"],
-         "image": url(r["image_file"], page_dir) if r.get("image_file") else None,
-         "audio": url(r["audio_file"], page_dir) if r.get("audio_file") else None,
+         "image": link(r["image_file"]) if r.get("image_file") else None,
+         "audio": link(r["audio_file"]) if r.get("audio_file") else None,
          "values": {f.column: _value(r.get(f.column)) for f in g.fields}}
         for r in rows
     ]
@@ -152,9 +172,9 @@ def build_site(galleries: list[Gallery], out: str | Path, log=print) -> Site:
     media: set[Path] = set()
     for g in galleries:
         for column in ("image_file", "audio_file"):
-            files = [f for f in g.rows.column(column).to_pylist() if f]
-            if files:
-                media.add(Path(os.path.commonpath([str(Path(f).resolve().parent) for f in files])))
+            folders = {os.path.dirname(f) for f in g.rows.column(column).to_pylist() if f}
+            if folders:
+                media.add(Path(os.path.commonpath([os.path.realpath(f) for f in folders])))
     if len(galleries) == 1:
         write_gallery(galleries[0], out, out, log)
         return Site(out / "index.html", out, sorted(media))

@@ -110,7 +110,8 @@
     var attrs = { class: "card", "data-key": key };
     Object.keys(index.facets).forEach(function (f) { attrs["data-" + f] = index.facets[f].values[index.facets[f].codes[i]]; });
     Object.keys(index.sorts).forEach(function (s) { var v = index.sorts[s][i]; if (v !== null) attrs["data-" + s.replace(/_/g, "-")] = v; });
-    var img = index.thumbs[i] ? el("img", { src: index.thumbs[i], alt: row.heading, loading: "lazy" }) : null;
+    var thumb = index.thumbs[i];
+    var img = thumb !== null ? el("img", { src: index.thumb_urls[thumb], alt: row.heading, loading: "lazy" }) : null;
     var picture = el("a", { class: "picture", href: row.image, target: "_blank", title: "open the full image" }, [img]);
     var badges = el("div", { class: "badges" }, Object.keys(index.facets).map(function (f) {
       var v = index.facets[f].values[index.facets[f].codes[i]];
