@@ -83,6 +83,20 @@ def test_media_can_stay_as_paths_and_the_card_says_so(media, tmp_path):
     assert "Media are not embedded" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_a_new_export_drops_configs_it_no_longer_has_and_names_the_repo(media, tmp_path):
+    pub = publication(media, tmp_path / "dataset")
+    extra = Config("more", pub.configs[0].rows.select(["item_id", "score", "split"]), "item_id")
+    pub.configs.append(extra)
+    hf.export_hf(pub, tmp_path / "out", log=lambda m: None)
+    assert (tmp_path / "out" / "more").is_dir()
+    (tmp_path / "out" / "notes").mkdir()
+    (tmp_path / "out" / "notes" / "mine.txt").write_text("kept")
+    pub.configs.pop()
+    hf.export_hf(pub, tmp_path / "out", log=lambda m: None, repo_id="someone/toy")
+    assert not (tmp_path / "out" / "more").exists() and (tmp_path / "out" / "notes" / "mine.txt").exists()
+    assert 'datasets.load_dataset("someone/toy"' in (tmp_path / "out" / "README.md").read_text()
+
+
 def test_an_export_never_overwrites_the_dataset_folder(media, tmp_path):
     pub = publication(media, tmp_path)
     with pytest.raises(ValueError, match="not the dataset folder itself"):

@@ -56,7 +56,7 @@ def export_hf_cmd(
     if push and not embed_media:
         fail("--push needs the media embedded: --no-embed-media leaves paths of this machine in the export")
     started = time.perf_counter()
-    result = P.export_hf(folder, out, embed_media, shard_mb or DEFAULT_SHARD_MB, license, log=typer.echo)
+    result = P.export_hf(folder, out, embed_media, shard_mb or DEFAULT_SHARD_MB, license, log=typer.echo, repo_id=push)
     typer.echo(f"wrote {out} ({result['bytes'] / 1e6:,.1f} MB in {len(result['files'])} files, {time.perf_counter() - started:.0f} s)")
     if push:
         _check_and_push(out, push, private)

@@ -50,8 +50,9 @@ def dataset_folders(folder: str | Path) -> list[Path]:
     return found
 
 
-def export_hf(folder, out, embed_media: bool = True, shard_mb: float = hf.DEFAULT_SHARD_MB, license: str | None = None, log=print) -> dict:
-    return hf.export_hf(publication(folder), out, embed_media, shard_mb, license, log)
+def export_hf(folder, out, embed_media: bool = True, shard_mb: float = hf.DEFAULT_SHARD_MB, license: str | None = None, log=print,
+              repo_id: str | None = None) -> dict:
+    return hf.export_hf(publication(folder), out, embed_media, shard_mb, license, log, repo_id)
 
 
 def export_webdataset(folder, out, shard_mb: float = webdataset.DEFAULT_SHARD_MB, max_samples: int | None = None, log=print) -> dict:

@@ -78,7 +78,8 @@ def _pairs(folder: Path) -> pa.Table:
     root = Path(manifest["media_roots"]["paintings"])
     _need(folder, CLIP_MEDIA)
     pairs = dio.read_table(folder / "pairs.parquet", S.MPD_PAIRS).to_pandas()
-    scores = (read_optional(folder, SCORES, S.MPD_SCORES) or S.empty(S.MPD_SCORES)).to_pandas()
+    scores = read_optional(folder, SCORES, S.MPD_SCORES)
+    scores = (scores if scores is not None else S.empty(S.MPD_SCORES)).to_pandas()
     paintings = dio.read_table(folder / "paintings.parquet", S.MPD_PAINTINGS).to_pandas()
     paintings = paintings[["painting_id", "path", "style", "genre", "artist", "title"]].rename(
         columns={"path": "painting_name", "genre": "painting_genre"})
@@ -107,7 +108,7 @@ def _scores_rows(folder: Path) -> pa.Table:
 
 def _mel_values(folder: Path):
     path = reader.mel_cache(folder)
-    ids = {c: i for i, c in enumerate(reader._read_ids(path))}
+    ids = {c: i for i, c in enumerate(reader.cache_ids(path))}
     state: dict = {}
 
     def values(clip_ids):

@@ -50,8 +50,9 @@ def check_out(pub: Publication, out: Path) -> None:
 
 
 def export_hf(pub: Publication, out: str | Path, embed_media: bool = True, shard_mb: float = DEFAULT_SHARD_MB,
-              license: str | None = None, log=print) -> dict:
-    """Write the export; returns ``{"out", "configs": {name: {split: rows}}, "files", "bytes"}``."""
+              license: str | None = None, log=print, repo_id: str | None = None) -> dict:
+    """Write the export; returns ``{"out", "configs": {name: {split: rows}}, "files", "bytes"}``.
+    ``repo_id``: where it will be pushed (the card's loading example names it)."""
     out = Path(out)
     check_out(pub, out)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,11 +76,20 @@ def export_hf(pub: Publication, out: str | Path, embed_media: bool = True, shard
             files += sorted((out / config.name).glob("*.parquet"))
             infos[config.name] = info
             data_files[config.name] = {split: f"{config.name}/{split}-*.parquet" for split in splits}
-    where = f"path/to/{out.name}"
+    _remove_stale_configs(out, set(infos))
+    where = repo_id or f"path/to/{out.name}"
     text = C.card_text(pub, infos, license=license, data_files=data_files, embed_media=embed_media, usage=usage(pub, where))
     dio.write_text(text, out / "README.md")
     return {"out": str(out), "configs": {n: {s: v["num_examples"] for s, v in i["splits"].items()} for n, i in infos.items()},
             "files": [str(f.relative_to(out)) for f in files], "bytes": sum(f.stat().st_size for f in files)}
+
+
+def _remove_stale_configs(out: Path, keep: set[str]) -> None:
+    """Config folders an earlier export wrote that this one does not (the card no longer names them; a push would upload them)."""
+    for folder in out.iterdir():
+        parts = list(folder.glob("*.parquet")) if folder.is_dir() and not folder.name.startswith(".") else []
+        if folder.name not in keep and parts and all("-of-" in p.name for p in parts) and len(parts) == len(list(folder.iterdir())):
+            shutil.rmtree(folder)
 
 
 def usage(pub: Publication, where: str) -> str:

@@ -205,7 +205,10 @@ def declared_sources(manifest: Mapping, roots: Mapping[str, str | Path | None], 
     a generated corpus, that corpus; else the paper's, marked as such.
     ``derived`` (annotations, captions made by the build) are always added."""
     if manifest.get("sources"):
-        return [Source(**s) for s in manifest["sources"]] + list(derived)
+        try:
+            return [Source(**s) for s in manifest["sources"]] + list(derived)
+        except TypeError as exc:
+            raise ValueError(f"dataset.json: each of `sources` needs name, role, license, terms (and may have url): {exc}") from None
     if roots and all(is_synthetic(r) for r in roots.values()):
         return [Source("synesthesia sample corpus", role, "other", SYNTHETIC_TERMS) for role in roots] + list(derived)
     return [Source(s.name, s.role, s.license, f"{s.terms} ({PAPER_NOTE})", s.url) for s in paper] + list(derived)
