@@ -81,3 +81,13 @@ def dataset(tmp_path) -> Path:
     )
     dio.write_table(tasks, out / MA.PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
     return out
+
+
+@pytest.fixture(scope="session")
+def demo_folders(prefect_api, tmp_path_factory) -> dict:
+    """The three datasets as `synesthesia demo` builds them, at test size
+    (MPD annotated through consensus by simulated raters): what the
+    publishing tests export and browse. See tests/support/publish.py."""
+    from support.publish import build_demo_folders
+
+    return build_demo_folders(tmp_path_factory.mktemp("demo-publish"))

@@ -29,7 +29,7 @@ judge_app = typer.Typer()
 @train_app.command("mpjudge")
 @command("torch")
 def train_mpjudge_cmd(
-    data: Path = typer.Option(..., help="An annotated MPD folder (pairs.parquet + scores.parquet [+ preference_pairs.parquet], mels/)."),
+    data: Path = typer.Option(..., help="An annotated MPD folder (pairs.parquet + scores.parquet [+ preference_pairs.parquet], mels/), or its `export webdataset` shards."),
     out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt, model.pt. If it holds checkpoints, training continues from the latest."),
     config: Optional[str] = typer.Option(None, help="YAML/JSON file with 'model' and/or 'train' sections, or a preset name (paper, tiny). Default: paper."),
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
@@ -107,7 +107,7 @@ BEATS_HELP = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt (default: the conf
 @train_app.command("musipainter")
 @command("torch", "transformers", "diffusers")
 def train_musipainter_cmd(
-    data: Path = typer.Option(..., help="A Museart folder built by `synesthesia build museart` (pairs/<split>/, clips/, dataset.json)."),
+    data: Path = typer.Option(..., help="A Museart folder built by `synesthesia build museart` (pairs/<split>/, clips/, dataset.json), or its `export webdataset` shards."),
     out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt (lowest validation loss), model.pt. Re-run to resume."),
     config: str = typer.Option("model1", help="model1 (projection only, 25 epochs, lr 8e-5), model2 (+ BEATs and UNet, 50 epochs, lr 1e-5), tiny, or a YAML/JSON file."),
     sd_model: Optional[str] = typer.Option(None, help=SD_MODEL_HELP),
@@ -205,7 +205,7 @@ def _eval_config(steps, seconds, guidance_scale, batch_size, seed, fad, vggish_w
 @train_app.command("art2mus")
 @command("torch", "transformers", "diffusers")
 def train_art2mus_cmd(
-    data: Path = typer.Option(..., help="ArtSound folder (dataset.json, pairs/artworks/tracks.parquet, embeddings/)."),
+    data: Path = typer.Option(..., help="ArtSound folder (dataset.json, pairs/artworks/tracks.parquet, embeddings/), or its `export webdataset` shards."),
     out: Path = typer.Option(..., help="Run folder: checkpoints/, final/, train_log.parquet, validation/ (re-run to resume)."),
     encoder: str = typer.Option("imagebind", help="Image embedder name: 'imagebind' (1024-d) or 'clip' (512-d), or any registered one."),
     embedding_dim: Optional[int] = typer.Option(None, help="The encoder's embedding size (default: 1024 ImageBind, 512 CLIP)."),

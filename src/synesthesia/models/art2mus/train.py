@@ -302,15 +302,17 @@ def train_art2mus(
     device: str | None = None,
     model: Art2Mus | None = None,
 ) -> dict:
-    """Train the aligner on an ArtSound folder's ``train`` pairs (resumable).
+    """Train the aligner on an ArtSound folder's ``train`` pairs (resumable);
+    ``data_dir`` may also be its ``synesthesia export webdataset`` shards.
 
     ``image_embeddings`` names an embeddings folder to read instead of
     searching the store; ``model`` lets a caller pass a ready model (tests).
     """
     from synesthesia.models.art2mus.data import image_embeddings as resolve_images
     from synesthesia.datasets.readers.artsound import read_pairs, validation_pairs
+    from synesthesia.datasets.readers.shards import training_folder
 
-    data_dir, run_dir = Path(data_dir), Path(run_dir)
+    data_dir, run_dir = training_folder(data_dir, "artsound"), Path(run_dir)  # a folder, or `export webdataset` shards
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {"model": to_dict(model_config), "train": to_dict(train_config), "frontend": to_dict(frontend),
               "eval": dataclasses.asdict(eval_config), "data": str(data_dir.resolve())}

@@ -59,6 +59,7 @@ import torch.distributed as dist
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.readers.mpd import MPDMedia, read_scored_pairs
+from synesthesia.datasets.readers.shards import training_folder
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
 from synesthesia.models.mpjudge.distributed import DistContext, check_replicas_in_sync, init_distributed
@@ -250,10 +251,11 @@ def _check_resumable(state: dict, config: RunConfig, path: Path) -> None:
 # --- the loop -------------------------------------------------------------------------------
 
 def train(mpd_dir: str | os.PathLike, run_dir: str | os.PathLike, config: RunConfig = RunConfig(), log=None) -> dict:
-    """Train (or continue training) MPJudge on an annotated MPD folder. Returns a summary."""
+    """Train (or continue training) MPJudge on an annotated MPD folder (or its
+    ``synesthesia export webdataset`` shards). Returns a summary."""
     ctx = init_distributed(config.train)
     try:
-        return _train(Path(mpd_dir), Path(run_dir), config, ctx, log)
+        return _train(training_folder(mpd_dir, "mpd"), Path(run_dir), config, ctx, log)  # shards: unpacked once
     finally:
         if ctx.owns_group:
             dist.destroy_process_group()

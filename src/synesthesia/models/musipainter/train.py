@@ -34,6 +34,7 @@ from pathlib import Path
 import torch
 
 from synesthesia.datasets.io import write_text
+from synesthesia.datasets.readers.shards import training_folder
 from synesthesia.models.musipainter.config import RESUMABLE_CHANGES, RunConfig, dump_config
 from synesthesia.models.musipainter.data import MusipainterExamples
 from synesthesia.models.musipainter.model import add_placeholder, encode_prompt_with_audio, label_embeddings, musipainter_loss
@@ -55,7 +56,8 @@ class Trainer:
     def __init__(self, data_dir: str | os.PathLike, out_dir: str | os.PathLike, run: RunConfig):
         from diffusers import DDPMScheduler
 
-        self.data_dir, self.out_dir, self.run = Path(data_dir), Path(out_dir), run
+        # a built folder, or its `synesthesia export webdataset` shards (unpacked once)
+        self.data_dir, self.out_dir, self.run = training_folder(data_dir, "museart"), Path(out_dir), run
         m, t = run.model, run.train
         self.device = resolve_device(t.device)
         torch.manual_seed(t.seed)
