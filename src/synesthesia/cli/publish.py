@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from synesthesia.cli.common import command, fail
+from synesthesia.cli.common import command, fail, writes
 
 PUBLISH_INSTALL = "pip install 'synesthesia[publish]'"
 
@@ -33,6 +33,7 @@ def _need(*modules: str) -> None:
 
 @export_app.command("hf")
 @command()
+@writes("folder", "export hf")
 def export_hf_cmd(
     folder: Path = DirArgument,
     out: Path = typer.Option(..., "--out", help="The export folder (the Hub's layout: README.md card, <config>/<split>-*.parquet)."),
@@ -105,6 +106,7 @@ def _check_and_push(out: Path, repo: str, private: bool) -> None:
 
 @export_app.command("webdataset")
 @command()
+@writes("folder", "export webdataset")
 def export_webdataset_cmd(
     folder: Path = DirArgument,
     out: Path = typer.Option(..., "--out", help="The shard folder (index.json, <config>/<split>-NNNNNN.tar)."),
