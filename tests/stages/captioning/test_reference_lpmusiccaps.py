@@ -1,4 +1,4 @@
-"""LP-MusicCaps (pipelines/captioning/lpmusiccaps.py) against the official
+"""LP-MusicCaps (stages/captioning/lpmusiccaps.py) against the official
 seungheondoh/lp-music-caps ``BartCaptionModel``: a tiny random-weight model run
 by the official code under the transformers version it pins (4.26.1), saved
 with its inputs and outputs under fixtures/lpmusiccaps/ (see its README).
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from synesthesia.pipelines.captioning.lpmusiccaps import LPMusicCapsConfig, build_model, load_model
+from synesthesia.stages.captioning.lpmusiccaps import LPMusicCapsConfig, build_model, load_model
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lpmusiccaps"
 BOUND = 1e-4
