@@ -134,7 +134,7 @@ class Trainer:
         self.step = 0
         self.quarantine: dict[str, str] = {}
         self.scorer: Scorer | None = None
-        self.tracker: RunTracker | None = None
+        self.tracker = RunTracker(self.run_dir, enabled=False)  # fit() opens the run's own
 
     # -- checkpoints -----------------------------------------------------------------
 
@@ -224,7 +224,7 @@ class Trainer:
         rows = [r for r in previous if r["step"] != self.step] + [row]
         dio.write_table(S.from_rows(rows, S.ART2MUS_RESULTS), path)
         log.info("validation at step %d: %s", self.step, {k: summary[k] for k in ("fad", "kl_div", "ibsc_artw_gemus", "ibsc_gtmus_gemus")})
-        if self.tracker is not None:
+        if self.tracker.active:
             self.tracker.scalars({k: summary.get(k) for k in ("fad", "kl_div", "ibsc_artw_gemus", "ibsc_gtmus_gemus")}, self.step, "val")
             self._log_clips(out, items)
         return summary
