@@ -157,7 +157,9 @@ def add_placeholder(tokenizer, text_encoder, placeholder: str = PLACEHOLDER) -> 
     tokenizer.add_tokens([placeholder])
     token_id = tokenizer.convert_tokens_to_ids(placeholder)
     if text_encoder.get_input_embeddings().num_embeddings <= token_id:
-        text_encoder.resize_token_embeddings(len(tokenizer))
+        # The new row is never read as it is (the hook replaces it in training,
+        # write_token at generation), so no mean/covariance initialisation.
+        text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     return int(token_id)
 
 
