@@ -179,7 +179,7 @@ def measure(name: str, device: torch.device, dtype: torch.dtype, batch: int, ite
             seconds = (time.perf_counter() - started) / iters
             rows.append({"model": case.model, "input": case.what, "precision": case.precision, "batch": case.items,
                          "params_m": round(case.params / 1e6, 1),
-                         "ms_per_batch": round(seconds * 1000, 2), "per_second": round(case.items / seconds, 2), "unit": case.unit})
+                         "ms_per_batch": round(seconds * 1000, 2), "per_second": float(f"{case.items / seconds:.4g}"), "unit": case.unit})
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
     for row in rows:  # one peak per model: weights + the largest of its passes
         row["peak_gib"] = round(peak, 2) if peak is not None else None
