@@ -17,10 +17,12 @@ with ``l̂`` the category name's embedding averaged over its tokens (Eq. 2),
 and λ_l1 = λ_CL = 0.01 (the authors' values).
 
 Two readings of Eq. 2–3 change what is trained; both are config keys, and
-the defaults are the readings that reproduce the paper's training (the
-training code in the authors' lineage, ``Apand0/MusiPainter``'s
-``train_validation_no_accel_colab.py``: ``lambda_a * mean(|audio_token|)``
-and ``txt_embeddings[ids].mean(0)`` over the input-embedding table):
+the defaults are the readings that reproduce the paper's training, i.e.
+what the training code does: the authors' (as issue 23 reports it), and the
+public Musipainter implementation ``Apand0/MusiPainter``
+(``train_validation_no_accel_colab.py``: ``lambda_a * mean(|audio_token|)``
+and ``txt_embeddings[ids].mean(0)`` over the input-embedding table, both
+λ = 0.01):
 
 * ``l1_reduction = "mean"`` (default): the L1 term is the *mean* absolute
   value of the 768-d token, so λ_l1 = 0.01 weighs it as the authors did.
