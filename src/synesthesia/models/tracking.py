@@ -154,8 +154,12 @@ class RunTracker:
             self._tb.close()
             self._tb = None
         if self._wandb is not None:
+            import wandb
+
             self._wandb.finish()
             self._wandb = None
+            if wandb.run is None:  # finish() may return before the run file is written; no other run is open here
+                wandb.teardown()
 
     def __enter__(self) -> "RunTracker":
         return self
