@@ -18,6 +18,7 @@ from synesthesia.cli.common import command, options
 from synesthesia.models.art2mus import config as A2M
 from synesthesia.models.musipainter.evaluate import PAPER_GENERATED as MP_PAPER_GENERATED
 from synesthesia.models.musipainter.evaluate import PAPER_GIILS_IMAGES as MP_PAPER_GIILS_IMAGES
+from synesthesia.models.tracking import TRACKER_HELP
 
 train_app = typer.Typer(help="Train a model on a built dataset folder (re-run into the same --out to resume).", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate trained models on a split of a dataset folder.", no_args_is_help=True)
@@ -35,6 +36,7 @@ def train_mpjudge_cmd(
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
     max_steps: Optional[int] = typer.Option(None, help="Stop (with a checkpoint) after this many optimizer steps in all."),
     device: Optional[str] = typer.Option(None, help="Override train.device (auto, cpu, cuda, cuda:1)."),
+    tracker: Optional[str] = typer.Option(None, help=TRACKER_HELP + " Default: train.tracker (tensorboard)."),
 ):
     """MPJudge: MSE on scored pairs + DPO (Eq. 6) on consensus preference pairs.
 
@@ -46,7 +48,7 @@ def train_mpjudge_cmd(
     from synesthesia.models.mpjudge.config import load_config
     from synesthesia.models.mpjudge.train import train
 
-    run_config = load_config(config).replace(epochs=epochs, max_steps=max_steps, device=device)
+    run_config = load_config(config).replace(epochs=epochs, max_steps=max_steps, device=device, tracker=tracker)
     summary = train(data, out, run_config)
     if int(os.environ.get("RANK", "0")) == 0:
         last = summary["history"][-1] if summary["history"] else {}
@@ -115,6 +117,7 @@ def train_musipainter_cmd(
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke runs)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:1 ..."),
+    tracker: Optional[str] = typer.Option(None, help=TRACKER_HELP + " Default: train.tracker (tensorboard)."),
 ):
     """Musipainter: train the audio token (Eq. 3 loss) on a Museart folder; validation loss per epoch picks best.pt.
 
@@ -124,7 +127,7 @@ def train_musipainter_cmd(
     from synesthesia.models.musipainter.train import train_musipainter
 
     model = {"sd_model": sd_model, "beats_checkpoint": str(beats_checkpoint) if beats_checkpoint else None}
-    run = load_config(config).replace(model, epochs=epochs, max_steps=max_steps, device=device)
+    run = load_config(config).replace(model, epochs=epochs, max_steps=max_steps, device=device, tracker=tracker)
     summary = train_musipainter(data, out, run)
     best = summary["best"] or {}
     typer.echo(f"Musipainter trained {summary['epochs']} epoch(s), {summary['steps']} steps: {out} (best epoch {best.get('epoch')}, loss {best.get('score', float('nan')):.4f})")
@@ -236,6 +239,7 @@ def train_art2mus_cmd(
     vggish_weights: Optional[Path] = typer.Option(None, help="VGGish state dict (vggish-10086976.pth)."),
     fad_embedder: str = typer.Option("imagebind", help="Audio embedder for FAD when VGGish is not used."),
     ibsc_embedder: str = typer.Option("imagebind", help="Embedder for the ImageBind score ('none' to skip)."),
+    tracker: str = typer.Option(A2M.TrainConfig.tracker, help=TRACKER_HELP),
 ):
     """Art2Mus: train the image aligner on a frozen AudioLDM 2 from an ArtSound folder.
 
@@ -253,7 +257,7 @@ def train_art2mus_cmd(
         learning_rate=lr, warmup_steps=warmup, total_steps=steps, batch_size=batch_size, micro_batch_size=micro_batch_size,
         lr_schedule=lr_schedule, min_snr_gamma=min_snr_gamma, train_guidance_scale=train_guidance_scale,
         mixed_precision=mixed_precision, seed=seed, checkpoint_every=checkpoint_every, validate_every=validate_every,
-        val_artworks=val_artworks, val_seconds=val_seconds, val_steps=val_steps, num_workers=num_workers,
+        val_artworks=val_artworks, val_seconds=val_seconds, val_steps=val_steps, num_workers=num_workers, tracker=tracker,
     )
     eval_config = _eval_config(val_steps, val_seconds, None, 8, seed, fad, vggish_weights, fad_embedder, ibsc_embedder)
     started = time.perf_counter()

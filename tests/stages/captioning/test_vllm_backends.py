@@ -131,7 +131,7 @@ def vllm_server(vllm_python, tiny_qwen, tmp_path_factory):
 
 
 def test_openai_backend_against_a_real_vllm_server(vllm_server, tiny_qwen, tmp_path):
-    runtime = (("base_url", vllm_server), ("timeout_s", 120.0), ("concurrency", 2), ("max_retries", 1), ("backoff_s", 0.1))
+    runtime = (("base_url", vllm_server), ("timeout_s", 120.0), ("concurrency", 2), ("max_retries", 1))
     gen = get_generator(GeneratorConfig("openai", tiny_qwen, max_tokens=8, runtime=runtime))
     from PIL import Image
 
