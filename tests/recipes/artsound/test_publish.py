@@ -55,8 +55,9 @@ def test_the_card_names_licences_tasks_and_the_paper(exported):
     for key in ("license", "task_categories", "tags", "size_categories", "configs", "dataset_info", "pretty_name"):
         assert data.get(key), key
     assert data["language"] == ["en"] and "image-to-audio" in data["tags"]
-    features = {f["name"]: f["dtype"] for f in data["dataset_info"]["features"]}
+    features = {f["name"]: f.get("dtype", f.get("list")) for f in data["dataset_info"]["features"]}
     assert features["image"] == "image" and features["audio"] == "audio" and features["audio_caption_acs"] == "float64"
+    assert features["music_subgenres"] == "string"  # a list of strings (the track's sub-genres)
     assert "Art2Mus: Artwork-to-Music Generation" in card.text and "captions" in card.text
     assert "synesthesia sample corpus" in card.text  # the demo's media are generated: no third-party rights
     assert "**Warning.**" not in card.text  # nothing simulated here

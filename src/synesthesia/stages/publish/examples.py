@@ -35,6 +35,15 @@ def value_dtype(arrow_type: pa.DataType) -> str:
     return _VALUE_DTYPES.get(name, name)
 
 
+def value_feature(arrow_type: pa.DataType) -> dict:
+    """A data column's feature: a ``Value``, or a ``List`` of them (e.g. a
+    track's sub-genres), as ``datasets`` writes them."""
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        kind = "List" if pa.types.is_list(arrow_type) else "LargeList"
+        return {"feature": value_feature(arrow_type.value_type), "_type": kind}
+    return {"dtype": value_dtype(arrow_type), "_type": "Value"}
+
+
 def features(config: Config) -> dict:
     """The Hugging Face features of ``config`` (``Features.to_dict()`` form)."""
     out: dict = {}
@@ -43,7 +52,7 @@ def features(config: Config) -> dict:
         if name in config.labels:
             out[name] = {"names": list(config.labels[name]), "_type": "ClassLabel"}
         else:
-            out[name] = {"dtype": value_dtype(schema.field(name).type), "_type": "Value"}
+            out[name] = value_feature(schema.field(name).type)
     for m in config.media:
         out[m.column] = {"_type": MEDIA_FEATURE[m.kind]}
     for a in config.arrays:
