@@ -79,10 +79,12 @@ def dec_pyav(path: Path) -> np.ndarray:
         stream = container.streams.audio[0]
         sr = stream.codec_context.sample_rate
         parts = [frame.to_ndarray() for frame in container.decode(stream)]
-    y = np.concatenate(parts, axis=1)  # planar [channels, n] (fltp) or packed [1, n*ch]
+    y = np.concatenate(parts, axis=1)  # planar [channels, n] or packed [1, n*ch]
     fmt = stream.codec_context.format
     if not fmt.is_planar:
         y = y.reshape(-1, stream.codec_context.channels).T
+    if y.dtype.kind == "i":  # FLAC decodes to integers: scale to [-1, 1)
+        y = y.astype(np.float32) / np.float32(2 ** (8 * y.dtype.itemsize - 1))
     return to16k(y.T.astype(np.float32, copy=False), sr)
 
 
@@ -130,18 +132,12 @@ def compare(y: np.ndarray, ref: np.ndarray, max_lag: int = 2048) -> tuple[int, i
     """(length difference, best lag in samples, gain, SNR in dB at that lag
     after fitting the gain: a decoder that mixes down as (L+R)/sqrt(2)
     differs by a constant gain, not by error)."""
+    from scipy.signal import correlate
+
     n = min(len(y), len(ref)) - 2 * max_lag
-    mid = slice(max_lag, max_lag + n)
-    best = (0, -np.inf)
-    window = ref[mid].astype(np.float64)
-    for lag in range(-max_lag, max_lag + 1, 1):
-        seg = y[max_lag + lag : max_lag + lag + n].astype(np.float64)
-        if len(seg) < n:
-            continue
-        c = float(seg @ window)
-        if c > best[1]:
-            best = (lag, c)
-    lag = best[0]
+    window = ref[max_lag : max_lag + n].astype(np.float64)
+    xc = correlate(y[: n + 2 * max_lag].astype(np.float64), window, mode="valid", method="fft")  # lags 0..2*max_lag
+    lag = int(np.argmax(xc)) - max_lag
     seg = y[max_lag + lag : max_lag + lag + n].astype(np.float64)
     gain = float(seg @ window / (seg @ seg))
     snr = 10 * np.log10(np.sum(window**2) / max(np.sum((gain * seg - window) ** 2), 1e-30))

@@ -186,10 +186,36 @@ def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.nda
 
 # --- images ----------------------------------------------------------------------------
 
-def load_rgb(path: str | os.PathLike, size: int) -> np.ndarray:
-    """A painting as uint8 ``[size, size, 3]``: decoded with PIL, converted to
-    RGB, resized (bicubic) to a square."""
+#: Reduced-size JPEG decoding keeps at least this many times the pixels the
+#: consumer resizes to (on each side), as Pillow's own ``thumbnail`` does
+#: (``reducing_gap=2``): the final resize still sees 2x oversampled input.
+DRAFT_GAP = 2.0
+
+
+def open_rgb(path: str | os.PathLike, min_side: int | None = None):
+    """An image file as a loaded PIL RGB image.
+
+    ``min_side``: the consumer will resize the image so that its sides are at
+    most about this many pixels (an embedder's or scorer's 224 px input, a
+    thumbnail). A JPEG is then decoded at the smallest of 1/1, 1/2, 1/4, 1/8
+    scale that keeps both sides at least :data:`DRAFT_GAP` × ``min_side``
+    (libjpeg's DCT-domain reduction through Pillow's ``draft``) instead of at
+    full size first — several times faster on multi-megapixel paintings
+    (``benchmarks/artsound_scale.py`` measures both). Other formats are
+    decoded in full."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+    with Image.open(path) as im:
+        if min_side:
+            target = int(round(min_side * DRAFT_GAP))
+            im.draft("RGB", (target, target))
+        return im.convert("RGB")
+
+
+def load_rgb(path: str | os.PathLike, size: int) -> np.ndarray:
+    """A painting as uint8 ``[size, size, 3]``: decoded with PIL (a JPEG at
+    reduced size, see :func:`open_rgb`), converted to RGB, resized (bicubic)
+    to a square."""
+    from PIL import Image
+
+    return np.asarray(open_rgb(path, size).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
