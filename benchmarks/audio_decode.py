@@ -154,7 +154,7 @@ def write(path: Path, stereo: np.ndarray, fmt: str, subtype: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=120.0)
-    ap.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    ap.add_argument("--repeat", type=int, default=7, help="best of N timings")
     args = ap.parse_args()
     stereo = stereo_music(args.seconds)
     available = {k: v for k, v in DECODERS.items() if importlib.util.find_spec(v[1]) is not None}
@@ -167,19 +167,20 @@ def main() -> None:
             write(path, stereo, fmt, subtype)
             ref = to16k(stereo, SR_IN) if ext == "flac" else to16k(sf.read(path, dtype="float64", always_2d=True)[0], SR_IN)
             print(f"\n{ext}: {path.stat().st_size / 2**20:.2f} MiB; reference: {'the original PCM' if ext == 'flac' else 'libsndfile float64 decode'}")
+            outputs, walls, cpus = {}, {}, {}
             for name, (fn, _) in available.items():
                 try:
-                    y = fn(path)
+                    outputs[name] = fn(path)
                 except Exception as exc:  # a decoder without this format
                     print(f"  {name:>11}: failed: {type(exc).__name__}: {str(exc)[:80]}")
-                    continue
-                walls, cpus = [], []
-                for _ in range(args.repeat):
+            for _ in range(args.repeat):  # interleaved, so a burst of load hits every decoder alike
+                for name in outputs:
                     t0, c0 = time.perf_counter(), time.process_time()
-                    fn(path)
-                    walls.append(time.perf_counter() - t0)
-                    cpus.append(time.process_time() - c0)
-                wall, cpu = min(walls), min(cpus)
+                    available[name][0](path)
+                    walls.setdefault(name, []).append(time.perf_counter() - t0)
+                    cpus.setdefault(name, []).append(time.process_time() - c0)
+            for name, y in outputs.items():
+                wall, cpu = min(walls[name]), min(cpus[name])
                 dlen, lag, gain, snr = compare(y, ref)
                 print(f"  {name:>11}: {cpu * 1000:6.1f} ms CPU ({args.seconds / cpu:5.0f}x real time), {wall * 1000:6.1f} ms wall; "
                       f"length {dlen:+d}, lag {lag:+d} samples, gain {gain:.3f}, SNR {snr:5.1f} dB")

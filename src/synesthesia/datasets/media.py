@@ -192,13 +192,13 @@ def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.nda
 DRAFT_GAP = 2.0
 
 
-def open_rgb(path: str | os.PathLike, min_side: int | None = None):
+def open_rgb(path: str | os.PathLike, min_side: int | None = None, gap: float = DRAFT_GAP):
     """An image file as a loaded PIL RGB image.
 
     ``min_side``: the consumer will resize the image so that its sides are at
     most about this many pixels (an embedder's or scorer's 224 px input, a
     thumbnail). A JPEG is then decoded at the smallest of 1/1, 1/2, 1/4, 1/8
-    scale that keeps both sides at least :data:`DRAFT_GAP` × ``min_side``
+    scale that keeps both sides at least ``gap`` × ``min_side``
     (libjpeg's DCT-domain reduction through Pillow's ``draft``) instead of at
     full size first — several times faster on multi-megapixel paintings
     (``benchmarks/artsound_scale.py`` measures both). Other formats are
@@ -207,7 +207,7 @@ def open_rgb(path: str | os.PathLike, min_side: int | None = None):
 
     with Image.open(path) as im:
         if min_side:
-            target = int(round(min_side * DRAFT_GAP))
+            target = int(round(min_side * gap))
             im.draft("RGB", (target, target))
         return im.convert("RGB")
 
