@@ -61,7 +61,8 @@ def stereo_music(seconds: float, seed: int = 0) -> np.ndarray:
 
 
 def to16k(stereo: np.ndarray, sr: int) -> np.ndarray:
-    mono = stereo.mean(axis=1, dtype=np.float64).astype(np.float32)
+    # channel mean as a matrix-vector product, as load_audio does (numpy's .mean is ~10x slower here)
+    mono = np.ascontiguousarray(stereo, dtype=np.float32) @ np.full(stereo.shape[1], 1 / stereo.shape[1], np.float32)
     return soxr.resample(mono, sr, SR_OUT, quality="HQ").astype(np.float32, copy=False)
 
 
