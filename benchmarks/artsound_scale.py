@@ -42,15 +42,6 @@ PAPER_AUDIO = 105_884
 IMAGE_FORMATS = {"jpeg": 0.88, "png": 0.08, "rgba": 0.04}
 
 
-def id3_tag(text: str) -> bytes:
-    """An ID3v2.3 tag with one comment frame (what taggers prepend to MP3s)."""
-    payload = b"\x00eng\x00" + text.encode("latin-1")
-    frame = b"COMM" + struct.pack(">I", len(payload)) + b"\x00\x00" + payload
-    size = len(frame)
-    synchsafe = bytes([(size >> 21) & 0x7F, (size >> 14) & 0x7F, (size >> 7) & 0x7F, size & 0x7F])
-    return b"ID3\x03\x00\x00" + synchsafe + frame
-
-
 def jpeg_with_comment(data: bytes, text: str) -> bytes:
     """The same JPEG with a COM segment after SOI (decodes to the same pixels)."""
     body = text.encode("latin-1")
@@ -90,8 +81,7 @@ def make_corpus(folder: Path, spec: dict, workers: int) -> dict:
     sc.parallel(sc.write_track, [(track_path[k], genres[k % len(genres)], [spec["seed"], 2, k], 30.0, 44_100, "mp3") for k in range(n_distinct_trk)], workers)
     for k in range(n_distinct_trk, n_trk):
         source = track_path[k % n_distinct_trk]
-        track_path[k].parent.mkdir(parents=True, exist_ok=True)
-        track_path[k].write_bytes(id3_tag(f"track {k}") + source.read_bytes())
+        sc.tagged_copy(source, track_path[k], f"track {k}")
     t_tracks = time.perf_counter() - t0
     return {
         "artworks": n_art, "artwork_bytes": sum(p.stat().st_size for p in path_of), "images_s": round(t_images, 1),

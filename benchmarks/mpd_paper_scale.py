@@ -6,7 +6,11 @@ reused from the cache folder): ~11,000 paintings as JPEG of 0.3–4 MP (log-
 uniform), 8 % PNG and 4 % PNG with an alpha channel; ~1,000 stereo tracks of
 30–300 s (30 s plus an exponential tail of mean 70 s: ~6,100 clips of 15 s)
 at 44.1 kHz (80 %) or 48 kHz, as MP3 (60 %, like FMA), Ogg Vorbis (20 %) and
-FLAC (20 %), encoded by libsndfile (LAME, libvorbis, libFLAC).
+FLAC (20 %), encoded by libsndfile (LAME, libvorbis, libFLAC). LAME costs
+~2.4 CPU-seconds per minute of audio, so only ``--distinct-mp3`` (default
+25 %) of the MP3s are encoded; the others are byte copies of them behind
+their own ID3 tag (distinct files to ingest's deduplication, the same audio
+and length as their source).
 
 The build runs as `synesthesia build mpd` runs it (``flows.mpd.build_mpd``,
 the ``local`` runner: a Prefect process pool of ``--workers``), then
@@ -44,8 +48,9 @@ IMAGE_FORMATS = {"jpeg": 0.88, "png": 0.08, "rgba": 0.04}
 AUDIO_FORMATS = {"mp3": 0.6, "ogg": 0.2, "flac": 0.2}
 
 
-def corpus_spec(scale: float, seed: int) -> dict:
-    return {"paintings": int(round(PAPER_PAINTINGS * scale)), "tracks": int(round(PAPER_TRACKS * scale)), "seed": seed, "version": 1}
+def corpus_spec(scale: float, seed: int, distinct_mp3: float) -> dict:
+    return {"paintings": int(round(PAPER_PAINTINGS * scale)), "tracks": int(round(PAPER_TRACKS * scale)), "seed": seed,
+            "distinct_mp3": distinct_mp3, "version": 2}
 
 
 def make_corpus(folder: Path, spec: dict, workers: int) -> dict:
@@ -65,12 +70,17 @@ def make_corpus(folder: Path, spec: dict, workers: int) -> dict:
     genres = sorted(MUSIC_GENRES)
     seconds = np.minimum(300.0, 30.0 + rng.exponential(70.0, spec["tracks"])).round(1)
     rates = np.where(rng.random(spec["tracks"]) < 0.8, 44_100, 48_000)
-    jobs = [
-        (folder / "music" / genres[k % len(genres)] / f"track_{k:05d}.{ext}", genres[k % len(genres)], [spec["seed"], 2, k], float(seconds[k]), int(rates[k]), ext)
-        for k, ext in enumerate(sc.pick_formats(rng, spec["tracks"], AUDIO_FORMATS))
-    ]
+    formats = sc.pick_formats(rng, spec["tracks"], AUDIO_FORMATS)
+    path_of = [folder / "music" / genres[k % len(genres)] / f"track_{k:05d}.{ext}" for k, ext in enumerate(formats)]
+    mp3 = [k for k, ext in enumerate(formats) if ext == "mp3"]
+    n_distinct = max(1, int(round(len(mp3) * spec["distinct_mp3"]))) if mp3 else 0
+    copies = dict(zip(mp3[n_distinct:], (mp3[j % n_distinct] for j in range(len(mp3)))))  # copy -> its source
+    encoded = [k for k in range(spec["tracks"]) if k not in copies]
+    jobs = [(path_of[k], genres[k % len(genres)], [spec["seed"], 2, k], float(seconds[k]), int(rates[k]), formats[k]) for k in encoded]
     t0 = time.perf_counter()
     tracks = sc.parallel(sc.write_track, jobs, workers)
+    length = {k: s for k, (_, _, s) in zip(encoded, tracks)}
+    tracks += [(str(path_of[k]), sc.tagged_copy(path_of[src], path_of[k], f"track {k}"), length[src]) for k, src in copies.items()]
     t_tracks = time.perf_counter() - t0
     return {
         "paintings": len(images), "painting_bytes": sum(b for _, b in images), "images_s": round(t_images, 1),
@@ -104,6 +114,7 @@ def main() -> None:
     ap.add_argument("--cache", default=None, help="corpus cache folder (default ~/.cache/synesthesia-bench)")
     ap.add_argument("--out", default=None, help="output folder (default: a temporary one, removed at the end)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--distinct-mp3", type=float, default=0.25, help="fraction of the MP3s encoded (the rest: tagged copies)")
     args = ap.parse_args()
 
     from synesthesia.annotation.simulate import SimulatedRaters
@@ -112,7 +123,7 @@ def main() -> None:
     from synesthesia.recipes import mpd
 
     print(sc.machine_line())
-    spec = corpus_spec(args.scale, args.seed)
+    spec = corpus_spec(args.scale, args.seed, args.distinct_mp3)
     folder = sc.cache_dir(args.cache) / f"mpd-{spec['paintings']}p-{spec['tracks']}t-s{args.seed}"
     corpus = sc.cached_corpus(folder, spec, lambda f: make_corpus(f, spec, args.workers))
     print(f"corpus {folder}: {corpus['paintings']:,} paintings ({corpus['painting_bytes'] / 2**30:.2f} GiB), "

@@ -77,3 +77,23 @@ def test_compressed_audio_decodes_to_16k_mono_aligned_with_the_source(tmp_path, 
     corr = np.corrcoef(got[inner], want[inner])[0, 1]
     assert corr > min_corr  # same signal, same alignment (a shift of one sample at 16 kHz would cost more)
     assert np.abs(got[inner]).max() == pytest.approx(np.abs(want[inner]).max(), rel=0.05)
+
+
+@pytest.mark.parametrize("sr,channels,subtype", [(44_100, 2, "PCM_16"), (22_050, 1, "PCM_16"), (48_000, 2, "FLOAT"), (16_000, 2, "PCM_16"), (8_000, 1, "PCM_16")])
+def test_load_audio_in_blocks_equals_decoding_the_whole_track_at_once(tmp_path, sr, channels, subtype):
+    """Block-wise decoding, mix-down and resampling give the samples of the
+    one-shot pipeline bit for bit (the track spans several blocks)."""
+    import soxr
+
+    from synesthesia.datasets.media import DECODE_BLOCK
+
+    y = stereo(2.5 * DECODE_BLOCK / sr, sr)[:, :channels]
+    sf.write(tmp_path / "t.wav", y, sr, subtype=subtype)
+    pcm16 = subtype == "PCM_16"
+    whole, _ = sf.read(tmp_path / "t.wav", dtype="int16" if pcm16 else "float32", always_2d=True)
+    mono = whole.astype(np.float32) @ np.full(channels, (1 / 32768 if pcm16 else 1.0) / channels, np.float32)
+    want = mono if sr == 16_000 else soxr.resample(mono, sr, 16_000, quality="HQ")
+    got = load_audio(tmp_path / "t.wav")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(load_audio((tmp_path / "t.wav").read_bytes()), got)  # bytes in, same out
