@@ -27,9 +27,7 @@ resizing — time per image and how close the 224 px results are (PSNR).
 from __future__ import annotations
 
 import argparse
-import shutil
 import struct
-import tempfile
 import time
 from pathlib import Path
 
@@ -173,10 +171,7 @@ def main() -> None:
     from synesthesia.recipes import artsound
 
     shard_size = args.shard_size or artsound.DEFAULT_SHARD_SIZE
-    out_parent = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="artsound-scale-"))
-    out = out_parent / "artsound"
-    if out.exists():
-        shutil.rmtree(out)
+    out_parent, out = sc.output_folder(args.out, "artsound")
     acct = sc.Accounting(args.workers)
     instrument(acct)
     with acct:
@@ -191,10 +186,7 @@ def main() -> None:
     audio_s = corpus["tracks"] * 30.0
     print(f"\nsegment captions (decode + 10 s features): {audio_s / seg.wall:,.0f}x real time on {args.workers} workers, "
           f"{audio_s / max(sum(seg.cpu.values()), 1e-9):,.0f}x per CPU second")
-    print(f"whole run {acct.total_wall / 60:.1f} min")
-    sc.print_sizes(out)
-    if not args.out:
-        shutil.rmtree(out_parent, ignore_errors=True)
+    sc.finish(acct, out, out_parent, keep=bool(args.out))
 
 
 if __name__ == "__main__":

@@ -33,8 +33,6 @@ shard (compare the peak RSS columns of two scales).
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -134,10 +132,7 @@ def main() -> None:
     config = mpd.MPDConfig(n_pairs=n_pairs, seed=args.seed)
     shard_size = args.shard_size or mpd.DEFAULT_SHARD_SIZE
     runner = RunnerConfig("local", args.workers)
-    out_parent = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="mpd-scale-"))
-    out = out_parent / "mpd"
-    if out.exists():
-        shutil.rmtree(out)
+    out_parent, out = sc.output_folder(args.out, "mpd")
     acct = sc.Accounting(args.workers)
     instrument(acct)
     raters = SimulatedRaters(seed=args.seed)
@@ -165,10 +160,7 @@ def main() -> None:
     print(f"\naudio stage: {n_clips:,} clips from {len(tracks):,} tracks ({tracks.sum() / 3600:.1f} h decoded): "
           f"{n_clips / mel.wall:,.0f} clips/s, {tracks.sum() / mel.wall:,.0f}x real time on {args.workers} workers "
           f"({tracks.sum() / cpu:,.0f}x per CPU second; {n_clips * 15 / mel.wall:,.0f}x counting only the clipped audio)  (goal >= 1,000x)")
-    print(f"whole run {acct.total_wall / 60:.1f} min (goal < 15 min at scale 1)")
-    sc.print_sizes(out)
-    if not args.out:
-        shutil.rmtree(out_parent, ignore_errors=True)
+    sc.finish(acct, out, out_parent, keep=bool(args.out), goal=' (goal < 15 min at scale 1)')
 
 
 if __name__ == "__main__":

@@ -406,3 +406,26 @@ def machine_line() -> str:
     load = os.getloadavg()
     return (f"machine: {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
             f"load average before the run {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
+
+
+def output_folder(explicit: str | None, name: str) -> tuple[Path, Path]:
+    """(parent, dataset folder): ``explicit/name`` (emptied) or a temporary folder."""
+    import shutil
+    import tempfile
+
+    parent = Path(explicit) if explicit else Path(tempfile.mkdtemp(prefix=f"{name}-scale-"))
+    out = parent / name
+    if out.exists():
+        shutil.rmtree(out)
+    return parent, out
+
+
+def finish(acct: Accounting, out: Path, out_parent: Path, keep: bool, goal: str = "") -> None:
+    """The closing lines of a scale benchmark: total time, output sizes; a
+    temporary output folder is removed."""
+    import shutil
+
+    print(f"whole run {acct.total_wall / 60:.1f} min{goal}")
+    print_sizes(out)
+    if not keep:
+        shutil.rmtree(out_parent, ignore_errors=True)
