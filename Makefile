@@ -25,11 +25,14 @@ demo: $(STAMP)
 
 # What the slow tests need (Label Studio's and vLLM's own environments,
 # Debian's chromium), installed before pytest so that no test's timeout
-# includes an install. Idempotent: stamps inside each environment.
-test-setup: $(STAMP)
-	$(BIN)/python scripts/test_setup.py
+# includes an install. Idempotent: stamps inside each environment. The
+# script needs only the standard library, so `make test` runs it side by
+# side with the install of .venv.
+test-setup:
+	$(PYTHON) scripts/test_setup.py
 
-test: test-setup
+test:
+	$(MAKE) -j2 venv test-setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from support.labelstudio import install_chromium, install_labelstudio  # noqa: E402
+from support.installs import install_chromium, install_labelstudio  # noqa: E402
 from support.vllm import install_vllm  # noqa: E402
 
 STEPS = {

@@ -1,8 +1,8 @@
 """Test support: a real Label Studio server in its own virtual environment,
 and Debian's Chromium for the browser test.
 
-* ``install_labelstudio`` (run by ``make test-setup``, never inside a
-  test): creates ``REPO/.venv-labelstudio`` with label-studio 1.23.x when it
+* ``support.installs.install_labelstudio`` (run by ``make test-setup``,
+  never inside a test): creates ``REPO/.venv-labelstudio`` with label-studio 1.23.x when it
   is missing (about a minute, once). ``ensure_labelstudio`` (the tests): its
   ``label-studio`` executable, or a failure that says to run the setup.
 * ``LabelStudioServer``: ``label-studio start`` on 127.0.0.1 with HOME and
@@ -10,88 +10,38 @@ and Debian's Chromium for the browser test.
   home folder), Sentry disabled, local-file serving on, a random admin
   password and a random 40-character legacy API token. (Never ``label-studio
   --version``: it starts a server on 0.0.0.0.)
-* ``install_chromium`` (``make test-setup``): as root with apt-get, installs
+* ``support.installs.install_chromium`` (``make test-setup``): as root with apt-get, installs
   Debian's ``chromium`` when ``/usr/bin/chromium`` is missing.
   ``ensure_chromium`` (the tests): the path, or a failure with the command.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-LABEL_STUDIO_SPEC = "label-studio>=1.23,<1.24"
-VENV_NAME = ".venv-labelstudio"
-CHROMIUM = "/usr/bin/chromium"
+from support.installs import CHROMIUM, LABEL_STUDIO_SPEC, VENV_NAME, installed_labelstudio
+
+__all__ = ["CHROMIUM", "LABEL_STUDIO_SPEC", "VENV_NAME", "LabelStudioServer", "ensure_chromium", "ensure_labelstudio"]
 
 
 SETUP_HINT = "run `make test-setup` (or `python scripts/test_setup.py {what}`) first"
 
 
-def _installed(venv: Path) -> Path | None:
-    exe = venv / "bin" / "label-studio"
-    return exe if exe.exists() and (venv / ".synesthesia-installed").exists() else None
-
-
-def install_labelstudio(repo_root: Path) -> Path:
-    """Create REPO/.venv-labelstudio with Label Studio when it is not there yet
-    (idempotent; one installer at a time). Returns the ``label-studio`` executable."""
-    venv = repo_root / VENV_NAME
-    if (exe := _installed(venv)) is not None:
-        return exe
-    lock_path = Path(tempfile.gettempdir()) / f"synesthesia-labelstudio-{hashlib.sha1(str(venv).encode()).hexdigest()[:12]}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (exe := _installed(venv)) is not None:
-            return exe
-        commands = [
-            [sys.executable, "-m", "venv", "--clear", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", LABEL_STUDIO_SPEC],
-        ]
-        for cmd in commands:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            if done.returncode != 0:
-                raise RuntimeError(
-                    f"installing Label Studio failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-3000:]}\n"
-                    f"Install it by hand with: python3 -m venv {venv} && {venv}/bin/pip install '{LABEL_STUDIO_SPEC}'"
-                )
-        (venv / ".synesthesia-installed").write_text(LABEL_STUDIO_SPEC + "\n")
-    return venv / "bin" / "label-studio"
-
-
 def ensure_labelstudio(repo_root: Path) -> Path:
     """The ``label-studio`` executable of REPO/.venv-labelstudio (installed by the setup step)."""
-    exe = _installed(repo_root / VENV_NAME)
+    exe = installed_labelstudio(repo_root / VENV_NAME)
     if exe is None:
         pytest.fail(f"Label Studio is not installed in {repo_root / VENV_NAME}: {SETUP_HINT.format(what='labelstudio')}")
     return exe
-
-
-def install_chromium() -> str:
-    """Debian's chromium at /usr/bin/chromium, installed with apt-get when missing (as root)."""
-    if Path(CHROMIUM).exists():
-        return CHROMIUM
-    if not (hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")):
-        raise RuntimeError(f"Chromium is not installed at {CHROMIUM}: run `sudo apt-get install -y chromium`")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-        if done.returncode != 0:
-            raise RuntimeError(f"installing Chromium failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-2000:]}")
-    return CHROMIUM
 
 
 def ensure_chromium() -> str:
