@@ -16,8 +16,8 @@ What "Prefect's share" counts
   (flow start and end).
 
 Its wall-clock share counts the flow calls' time outside the stages plus, per
-``run_shards`` call, its wall time beyond the steps' ideal packing
-(Σ step wall / workers).
+``run_shards`` call, its wall time beyond the shortest possible makespan of
+its steps (max(Σ step wall / workers, the longest step)).
 """
 
 from __future__ import annotations
@@ -337,13 +337,16 @@ class Accounting:
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             row = acct.current
             if row is not None:
-                step_wall = sum(r.get("seconds", 0.0) for r in results)
+                walls = [r.get("seconds", 0.0) for r in results]
                 row.steps += len(results)
-                row.step_wall += step_wall
+                row.step_wall += sum(walls)
                 row.step_cpu += sum(r.get("cpu_seconds", 0.0) for r in results)
                 row.shards_wall += wall
                 row.shards_main_cpu += cpu
-                row.shards_overhead_wall += max(0.0, wall - step_wall / max(1, min(acct.workers, len(results))))
+                # The shortest possible makespan of these steps on the workers:
+                # what is beyond it is orchestration, not the sharding's imbalance.
+                ideal = max(sum(walls) / max(1, min(acct.workers, len(walls))), max(walls, default=0.0))
+                row.shards_overhead_wall += max(0.0, wall - ideal)
             return results
 
         module.run_shards = run_shards
