@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from support.installs import install_chromium, install_labelstudio  # noqa: E402
-from support.vllm import install_vllm  # noqa: E402
+from support.vllm_env import install_vllm  # noqa: E402
 
 STEPS = {
     "labelstudio": lambda: install_labelstudio(REPO),

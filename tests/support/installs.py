@@ -5,7 +5,7 @@ any Python 3 while the project's own environment is being installed.
 * Label Studio 1.23 in REPO/.venv-labelstudio (about a minute);
 * Debian's chromium for the browser test (apt-get, as root).
 
-vLLM's CPU build: :mod:`support.vllm`.
+vLLM's CPU build: :mod:`support.vllm_env`.
 """
 
 from __future__ import annotations

