@@ -9,7 +9,7 @@ import pytest
 
 import torch
 
-from synesthesia.models.embedders import l2_normalize
+from support.vectors import assert_same, tie_heavy, unit
 from synesthesia.stages import similarity as sim
 from synesthesia.stages.device_similarity import DeviceItems, ieee_float32
 from synesthesia.stages.greedy import GreedyConfig, greedy_match, greedy_reference
@@ -17,24 +17,6 @@ from synesthesia.stages.matching import MatchConfig, match_ids
 from synesthesia.stages.optimal_pairing import OptimalKnnConfig, knn_graph, optimal_knn_match
 
 SMALL = GreedyConfig(candidates=3, row_block=64, col_block=128, refill_batch=8, refill_min=4)
-
-
-def unit(rng, n, d):
-    return l2_normalize(rng.standard_normal((n, d)))
-
-
-def tie_heavy(rng, n, d=16):
-    v = np.zeros((n, d), np.float32)
-    for i in range(n):
-        idx = rng.choice(d, 4, replace=False)
-        v[i, idx] = rng.choice([-0.5, 0.5], 4)
-    return v
-
-
-def assert_same(a, b):
-    np.testing.assert_array_equal(a.image, b.image)
-    np.testing.assert_array_equal(a.rank, b.rank)
-    np.testing.assert_array_equal(a.similarity, b.similarity)
 
 
 @pytest.mark.parametrize(
