@@ -57,6 +57,7 @@ METHOD_HELP = "greedy (paper: most similar pair first, each image once) or optim
 APPROACH_HELP = "Approach whose pairs become the dataset (paper: image-audio)."
 APPROACHES_HELP = "Comma-separated approaches computed for Table 5 (default: all four; those the embedder cannot serve are skipped)."
 MIN_SIMILARITY_HELP = "Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."
+PAIRING_DEVICE_HELP = "Torch device for the pairing's similarity passes, e.g. cuda (default: numpy on the CPU; the pairs are the same)."
 
 
 def artsound_pairing_config(embedder, pairing, approach, approaches: Optional[str] = None, embedder_option: Optional[list[str]] = None, **kwargs):
@@ -119,6 +120,7 @@ def build_artsound_cmd(
     approaches: Optional[str] = typer.Option(None, help=APPROACHES_HELP, rich_help_panel=PAIRING),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth, device=cuda.", rich_help_panel=PAIRING),
     min_similarity: Optional[float] = typer.Option(None, help=MIN_SIMILARITY_HELP, rich_help_panel=PAIRING),
+    pairing_device: Optional[str] = typer.Option(None, help=PAIRING_DEVICE_HELP, rich_help_panel=PAIRING),
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
@@ -167,7 +169,7 @@ def build_artsound_cmd(
         seed=seed,
     )
     pairing_config = (
-        artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed)
+        artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed, pairing_device=pairing_device)
         if pairing_phase
         else None
     )
@@ -197,6 +199,7 @@ def build_artsound_pairs_cmd(
     knn_k: int = typer.Option(DEFAULT_KNN, help="Candidate images per audio for optimal-knn.", rich_help_panel=PAIRING),
     candidates: int = typer.Option(DEFAULT_CANDIDATES, help="Candidate images per audio kept by the greedy's first pass (speed only; the result is exact for any value).", rich_help_panel=PAIRING),
     min_similarity: Optional[float] = typer.Option(None, help=MIN_SIMILARITY_HELP, rich_help_panel=PAIRING),
+    pairing_device: Optional[str] = typer.Option(None, help=PAIRING_DEVICE_HELP, rich_help_panel=PAIRING),
     val_size: int = typer.Option(VAL_SIZE, help="Validation pairs sampled from the test split.", rich_help_panel=PAIRING),
     seed: int = typer.Option(0, help="Seed of the splits.", rich_help_panel=PAIRING),
     figure_max_styles: Optional[int] = typer.Option(None, min=1, help="Figure 5: draw only this many of the most frequent styles and merge the rest into 'other' (default: every style).", rich_help_panel=PAIRING),
@@ -222,7 +225,7 @@ def build_artsound_pairs_cmd(
     started = time.perf_counter()
     config = artsound_pairing_config(
         embedder, pairing, approach, approaches, embedder_option,
-        compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
+        compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity, pairing_device=pairing_device,
         val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size or ArtSoundPairingConfig.shard_size,
         figure_max_styles=figure_max_styles,
     )

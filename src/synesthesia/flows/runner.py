@@ -101,9 +101,12 @@ def _shard_run_name() -> str:
 
 
 def _run_step(step: Callable[..., dict], shard: Shard, kwargs: dict) -> dict:
-    started = time.perf_counter()
+    # The step's own wall and CPU time (this worker's threads): what is left
+    # of a stage's time beyond them is orchestration (benchmarks/*_scale.py).
+    started, cpu = time.perf_counter(), time.process_time()
     result = dict(step(shard=shard, **kwargs))
     result.setdefault("seconds", round(time.perf_counter() - started, 3))
+    result.setdefault("cpu_seconds", round(time.process_time() - cpu, 3))
     return result
 
 
@@ -132,8 +135,8 @@ def run_shards(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any
         k = futures[future]
         result = future.result()
         results[k] = result
-        detail = ", ".join(f"{key}={v}" for key, v in result.items() if key != "seconds")
-        logger.info("%s [%d/%d done] %s (%.2fs)", shards[k].label, done, len(shards), detail, result.get("seconds", 0.0))
+        detail = ", ".join(f"{key}={v}" for key, v in result.items() if key not in ("seconds", "cpu_seconds"))
+        logger.info("%s [%d/%d done] %s (%.2fs, %.2fs CPU)", shards[k].label, done, len(shards), detail, result.get("seconds", 0.0), result.get("cpu_seconds", 0.0))
     return [results[k] for k in range(len(shards))]
 
 
