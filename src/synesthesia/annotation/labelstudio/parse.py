@@ -25,9 +25,16 @@ Content problems are per annotation, counted and returned as reject rows
 
 A rater who annotated the same task more than once: the latest valid
 annotation (by ``updated_at``, then Label Studio's annotation id) is kept,
-each older one is a ``repeated`` reject. This is applied by :func:`merge`
-across every import into a dataset, so importing an export twice, or a newer
-export of the same project, gives the same table as importing it once.
+each older one is a ``repeated`` reject. This is applied by
+:func:`~synesthesia.annotation.labelstudio.merge.merge` across every import
+into a dataset, so importing an export twice, or a newer export of the same
+project, gives the same table as importing it once.
+
+Quality-control tasks (gold and repeat checks, ``annotation.quality``) look
+like any other task to the rater: their ``pair_id`` / ``task_id`` is the
+check's ``qc_id``. Their answers become ``schema.MPD_QC_ANSWERS`` rows
+(:attr:`ParsedExport.qc_rows`), never ratings or votes, with the same
+rejects.
 
 Rater ids: ``ls-user-<completed_by>`` (Label Studio's user id; emails are
 not copied into the dataset).
@@ -43,11 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from synesthesia.annotation.labelstudio.configs import CHOICE_VALUES, PREFERENCE_CONTROL, RATING_CONTROL, RATINGS
+from synesthesia.annotation.labelstudio.merge import REPEATED  # noqa: F401 (a reason, listed with the others)
 from synesthesia.datasets import schema as S
 
 SOURCE = "labelstudio"
@@ -64,7 +71,6 @@ UNKNOWN_TASK = "unknown task id"
 NO_ID = "task without our id"
 NO_RATER = "no rater"
 TASK_CHANGED = "task changed"  # the export's candidates are not the table's
-REPEATED = "repeated"  # an older annotation of the same task by the same rater
 
 
 class ExportFormatError(ValueError):
@@ -77,6 +83,7 @@ class ParsedExport:
     rows: pa.Table  # MPD_RATINGS or MPD_PREFERENCE_VOTES (may hold repeats; see merge)
     rejects: pa.Table  # ANNOTATION_REJECTS
     counts: dict = field(default_factory=dict)
+    qc_rows: pa.Table = field(default_factory=lambda: S.empty(S.MPD_QC_ANSWERS))  # answers to quality-control tasks
 
 
 def read_export(path: str | os.PathLike) -> list[dict]:
@@ -241,17 +248,21 @@ def parse_export(
     known: Mapping[str, tuple[str, str]] | set,
     export_name: str,
     control: str | None = None,
+    checks: Mapping[str, tuple[str, str] | None] | None = None,
 ) -> ParsedExport:
     """Valid rows and rejects of one export.
 
     ``kind`` ``ratings``: ``known`` is the set of our pair ids.
     ``kind`` ``preferences``: ``known`` maps task_id → (candidate_a, candidate_b).
+    ``checks``: the quality-control tasks, qc_id → (candidate_a, candidate_b)
+    of a preference check, ``None`` for a rating check.
     """
     if kind not in (RATINGS, PREFERENCES):
         raise ValueError(f"kind must be {RATINGS!r} or {PREFERENCES!r}")
     control = control or (RATING_CONTROL if kind == RATINGS else PREFERENCE_CONTROL)
     key = "pair_id" if kind == RATINGS else "task_id"
-    rows, rejects = [], []
+    checks = checks or {}
+    rows, rejects, qc_rows = [], [], []
     counts: Counter = Counter()
     for task in tasks:
         counts["tasks"] += 1
@@ -259,8 +270,13 @@ def parse_export(
         counts["annotations"] += len(annotations)
         ours = task["data"].get(key)
         task_problem, shown = None, None
+        is_check = isinstance(ours, str) and ours in checks
         if not isinstance(ours, str) or not ours:
             task_problem, ours = NO_ID, f"ls-task-{task.get('id', '?')}"
+        elif is_check:
+            if kind != RATINGS:
+                shown = _shown_candidates(task["data"], checks[ours])
+                task_problem = TASK_CHANGED if shown is None else None
         elif ours not in known:
             task_problem = UNKNOWN_PAIR if kind == RATINGS else UNKNOWN_TASK
         elif kind != RATINGS:
@@ -299,6 +315,14 @@ def parse_export(
                 "annotated_at": _timestamp(ann),
                 "source": SOURCE,
             }
+            if is_check:
+                row["qc_id"] = row.pop(key)
+                if kind == RATINGS:
+                    row["score"] = value
+                else:
+                    row["chosen_id"] = shown[0 if value == "a" else 1]
+                qc_rows.append(row)
+                continue
             if kind == RATINGS:
                 row["score"] = value
             else:
@@ -307,8 +331,12 @@ def parse_export(
                 row["choice"] = "a" if row["chosen_id"] == known[ours][0] else "b"
             rows.append(row)
     counts["valid"] = len(rows)
+    if qc_rows:
+        counts["checks"] = len(qc_rows)
     schema = S.MPD_RATINGS if kind == RATINGS else S.MPD_PREFERENCE_VOTES
-    return ParsedExport(kind, S.from_rows(rows, schema), S.from_rows(rejects, S.ANNOTATION_REJECTS), dict(counts))
+    return ParsedExport(
+        kind, S.from_rows(rows, schema), S.from_rows(rejects, S.ANNOTATION_REJECTS), dict(counts), S.from_rows(qc_rows, S.MPD_QC_ANSWERS)
+    )
 
 
 def _shown_candidates(data: Mapping, table: tuple[str, str]) -> tuple[str, str] | None:
@@ -322,69 +350,3 @@ def _shown_candidates(data: Mapping, table: tuple[str, str]) -> tuple[str, str] 
     if {a, b} != set(table) or a == b:
         return None
     return a, b
-
-
-def merge(
-    existing: pa.Table, new: pa.Table, item_key: str, export_name: str, kind: str, seen: set[str] | None = None
-) -> tuple[pa.Table, pa.Table]:
-    """Union of ``existing`` and ``new`` rows: an annotation seen again (its
-    ``annotation_id`` in ``seen``, by default the ids of ``new``) is replaced
-    by its new version — or dropped, when the new version was rejected; then
-    one row per (item, rater) — the latest — is kept. Returns ``(merged,
-    repeated)``, ``repeated`` being reject rows for the older annotations dropped."""
-    schema = existing.schema
-    new = S.conform(new, schema)
-    fresh = set(new.column("annotation_id").to_pylist()) | set(seen or ())
-    keep_old = ~pd.Series(existing.column("annotation_id").to_pylist(), dtype=object).isin(fresh).to_numpy()
-    combined = pa.concat_tables([existing.filter(pa.array(keep_old)), new])
-    if combined.num_rows == 0:
-        return combined, S.empty(S.ANNOTATION_REJECTS)
-    df = pd.DataFrame(
-        {
-            "item": combined.column(item_key).to_pylist(),
-            "rater": combined.column("rater_id").to_pylist(),
-            "at": pd.to_datetime(pd.Series(combined.column("annotated_at").to_pylist(), dtype=object), utc=True),
-            "num": [_ann_number(a) for a in combined.column("annotation_id").to_pylist()],
-        }
-    )
-    df["at"] = df["at"].fillna(pd.Timestamp.min.tz_localize("UTC"))
-    order = df.sort_values(["item", "rater", "at", "num"], kind="stable").index.to_numpy()
-    ordered = df.loc[order]
-    last = ~ordered.duplicated(["item", "rater"], keep="last").to_numpy()
-    kept_idx = np.sort(order[last])
-    dropped_idx = np.sort(order[~last])
-    merged = combined.take(pa.array(kept_idx, pa.int64()))
-    dropped = combined.take(pa.array(dropped_idx, pa.int64()))
-    value_col = "score" if "score" in schema.names else "choice"
-    repeated = pa.table(
-        {
-            "export_file": pa.array([export_name] * dropped.num_rows, pa.string()),
-            "kind": pa.array([kind] * dropped.num_rows, pa.string()),
-            "task_ref": dropped.column(item_key),
-            "annotation_id": dropped.column("annotation_id"),
-            "rater_id": dropped.column("rater_id"),
-            "reason": pa.array([REPEATED] * dropped.num_rows, pa.string()),
-            "value": pa.array([json.dumps(v) for v in dropped.column(value_col).to_pylist()], pa.string()),
-        },
-        schema=S.ANNOTATION_REJECTS,
-    )
-    return merged.sort_by([(item_key, "ascending"), ("rater_id", "ascending")]), repeated
-
-
-def _ann_number(annotation_id: str) -> float:
-    """Label Studio's numeric annotation id (``ls-123`` → 123), for ordering
-    annotations with the same timestamp; other ids sort first."""
-    try:
-        return float(str(annotation_id).rsplit("-", 1)[-1])
-    except ValueError:
-        return -1.0
-
-
-def merge_rejects(existing: pa.Table, new: pa.Table, reevaluated: set[str]) -> pa.Table:
-    """Reject rows after an import: drop old rows of annotations this import
-    re-evaluated, add the new ones, one row per (annotation, reason)."""
-    old = existing.filter(pa.array(~pd.Series(existing.column("annotation_id").to_pylist(), dtype=object).isin(reevaluated).to_numpy()))
-    both = pa.concat_tables([S.conform(old, S.ANNOTATION_REJECTS), S.conform(new, S.ANNOTATION_REJECTS)])
-    df = both.select(["annotation_id", "reason"]).to_pandas()
-    unique = ~df.duplicated(keep="last").to_numpy()
-    return both.filter(pa.array(unique))

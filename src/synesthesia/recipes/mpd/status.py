@@ -28,6 +28,7 @@ from synesthesia.recipes.mpd.config import (
     WAITING_FOR_RUN,
     WAITING_FOR_VOTES,
     annotation_config,
+    used_votes,
 )
 
 
@@ -90,8 +91,7 @@ def status(out: str | os.PathLike) -> dict:
         }
     config, _ = annotation_config(out)
     tasks = dio.read_table(out / PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
-    votes = dio.read_table(out / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
-    _, summary = consensus(tasks, votes, config.consensus)
+    _, summary = consensus(tasks, used_votes(out), config.consensus)
     per_kind = [summary[k] for k in S.PREFERENCE_KINDS]
     kept = sum(v["kept"] for v in per_kind)
     waiting = sum(v["waiting"] for v in per_kind)
