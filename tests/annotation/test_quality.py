@@ -150,3 +150,24 @@ def test_a_gold_file_with_a_bad_row_is_refused_naming_the_line(tmp_path):
         path.write_text(good + bad + "\n")
         with pytest.raises(ValueError, match=message):
             Q.read_gold(path)
+
+
+def test_preference_checks_count_wrong_gold_answers_and_flips():
+    votes = S.from_rows([{"task_id": "t1", "rater_id": "r", "choice": "a", "chosen_id": "x"},
+                         {"task_id": "t2", "rater_id": "r", "choice": "a", "chosen_id": "y"}], S.MPD_PREFERENCE_VOTES)
+    checks = S.from_rows([
+        {"qc_id": "g1", "check": "gold", "project_kind": "clips_given_painting", "rater_id": "rater-01", "of_id": "gold-1",
+         "candidate_a": "good", "candidate_b": "bad", "reference_id": "good"},
+        {"qc_id": "g2", "check": "gold", "project_kind": "clips_given_painting", "rater_id": "rater-01", "of_id": "gold-2",
+         "candidate_a": "bad2", "candidate_b": "good2", "reference_id": "good2"},
+        {"qc_id": "p1", "check": "repeat", "project_kind": "clips_given_painting", "rater_id": "rater-01", "of_id": "t1"},
+        {"qc_id": "p2", "check": "repeat", "project_kind": "clips_given_painting", "rater_id": "rater-01", "of_id": "t2"},
+    ], S.MPD_QC_TASKS)
+    answers = S.from_rows([{"qc_id": "g1", "rater_id": "r", "chosen_id": "good", "lead_time_s": 4.0},
+                           {"qc_id": "g2", "rater_id": "r", "chosen_id": "bad2", "lead_time_s": 6.0},
+                           {"qc_id": "p1", "rater_id": "r", "chosen_id": "x"},
+                           {"qc_id": "p2", "rater_id": "r", "chosen_id": "z"}], S.MPD_QC_ANSWERS)
+    stats = Q.qc_stats(S.empty(S.MPD_RATINGS), votes, checks, answers).loc["r"]
+    assert (stats["n_vote_gold"], stats["vote_gold_wrong"]) == (2, 0.5)
+    assert (stats["n_vote_repeats"], stats["vote_repeat_flips"]) == (2, 0.5)
+    assert stats["median_seconds"] == 5.0 and stats["n_gold"] == 0 and np.isnan(stats["gold_mae"])

@@ -3,7 +3,8 @@ folder, the command in a subprocess (Label Studio from its own venv, the
 campaign's state under a temporary XDG_DATA_HOME), logins printed once and
 kept private, only the dataset's media served, a generated rater who sees
 their queue and rates a pair in Chromium at 1366×768, `annotate pull` and
-`annotate status --live` without flags, Ctrl-C, and a second run resuming."""
+`annotate status --live` without flags, Ctrl-C, a second run resuming, and
+`annotate run` pushing the next phase's queues to it."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import pyarrow as pa
 import pytest
 
 from support.labelstudio import (
     LAPTOP, artifact_dir, assert_on_screen, ensure_chromium, ensure_labelstudio, free_port, labelstudio_venv, log_in, set_scale,
     submit_button, wait_for_media,
 )
+from synesthesia.annotation.simulate import SimulatedRaters
 from synesthesia.datasets import io as dio
+from synesthesia.datasets import schema as S
 from synesthesia.recipes import mpd as MA
 from synesthesia.recipes.mpd.campaign import planned_raters
 
@@ -182,5 +186,16 @@ def test_ctrl_c_stops_the_server_and_a_second_run_resumes(served):
         assert (ds / MA.PROJECTS).read_text() == projects
         assert cli(served, "annotate", "pull", "--dataset", str(ds)).count("imported ratings") == 1  # the same server data
         assert dio.read_table(ds / MA.RATINGS_FILE).num_rows == 1
+        # enough ratings for phase 2 (simulated, written directly): `annotate run` pushes the preference queues
+        simulated = SimulatedRaters(seed=5).rate(dio.read_table(ds / MA.ASSIGNMENTS, S.MPD_ASSIGNMENTS))
+        dio.write_table(pa.concat_tables([dio.read_table(ds / MA.RATINGS_FILE, S.MPD_RATINGS), simulated]), ds / MA.RATINGS_FILE, S.MPD_RATINGS)
+        out = cli(served, "annotate", "run", "--dataset", str(ds), "--runner", "threads")
+        n = len(planned_raters(ds))
+        for kind in S.PREFERENCE_KINDS:
+            assert f"{kind}: {n} rater projects ({n} new)" in out, out
+        kinds = [e["kind"] for e in json.loads((ds / MA.PROJECTS).read_text()).values()]
+        assert all(kinds.count(k) == n for k in ("ratings", *S.PREFERENCE_KINDS))
+        queued = dio.read_table(ds / MA.QUEUES).to_pandas().groupby("project_kind").size()
+        assert all(f"{queued[k]} tasks pushed now; {queued[k]} in the queues" in out for k in S.PREFERENCE_KINDS)
     finally:
         assert again.stop(signal.SIGTERM) == 0

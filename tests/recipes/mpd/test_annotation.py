@@ -134,6 +134,10 @@ def test_phase3_consensus_hf_export_and_card(phases):
     card_text = " ".join(card.split())
     assert f"each assigned to {ANNOTATION.raters_per_pair} of a pool of {ANNOTATION.rater_pool} raters" in card_text
     assert "scored pairs have 5 ratings each" in card_text and "12 distinct raters took part" in card_text
+    flagged = sum(dio.read_table(out / MA.RATER_STATS).column("flagged").to_pylist())
+    assert "No gold or repeat checks were answered" in card_text
+    assert (f"{flagged} rater(s) were flagged by the quality-control rule; their ratings are included" in card_text) if flagged else (
+        "No rater was flagged" in card_text)
     scores_ds = datasets.load_dataset(str(out), "scores")
     n_scored = dio.read_table(out / MA.SCORES).num_rows
     assert sum(len(scores_ds[s]) for s in scores_ds) == n_scored

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from support.mpd_phases import ANNOTATION, CONFIG
 from synesthesia.annotation.labelstudio import client as C
 from synesthesia.datasets import io as dio
 from synesthesia.recipes import mpd as MA
+from synesthesia.recipes.mpd.campaign import planned_raters
 from synesthesia.datasets import schema as S
 
 pytestmark = pytest.mark.slow
@@ -260,3 +262,31 @@ def test_browser_pages_fit_a_laptop_and_answers_come_back_exactly(server, client
     cli(server, "annotate", "pull", "--dataset", str(ds_p), "--kind", "preferences")
     votes = {(r["task_id"], r["rater_id"]): r["choice"] for r in dio.read_table(ds_p / MA.PREFERENCE_VOTES).to_pylist()}
     assert votes[(cgp_task, f"ls-user-{me}")] == "b" and votes[(pgc_task, f"ls-user-{me}")] == "a"
+
+
+def test_a_campaign_on_a_team_server_waits_for_the_raters_accounts(server, client, mpd_annotation_phases, tmp_path):
+    """The documented steps for a team's Label Studio: URL and key from the
+    environment, raters who signed up themselves, `push --raters-file` making
+    one project per rater, `status --live` reading them."""
+    ds = Path(shutil.copytree(mpd_annotation_phases["phase1"], tmp_path / "team-ds", symlinks=True))
+    planned = planned_raters(ds)
+    emails = [f"team{i:02d}@synesthesia.test" for i in range(len(planned))]
+    raters = tmp_path / "raters.csv"
+    raters.write_text("email,name\n" + "".join(f"{e},Rater {i}\n" for i, e in enumerate(emails)))
+    for e in emails[:5]:
+        client.users.create(username=e.split("@")[0], email=e)
+    push = ["annotate", "push", "--dataset", str(ds), "--raters-file", str(raters), "--document-root", str(server.document_root)]
+    env = dict(os.environ, LABEL_STUDIO_URL=server.url, LABEL_STUDIO_API_KEY=server.token)
+    refused = subprocess.run([sys.executable, "-m", "synesthesia", *push], env=env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and f"{len(planned) - 5} rater(s) have no account" in refused.stderr and emails[5] in refused.stderr
+    assert not (ds / MA.PROJECTS).exists() and not (ds / MA.QUEUES).exists()  # nothing half-done
+    users = {e: int(client.users.create(username=e.split("@")[0], email=e).id) for e in emails[5:]}
+    out = cli(server, *push).stdout
+    assert f"ratings: {len(planned)} rater projects ({len(planned)} new)" in out and "password" not in out  # nobody's password is made here
+    projects = C.load_projects(ds / MA.PROJECTS)
+    assert sorted(e["rater"] for e in projects.values()) == planned
+    assert all(projects[f"ratings/{planned[i]}"]["user_id"] == users[emails[i]] for i in range(5, len(planned)))
+    queues = dio.read_table(ds / MA.QUEUES).to_pandas()
+    live = cli(server, "annotate", "status", "--dataset", str(ds), "--live").stdout
+    for rid, mine in queues.groupby("rater_id"):
+        assert re.search(rf"^\s+{rid}\s+ls-user-\d+\s+0/{len(mine)}\s", live, flags=re.M), live
