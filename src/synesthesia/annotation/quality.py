@@ -210,9 +210,9 @@ def flag(stats: pd.DataFrame, config: QCConfig = QCConfig()) -> pd.Series:
     n_late = stats["n_late"].fillna(0)
     rules = [
         ((stats["n_gold"] >= c.min_checks) & (stats["gold_mae"] > c.max_gold_mae),
-         lambda s: f"gold deviation {s.gold_mae:.2f} > {c.max_gold_mae:g} ({int(s.n_gold)} gold pairs)"),
+         lambda s: f"gold deviation {s.gold_mae:.3f} > {c.max_gold_mae:g} ({int(s.n_gold)} gold pairs)"),
         ((stats["n_repeats"] >= c.min_checks) & (stats["repeat_mad"] > c.max_repeat_mad),
-         lambda s: f"repeat difference {s.repeat_mad:.2f} > {c.max_repeat_mad:g} ({int(s.n_repeats)} repeats)"),
+         lambda s: f"repeat difference {s.repeat_mad:.3f} > {c.max_repeat_mad:g} ({int(s.n_repeats)} repeats)"),
         ((n_ratings >= c.min_corr_ratings) & (stats["corr"] < c.min_corr),
          lambda s: f"correlation with the others {s['corr']:.2f} < {c.min_corr:g}"),
         ((stats["n_vote_gold"] >= c.min_checks) & (stats["vote_gold_wrong"] > c.max_vote_gold_wrong),
@@ -220,7 +220,7 @@ def flag(stats: pd.DataFrame, config: QCConfig = QCConfig()) -> pd.Series:
         ((n_all >= c.min_checks) & (stats["median_seconds"] < c.min_median_seconds),
          lambda s: f"median {s.median_seconds:.1f} s per task < {c.min_median_seconds:g} s"),
         ((n_late >= c.min_late) & (stats["late_deviation"] > c.max_late_deviation),
-         lambda s: f"latest ratings {s.late_deviation:.2f} from the others > {c.max_late_deviation:g} ({int(s.n_late)} ratings)"),
+         lambda s: f"latest ratings {s.late_deviation:.3f} from the others > {c.max_late_deviation:g} ({int(s.n_late)} ratings)"),
     ]
     reasons = pd.Series([[] for _ in range(len(stats))], index=stats.index, dtype=object)
     for fired, say in rules:
