@@ -105,6 +105,7 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "synesthesia", *args]
 
 
+@pytest.mark.faults
 def test_sigkill_mid_run_then_resume_equals_a_clean_run(local_build, tiny_corpus, tmp_path):
     clean, _ = local_build
     out = tmp_path / "killed"

@@ -3,7 +3,10 @@
 Every build takes its inputs as ``--paintings`` and ``--music`` (``--music``
 for the published Museart audio too) and writes ``--out``; the old
 spellings (``--artworks``, ``--images``, ``--audio``, ``--dataset``,
-``--split``) still work, hidden, for one release.
+``--split``) still work, hidden, for one release. An input is a selector
+string, passed on unchanged: a folder or CSV, or a corpus reader's
+``KIND:PATH[?option=value&...]`` (``wikiart:``, ``artgraph:``, ``fma:``,
+``mtg-jamendo:``; :mod:`synesthesia.sources`, docs/sources.md).
 """
 
 from __future__ import annotations
@@ -40,21 +43,24 @@ from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
 app = typer.Typer(help="Build a dataset folder from paintings and music (resumable: re-run to continue).", no_args_is_help=True)
 
-PAINTINGS_HELP = "(required) Folder of paintings (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source."
-MUSIC_HELP = "(required) Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source."
+SELECTOR_HELP = "Or a corpus as downloaded: KIND:PATH[?option=value&...], see docs/sources.md."
+PAINTINGS_HELP = f"(required) Folder of paintings (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source,licence. {SELECTOR_HELP} E.g. 'wikiart:/data/wikiart?styles=mpd' (quoted: ? is a shell wildcard), artgraph:/data/artgraph."
+MUSIC_HELP = f"(required) Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source,licence. {SELECTOR_HELP} E.g. fma:/data/fma_large, mtg-jamendo:/data/mtg-jamendo."
 OUT_HELP = "(required) Dataset folder to write (may exist: finished shards are reused)."
 
 
-def inputs(paintings, music, out, *, artworks=None, images=None, audio=None) -> tuple[Path, Path, Path]:
-    """The three paths every build takes, from the current or the old
-    spellings, checked (readable inputs, a writable output folder)."""
+def inputs(paintings, music, out, *, artworks=None, images=None, audio=None) -> tuple[str, str, Path]:
+    """The two input selectors and the output folder every build takes, from
+    the current or the old spellings, checked (readable inputs, a writable
+    output folder). The selectors stay strings (``KIND:PATH?…`` is not a
+    path); the flows open them (:mod:`synesthesia.sources`)."""
     paths = (
         aliased(paintings, "--paintings", artworks=artworks, images=images),
         aliased(music, "--music", audio=audio),
         aliased(out, "--out"),
     )
-    checks.source(paths[0], "--paintings")
-    checks.source(paths[1], "--music")
+    checks.source(paths[0], "--paintings", "image")
+    checks.source(paths[1], "--music", "audio")
     checks.output_folder(paths[2], "--out")
     return paths
 
@@ -72,8 +78,8 @@ class ClipFormat(str, Enum):
 @app.command("mpd")
 @command()
 def build_mpd_cmd(
-    paintings: Optional[Path] = typer.Option(None, help=PAINTINGS_HELP, rich_help_panel=INPUTS),
-    music: Optional[Path] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
+    paintings: Optional[str] = typer.Option(None, help=PAINTINGS_HELP, rich_help_panel=INPUTS),
+    music: Optional[str] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
     out: Optional[Path] = typer.Option(None, help=OUT_HELP, rich_help_panel=INPUTS),
     pairs: int = typer.Option(MPD_DEFAULT_PAIRS, help="Number of random (painting, clip) pairs, capped at what is possible.", rich_help_panel=DATASET),
     seed: int = typer.Option(0, help="Seed for splits and pairing.", rich_help_panel=DATASET),
@@ -95,14 +101,19 @@ def build_mpd_cmd(
         rich_help_panel=ANNOTATION,
     ),
     clip_format: ClipFormat = typer.Option(ClipFormat.flac, help="Format of the clips' listening copies for raters.", rich_help_panel=ANNOTATION),
+    exclude_flagged: bool = typer.Option(
+        False, "--exclude-flagged/--include-flagged",
+        help="Leave raters flagged by the quality-control rule out of scores, alpha and consensus (their ratings stay in ratings.parquet).",
+        rich_help_panel=ANNOTATION,
+    ),
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
     config: ConfigOption = None,
-    artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
-    images: Optional[Path] = hidden_alias("--images", "--paintings"),
-    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    artworks: Optional[str] = hidden_alias("--artworks", "--paintings"),
+    images: Optional[str] = hidden_alias("--images", "--paintings"),
+    audio: Optional[str] = hidden_alias("--audio", "--music"),
 ):
     """MPD: ingest → 15 s clips → 128×469 mels → random pairs with leak-free splits,
     then the annotation phases as far as the data in OUT allows.
@@ -113,7 +124,7 @@ def build_mpd_cmd(
     agreement and preference tasks; with preference_votes.parquet (3) consensus
     preference_pairs.parquet, hf/ and the dataset card README.md. Says what it waits for.
 
-    Example: synesthesia build mpd --paintings wikiart/ --music tracks/ --out mpd/ --pairs 50000
+    Example: synesthesia build mpd --paintings 'wikiart:/data/wikiart?styles=mpd' --music fma:/data/fma_large --out mpd/ --pairs 50000
     """
     paintings, music, out = inputs(paintings, music, out, artworks=artworks, images=images, audio=audio)
     started = time.perf_counter()
@@ -130,6 +141,7 @@ def build_mpd_cmd(
         preference_tasks=preference_tasks,
         consensus=ConsensusConfig(min_votes=votes_per_task),
         clip_media_format=clip_format.value,
+        exclude_flagged=exclude_flagged,
     )
     build_config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation)
     run = start_run(runner, workers, dask_address)
@@ -158,8 +170,8 @@ class ShortAudio(str, Enum):
 @app.command("museart")
 @command()
 def build_museart_cmd(
-    paintings: Optional[Path] = typer.Option(None, help="(required) Folder of images: one sub-folder per category, or any tree of files named <id>.* with --csv-dir.", rich_help_panel=INPUTS),
-    music: Optional[Path] = typer.Option(None, help="(required) Folder of audio files (30 s WAVs in the published Museart): one sub-folder per category, or any tree with --csv-dir.", rich_help_panel=INPUTS),
+    paintings: Optional[str] = typer.Option(None, help="(required) Folder of images: one sub-folder per category, or any tree of files named <id>.* with --csv-dir. Or a corpus KIND:PATH (no --csv-dir): its style is the category, see docs/sources.md.", rich_help_panel=INPUTS),
+    music: Optional[str] = typer.Option(None, help="(required) Folder of audio files (30 s WAVs in the published Museart): one sub-folder per category, or any tree with --csv-dir. Or a corpus KIND:PATH (no --csv-dir): its genre is the category.", rich_help_panel=INPUTS),
     out: Optional[Path] = typer.Option(None, help=OUT_HELP, rich_help_panel=INPUTS),
     csv_dir: Optional[Path] = typer.Option(None, help="Folder with the published images.csv and audio.csv (id,class,set); files are matched by name. Without it, sub-folders are the categories.", rich_help_panel=INPUTS),
     split_mode: MuseartSplit = typer.Option(
@@ -176,8 +188,8 @@ def build_museart_cmd(
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
     config: ConfigOption = None,
-    images: Optional[Path] = hidden_alias("--images", "--paintings"),
-    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    images: Optional[str] = hidden_alias("--images", "--paintings"),
+    audio: Optional[str] = hidden_alias("--audio", "--music"),
     split: Optional[MuseartSplit] = hidden_alias("--split", "--split-mode"),
 ):
     """Museart: ingest → 30 s 16 kHz mono clips → splits → one image of the same category and split per audio item.

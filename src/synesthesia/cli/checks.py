@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 from pathlib import Path
 from typing import Optional
@@ -17,8 +16,6 @@ from urllib.parse import urlparse
 
 from synesthesia.cli.common import fail
 
-#: ``KIND:PATH`` selectors of public corpora (``wikiart:/data/wikiart``): the path is checked.
-_SELECTOR = re.compile(r"^([a-z][a-z0-9_-]*):(.+)$")
 #: What ``dataset.json`` names each dataset, as the commands say it.
 DATASET_NAMES = {"mpd": "MPD", "artsound": "ArtSound", "museart": "Museart"}
 BUILD_COMMANDS = {"mpd": "build mpd", "artsound": "build artsound", "museart": "build museart"}
@@ -31,14 +28,22 @@ def _readable(path: Path, option: str, what: str = "folder or file") -> None:
         fail(f"{option} {path}: not readable (permission denied)")
 
 
-def source(value: object, option: str) -> None:
-    """An input of a build: an existing, readable folder or file (CSV). A
-    ``KIND:PATH`` selector is checked on its path."""
-    path = Path(str(value))
-    match = _SELECTOR.match(str(value))
-    if match and not path.exists():
-        path = Path(match.group(2))
-    _readable(path, option)
+def source(value: object, option: str, kind: Optional[str] = None) -> None:
+    """An input of a build: an existing, readable folder or file (CSV), or a
+    corpus selector ``KIND:PATH?options`` (:mod:`synesthesia.sources`) with a
+    known reader of ``kind`` (``"image"``/``"audio"``), valid options and a
+    readable path."""
+    from synesthesia.sources.selector import absolute, parse_selector
+
+    try:
+        selector = parse_selector(str(value))
+    except ValueError as exc:
+        fail(f"{option} {exc}")
+    _readable(Path(selector.path).expanduser(), option)
+    try:
+        absolute(str(value), kind)
+    except (ValueError, OSError) as exc:
+        fail(f"{option} {exc}")
 
 
 def input_file(value: object, option: str) -> None:
@@ -80,6 +85,11 @@ def dataset_folder(value: object, kind: str, option: str = "--dataset") -> dict:
         fail(f"{option} {path}: is a file, not a dataset folder")
     manifest_path = path / "dataset.json"
     if not manifest_path.is_file():
+        from synesthesia.datasets.locks import holder
+
+        writer = holder(path)
+        if writer:  # a build that has not written dataset.json yet
+            fail(f"{option} {path}: is being written by {writer}; wait for it to finish (or stop it)")
         fail(f"{option} {path}: not a dataset folder (no dataset.json; build it with `synesthesia {BUILD_COMMANDS[kind]}`)")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))

@@ -90,20 +90,43 @@ def resampled_length(n_frames: int, sample_rate: int, target_sr: int = TARGET_SA
     return n_frames * target_sr // sample_rate
 
 
+#: Frames decoded at a time: a worker holds ~2 MiB of decoded audio whatever
+#: the track's length (a 300 s 48 kHz stereo track is 110 MB as float32).
+#: Blocks of 65,536 frames cost ~10 % more CPU on MP3 than one read.
+DECODE_BLOCK = 1 << 18
+
+
 def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
-    """Decode, average channels to mono, resample (soxr, high quality) to ``target_sr``."""
+    """Decode, average channels to mono, resample (soxr, high quality) to ``target_sr``.
+
+    The decoder is libsndfile (``soundfile``: mpg123 for MP3, libvorbis,
+    libFLAC, its own WAV/AIFF readers), the fastest of those measured on MP3,
+    Ogg Vorbis and FLAC at 44.1 kHz stereo and exact (gapless: encoder delay
+    and padding removed; ``benchmarks/audio_decode.py``, docs/performance.md).
+    The track is decoded, mixed down and resampled block by block
+    (:data:`DECODE_BLOCK` frames; soxr's stream gives the same samples as one
+    call on the whole track, bit for bit), so memory does not grow with the
+    track's length."""
     import soundfile as sf
 
-    def handle():
-        return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    with sf.SoundFile(handle) as f:
+        # libsndfile's int→float conversion is slow (measured ~8x slower than
+        # reading 16-bit PCM as int16 and scaling here).
+        pcm16 = f.subtype == "PCM_16"
+        weights = np.full(f.channels, (1 / 32768 if pcm16 else 1.0) / f.channels, np.float32)
+        stream = None
+        if f.samplerate != target_sr:
+            import soxr
 
-    # libsndfile's int→float conversion is slow (measured ~8x slower than
-    # reading 16-bit PCM as int16 and scaling here).
-    pcm16 = sf.info(handle()).subtype == "PCM_16"
-    samples, sr = sf.read(handle(), dtype="int16" if pcm16 else "float32", always_2d=True)
-    weights = np.full(samples.shape[1], (1 / 32768 if pcm16 else 1.0) / samples.shape[1], np.float32)
-    mono = samples.astype(np.float32, copy=False) @ weights  # channel average (a matvec; .mean is slow here)
-    return resample(mono, sr, target_sr)
+            stream = soxr.ResampleStream(f.samplerate, target_sr, 1, dtype="float32", quality="HQ")
+        out = []
+        for block in f.blocks(DECODE_BLOCK, dtype="int16" if pcm16 else "float32", always_2d=True):
+            mono = block.astype(np.float32, copy=False) @ weights  # channel average (a matvec; .mean is slow here)
+            out.append(mono if stream is None else stream.resample_chunk(mono))
+        if stream is not None:
+            out.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
 
 
 def resample(y: np.ndarray, sr: int, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
@@ -186,10 +209,36 @@ def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.nda
 
 # --- images ----------------------------------------------------------------------------
 
-def load_rgb(path: str | os.PathLike, size: int) -> np.ndarray:
-    """A painting as uint8 ``[size, size, 3]``: decoded with PIL, converted to
-    RGB, resized (bicubic) to a square."""
+#: Reduced-size JPEG decoding keeps at least this many times the pixels the
+#: consumer resizes to (on each side), as Pillow's own ``thumbnail`` does
+#: (``reducing_gap=2``): the final resize still sees 2x oversampled input.
+DRAFT_GAP = 2.0
+
+
+def open_rgb(path: str | os.PathLike, min_side: int | None = None, gap: float = DRAFT_GAP):
+    """An image file as a loaded PIL RGB image.
+
+    ``min_side``: the consumer will resize the image so that its sides are at
+    most about this many pixels (an embedder's or scorer's 224 px input, a
+    thumbnail). A JPEG is then decoded at the smallest of 1/1, 1/2, 1/4, 1/8
+    scale that keeps both sides at least ``gap`` × ``min_side``
+    (libjpeg's DCT-domain reduction through Pillow's ``draft``) instead of at
+    full size first — several times faster on multi-megapixel paintings
+    (``benchmarks/artsound_scale.py`` measures both). Other formats are
+    decoded in full."""
     from PIL import Image
 
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+    with Image.open(path) as im:
+        if min_side:
+            target = int(round(min_side * gap))
+            im.draft("RGB", (target, target))
+        return im.convert("RGB")
+
+
+def load_rgb(path: str | os.PathLike, size: int) -> np.ndarray:
+    """A painting as uint8 ``[size, size, 3]``: decoded with PIL (a JPEG at
+    reduced size, see :func:`open_rgb`), converted to RGB, resized (bicubic)
+    to a square."""
+    from PIL import Image
+
+    return np.asarray(open_rgb(path, size).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

@@ -20,9 +20,10 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.artifacts import publish_report
 from synesthesia.flows.params import refuse_unknown_keys
-from synesthesia.flows.runner import RunnerConfig, run_flow
+from synesthesia.flows.runner import RunnerConfig, run_flow, stop_if_unusable
 from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import artsound
+from synesthesia.sources import absolute
 
 refuse_unknown_keys(artsound.ArtSoundConfig, artsound.ArtSoundPairingConfig, RunnerConfig)
 
@@ -46,6 +47,9 @@ def build_artsound_flow(
     with shard_runner(runner) as run:
         ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run)
         logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
+        if ingested.problem:
+            logger.error(ingested.problem)
+            return {"error": ingested.problem}
         segments = artsound.segment_captions(out_dir, ingested, config, shard_size, run=run)
         logger.info("segments: %d captions for %d tracks", segments.num_rows, ingested.tracks.num_rows)
         audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run)
@@ -96,9 +100,10 @@ def build_artsound(
     """``synesthesia build artsound`` from Python: checks what the build needs
     first (:func:`~synesthesia.recipes.artsound.preflight`), then runs the flow."""
     artsound.preflight(config, pairing)
-    # absolute paths: workers of a remote Dask cluster run in another directory
-    paths = (str(Path(p).resolve()) for p in (artworks, music, out))
-    return run_flow(build_artsound_flow, *paths, config, shard_size, pairing, runner)
+    # absolute paths: workers of a remote Dask cluster run in another directory;
+    # the inputs are selectors (a folder/CSV, or KIND:PATH: synesthesia.sources)
+    paths = absolute(artworks, "image"), absolute(music, "audio"), str(Path(out).resolve())
+    return stop_if_unusable(run_flow(build_artsound_flow, *paths, config, shard_size, pairing, runner, folder=out))
 
 
 def pair_artsound(
@@ -107,4 +112,4 @@ def pair_artsound(
     """``synesthesia build artsound-pairs`` from Python: a missing input
     raises ``PairingPreflightError`` before any work, Prefect included."""
     artsound.preflight_pairing(config, dataset)
-    return run_flow(pair_artsound_flow, str(Path(dataset).resolve()), config, runner)
+    return run_flow(pair_artsound_flow, str(Path(dataset).resolve()), config, runner, folder=dataset)

@@ -18,9 +18,10 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.artifacts import publish_report
 from synesthesia.flows.params import refuse_unknown_keys
-from synesthesia.flows.runner import RunnerConfig, run_flow
+from synesthesia.flows.runner import RunnerConfig, run_flow, stop_if_unusable
 from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import mpd
+from synesthesia.sources import absolute
 from synesthesia.stages.shards import ShardRunner
 
 refuse_unknown_keys(mpd.MPDConfig, RunnerConfig)
@@ -43,6 +44,9 @@ def build_mpd_flow(
     with shard_runner(runner) as run:
         items = mpd.ingest(paintings, music, out_dir, config, shard_size, run=run)
         logger.info("ingest: %d paintings, %d tracks valid; %d rejected", items.paintings.num_rows, items.tracks.num_rows, items.rejected)
+        if items.problem:
+            logger.error(items.problem)
+            return {"error": items.problem}
         parts = mpd.mels(out_dir, items, config, shard_size, run=run)
         logger.info("mels: %d clips in %d parts", items.clips.num_rows, len(parts))
         summary = mpd.pairs(out_dir, items, config)
@@ -90,12 +94,14 @@ def build_mpd(
     shard_size: int = mpd.DEFAULT_SHARD_SIZE,
     runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
-    """``synesthesia build mpd`` from Python (absolute paths: workers of a
-    remote Dask cluster run in another directory)."""
-    paths = (str(Path(p).resolve()) for p in (paintings, music, out))
-    return run_flow(build_mpd_flow, *paths, config, shard_size, runner)
+    """``synesthesia build mpd`` from Python. ``paintings``/``music`` are
+    selectors (a folder/CSV, or ``KIND:PATH``: :mod:`synesthesia.sources`),
+    checked and made absolute here: workers of a remote Dask cluster run in
+    another directory."""
+    inputs = absolute(paintings, "image"), absolute(music, "audio")
+    return stop_if_unusable(run_flow(build_mpd_flow, *inputs, str(Path(out).resolve()), config, shard_size, runner, folder=out))
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """``synesthesia annotate run`` from Python: the annotation phases on a built MPD folder."""
-    return run_flow(annotate_mpd_flow, str(Path(out).resolve()), shard_size, runner)
+    return run_flow(annotate_mpd_flow, str(Path(out).resolve()), shard_size, runner, folder=out)

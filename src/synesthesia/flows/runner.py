@@ -21,10 +21,16 @@ server started once per process (:mod:`synesthesia.flows.server`).
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any
 
+from synesthesia.datasets.locks import writer_lock
 from synesthesia.flows.server import configure_prefect_defaults, ensure_prefect_api, start_prefect_api  # noqa: F401 (the API of this module)
+
+log = logging.getLogger("synesthesia")
 
 RUNNERS = ("local", "threads", "dask")
 
@@ -63,13 +69,30 @@ class RunnerConfig:
         return DaskTaskRunner(cluster_kwargs={"n_workers": self.workers, "threads_per_worker": 1, "dashboard_address": None})
 
 
-def run_flow(flow, *args: Any, **kwargs: Any):
+def run_flow(flow, *args: Any, folder: str | os.PathLike | None = None, **kwargs: Any):
     """Call ``flow`` against the Prefect API (a configured server, or the
-    embedded one started here): the one entry point behind every
+    embedded one started here), holding the writer lock of the dataset
+    ``folder`` it writes, if any (taken before Prefect starts, so a second
+    writer is refused at once): the one entry point behind every
     ``synesthesia build`` / ``annotate run`` command and the Python API."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    with writer_lock(folder, flow.name) if folder is not None else contextlib.nullcontext({}) as found:
+        if found.get("taken_over"):
+            log.warning("%s: took over the lock of a run that stopped without releasing it (%s)", folder, found["taken_over"])
+        if found.get("swept"):
+            log.info("%s: removed %d temp file(s) a killed run left", folder, found["swept"])
+        from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    url = ensure_prefect_api()
-    # Prefect read its settings when it was imported, maybe before the URL was known.
-    with temporary_settings(updates={PREFECT_API_URL: url}):
-        return flow(*args, **kwargs)
+        url = ensure_prefect_api()
+        # Prefect read its settings when it was imported, maybe before the URL was known.
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            return flow(*args, **kwargs)
+
+
+def stop_if_unusable(summary: dict) -> dict:
+    """A flow that found no usable input returns ``{"error": why}`` (so Prefect
+    does not print a traceback for bad input); its entry point raises it."""
+    if isinstance(summary, dict) and "error" in summary:
+        from synesthesia.stages.ingest import NothingUsable
+
+        raise NothingUsable(summary["error"])
+    return summary

@@ -95,8 +95,10 @@ def _cached_embedder(name: str, options: tuple):
     return process_cached(("embedder", name, options), lambda: get_embedder(name, **dict(options)))
 
 
-def _load_inputs(items: list[dict], modality: str, view: str, root: str | None) -> tuple[list[dict], list[Any], list[dict]]:
-    """Decode a shard's inputs; returns (ok items, inputs, rejected rows)."""
+def _load_inputs(items: list[dict], modality: str, view: str, root: str | None, image_size: int | None = None) -> tuple[list[dict], list[Any], list[dict]]:
+    """Decode a shard's inputs; returns (ok items, inputs, rejected rows).
+    ``image_size``: the embedder's image input (a JPEG is decoded at reduced
+    size, :func:`~synesthesia.datasets.media.open_rgb`)."""
     ok, inputs, rejected = [], [], []
     kind = f"{modality}_caption" if view == "caption" else modality
     for item in items:
@@ -111,10 +113,9 @@ def _load_inputs(items: list[dict], modality: str, view: str, root: str | None) 
         path = Path(root or "") / (item.get("path") or "")
         try:
             if modality == "image":
-                from PIL import Image
+                from synesthesia.datasets.media import open_rgb
 
-                with Image.open(path) as im:
-                    inputs.append(im.convert("RGB"))
+                inputs.append(open_rgb(path, image_size))
             else:
                 from synesthesia.datasets.media import load_audio
 
@@ -136,7 +137,7 @@ def embed_items(items: list[dict], modality: str, view: str, config: EmbedConfig
     # Decode batch by batch: a shard of full-size artworks or tracks would not fit in memory at once.
     ok, vectors, rejected = [], [], []
     for s in range(0, len(items), config.batch_size):
-        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root)
+        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root, embedder.image_size)
         rejected.extend(bad)
         if not batch:
             continue

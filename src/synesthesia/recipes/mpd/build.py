@@ -18,8 +18,9 @@ import pyarrow as pa
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.recipes.mpd.config import BUILD_SUMMARY, DATASET, MPDConfig
+from synesthesia.sources import open_source
 from synesthesia.stages.audio import compute_mels, plan_clips
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.pairing import draw_mpd_pairs
 from synesthesia.stages.shards import ShardRunner, run_serially
 from synesthesia.stages.splits import stratified_split
@@ -55,16 +56,22 @@ class Items:
     roots: dict[str, str]
     found: dict[str, int]
     rejected: int
+    #: why the build cannot go on (no usable painting or track), else None
+    problem: str | None = None
 
 
 def ingest(
     paintings: str | os.PathLike, music: str | os.PathLike, out: Path, config: MPDConfig, shard_size: int, run: ShardRunner = run_serially
 ) -> Items:
-    """Validate both inputs (sharded), split the items and plan the 15 s clips;
-    writes paintings, tracks, clips and quarantine tables."""
+    """Read both inputs (selectors: a folder/CSV or ``KIND:PATH``, see
+    :mod:`synesthesia.sources`), validate them (sharded), split the items and
+    plan the 15 s clips; writes paintings, tracks, clips and quarantine tables."""
     out.mkdir(parents=True, exist_ok=True)
-    p_root, images, q_images = ingest_source(paintings, IngestConfig.images(), out, "paintings", shard_size, run=run)
-    m_root, audio, q_audio = ingest_source(music, IngestConfig.audio(min_duration_s=config.clip.clip_seconds), out, "music", shard_size, run=run)
+    p_config, m_config = IngestConfig.images(), IngestConfig.audio(min_duration_s=config.clip.clip_seconds)
+    p_source = open_source(paintings, p_config.kind, p_config.folder_fields)
+    m_source = open_source(music, m_config.kind, m_config.folder_fields)
+    p_root, images, q_images = ingest_source(p_source, p_config, out, "paintings", shard_size, run=run)
+    m_root, audio, q_audio = ingest_source(m_source, m_config, out, "music", shard_size, run=run)
     paintings_t, tracks_t = assemble_items(images, audio, config)
     clips_t = plan_clips(tracks_t, config.clip)
     quarantine = dio.concat([q_images, q_audio], S.QUARANTINE)
@@ -73,7 +80,8 @@ def ingest(
     dio.write_table(clips_t, out / "clips.parquet", S.CLIPS)
     dio.write_table(quarantine, out / "quarantine.parquet", S.QUARANTINE)
     found = {"paintings": images.num_rows + q_images.num_rows, "music": audio.num_rows + q_audio.num_rows}
-    return Items(paintings_t, tracks_t, clips_t, {"paintings": str(p_root), "music": str(m_root)}, found, quarantine.num_rows)
+    problem = nothing_usable([("paintings", paintings, images, q_images), ("music tracks", music, audio, q_audio)])
+    return Items(paintings_t, tracks_t, clips_t, {"paintings": str(p_root), "music": str(m_root)}, found, quarantine.num_rows, problem)
 
 
 def mels(out: Path, items: Items, config: MPDConfig, shard_size: int, run: ShardRunner = run_serially) -> list[Path]:

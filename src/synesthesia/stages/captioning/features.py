@@ -81,13 +81,14 @@ def image_features(path: str, max_side: int = 256) -> dict:
     """Measured properties of an image (see the module docstring)."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((max_side, max_side))
-        rgb = np.asarray(im, dtype=np.float32)
-        quant = im.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
-        palette = np.asarray(quant.getpalette()[:15], dtype=np.float32).reshape(-1, 3)
-        counts = np.bincount(np.asarray(quant).ravel(), minlength=len(palette))[: len(palette)]
+    from synesthesia.datasets.media import open_rgb
+
+    im = open_rgb(path, max_side)  # a JPEG decoded at reduced size
+    im.thumbnail((max_side, max_side))
+    rgb = np.asarray(im, dtype=np.float32)
+    quant = im.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
+    palette = np.asarray(quant.getpalette()[:15], dtype=np.float32).reshape(-1, 3)
+    counts = np.bincount(np.asarray(quant).ravel(), minlength=len(palette))[: len(palette)]
     lum = (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]) / 255.0
     mx, mn = rgb.max(axis=-1), rgb.min(axis=-1)
     sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-6), 0.0)

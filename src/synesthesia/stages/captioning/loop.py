@@ -34,6 +34,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
+from synesthesia.datasets.secrets import redact
 from synesthesia.stages.captioning import GenerationRequest, TextGenerator
 from synesthesia.stages.captioning.prompts import PromptSet, issues_for
 
@@ -173,7 +174,8 @@ def run_caption_loop(
         scores = scorer.score([by_id[m[0]] for m, _, _ in good], [r.text for _, _, r in good]) if good else []
         for (item_id, *_), base, result in zip(meta, bases, results):
             if not result.ok:
-                rows[item_id].append({**base, "caption": None, "n_chars": None, "error": result.error or "no text returned"})
+                # a server's error body may echo the request, credentials included
+                rows[item_id].append({**base, "caption": None, "n_chars": None, "error": redact(result.error or "no text returned")})
                 stopped.add(item_id)
         for ((item_id, *_), base, result), score in zip(good, scores):
             value = score.get(scorer.composite)

@@ -197,14 +197,13 @@ class _ClipEncoder:
 
     def embed_images(self, paths: Sequence[str], batch_size: int) -> np.ndarray:
         import torch
-        from PIL import Image
+
+        from synesthesia.datasets.media import open_rgb
 
         out = []
+        size = int(self.model.config.vision_config.image_size)  # 224 for ViT-B/32
         for i in range(0, len(paths), batch_size):
-            images = []
-            for p in paths[i : i + batch_size]:
-                with Image.open(p) as im:
-                    images.append(im.convert("RGB"))
+            images = [open_rgb(p, size) for p in paths[i : i + batch_size]]
             pixels = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
             with torch.no_grad():
                 feats = _features(self.model.get_image_features(pixel_values=pixels))
