@@ -33,6 +33,9 @@ def test_bad_input_is_one_error_line_before_prefect_is_imported(tmp_path, folder
     cases = {
         "--paintings /nonexistent: no such folder or file": ["build", "mpd", "--paintings", "/nonexistent", "--music", m, "--out", "o"],
         "--music /nonexistent: no such folder or file": ["build", "museart", "--paintings", p, "--music", "/nonexistent", "--out", "o"],
+        "--paintings /nonexistent-wikiart: no such folder or file": ["build", "mpd", "--paintings", "wikiart:/nonexistent-wikiart?styles=mpd", "--music", m, "--out", "o"],
+        "fma is a corpus of music (--music), not of images": ["build", "artsound", "--paintings", f"fma:{m}", "--music", m, "--out", "o", "--captioner", "features"],
+        "the wikiart reader has no option 'style'": ["build", "museart", "--paintings", f"wikiart:{p}?style=x", "--music", m, "--out", "o"],
         "--csv-dir /nonexistent: no such folder or file": ["build", "museart", "--paintings", p, "--music", m, "--csv-dir", "/nonexistent", "--out", "o"],
         "--out a-file: is a file, not a folder": ["build", "mpd", "--paintings", p, "--music", m, "--out", "a-file"],
         "--out a-file/sub: a-file is a file, not a folder": ["build", "artsound", "--paintings", p, "--music", m, "--out", "a-file/sub", "--captioner", "features"],
