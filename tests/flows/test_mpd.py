@@ -72,6 +72,10 @@ def test_flow_outputs(local_build, tiny_corpus):
     c_split = dict(zip(clips["clip_id"].to_pylist(), clips["split"].to_pylist()))
     for row in pairs.to_pylist():
         assert p_split[row["painting_id"]] == c_split[row["clip_id"]] == row["split"]
+    # the audio pass: few tracks still spread over both processes of the local runner
+    assert summary["audio_pass"]["shards"] >= 2 and summary["audio_pass"]["workers"] == 2
+    copies = dio.read_table(out / "clip_files.parquet")
+    assert sorted(copies["clip_id"].to_pylist()) == sorted(set(pairs["clip_id"].to_pylist()))
     report = (out / "report.md").read_text()
     assert "## Quarantine" in report and "truncated WAV" in report and "## Random pairs" in report
     assert dio.read_manifest(out)["media_roots"]["music"] == str(Path(tiny_corpus["music"]).resolve())
@@ -94,7 +98,7 @@ def test_dask_runner_gives_the_same_output(local_build, tiny_corpus, tmp_path):
 
 def test_changed_config_replaces_stale_shards(local_build, tiny_corpus, tmp_path):
     out, _ = local_build
-    build_mpd(tiny_corpus["paintings"], tiny_corpus["music"], tmp_path, CONFIG, shard_size=7, runner=RunnerConfig("threads", 2))
+    build_mpd(tiny_corpus["paintings"], tiny_corpus["music"], tmp_path, CONFIG, shard_size=1, runner=RunnerConfig("threads", 2))
     n_parts = len(list((tmp_path / "mels").glob("part-*")))
     build_mpd(tiny_corpus["paintings"], tiny_corpus["music"], tmp_path, CONFIG, shard_size=5, runner=RunnerConfig("threads", 2))
     assert len(list((tmp_path / "mels").glob("part-*"))) != n_parts
@@ -117,7 +121,7 @@ def test_sigkill_mid_run_then_resume_equals_a_clean_run(local_build, tiny_corpus
     n_tracks = pq.read_metadata(clean / "tracks.parquet").num_rows
     done = len(list((out / "mels").glob("part-*.parquet")))
     assert 2 <= done < n_tracks, "the kill must land mid-way through the mel stage"
-    assert not (out / "pairs.parquet").exists()
+    assert not (out / "dataset.json").exists()
     result = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "skipped=True" in result.stderr + result.stdout  # finished shards were reused

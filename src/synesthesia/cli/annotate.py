@@ -113,15 +113,14 @@ def annotate_push_cmd(
     from synesthesia.annotation.labelstudio import client as C
     from synesthesia.annotation.labelstudio.configs import label_config
     from synesthesia.annotation.labelstudio.tasks import task_key
-    from synesthesia.datasets.io import read_manifest
-    from synesthesia.recipes.mpd import CLIP_MEDIA_DIR, PROJECTS, annotation_config, labelstudio_tasks
+    from synesthesia.recipes.mpd import PROJECTS, annotation_config, labelstudio_tasks, storage_folders
 
     links = _links(dataset, document_root, url_prefix)
     projects = labelstudio_tasks(dataset, kind.value, links)
     ls = C.connect(url)
     base = C.resolve_url(url)
     cfg, _ = annotation_config(dataset)
-    folders = [Path(read_manifest(dataset)["media_roots"]["paintings"]), dataset / CLIP_MEDIA_DIR] if links.local_files else []
+    folders = storage_folders(dataset) if links.local_files else []
     for project_kind, tasks in projects.items():
         result = C.push(
             ls, base, project_kind, title or f"MPD {project_kind} ({Path(dataset).resolve().name})", label_config(project_kind),

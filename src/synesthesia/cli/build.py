@@ -23,6 +23,8 @@ from synesthesia.cli.common import (
     ANNOTATION,
     DATASET,
     INPUTS,
+    ALPHA_BACKGROUND,
+    AlphaBackgroundOption,
     DaskAddressOption,
     RunnerOption,
     Runner,
@@ -88,6 +90,7 @@ def build_mpd_cmd(
         rich_help_panel=ANNOTATION,
     ),
     clip_format: ClipFormat = typer.Option(ClipFormat.flac, help="Format of the clips' listening copies for raters.", rich_help_panel=ANNOTATION),
+    alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
@@ -124,7 +127,7 @@ def build_mpd_cmd(
         consensus=ConsensusConfig(min_votes=votes_per_task),
         clip_media_format=clip_format.value,
     )
-    config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation)
+    config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation, alpha_background=alpha_background)
     summary = build_mpd(paintings, music, out, config, shard_size or mpd.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
     typer.echo(
         f"MPD built in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']['drawn']} pairs, "
@@ -160,6 +163,7 @@ def build_museart_cmd(
     group_pattern: str = typer.Option(DEFAULT_GROUP_PATTERN, help="Regex over an audio item's name; its first group is the source track (grouped split, leakage figures).", rich_help_panel=DATASET),
     short_audio: ShortAudio = typer.Option(ShortAudio.pad, help="Files under 30 s: 'pad' with silence (if at least --min-audio-seconds long) or 'drop' (quarantine).", rich_help_panel=DATASET),
     min_audio_seconds: float = typer.Option(DEFAULT_MIN_AUDIO_SECONDS, help="With --short-audio pad: shorter files are quarantined.", rich_help_panel=DATASET),
+    alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
@@ -182,7 +186,8 @@ def build_museart_cmd(
     mode = split or split_mode
     started = time.perf_counter()
     config = museart.MuseartConfig(
-        split=mode.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds
+        split=mode.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds,
+        alpha_background=alpha_background,
     )
     summary = build_museart(paintings, music, out, config, csv_dir, shard_size or museart.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
     sizes = " / ".join(f"{s} {n}" for s, n in summary["split_sizes"].items())

@@ -12,10 +12,12 @@ import typer
 
 from synesthesia.cli.build import MUSIC_HELP, app, inputs
 from synesthesia.cli.common import (
+    ALPHA_BACKGROUND,
     CAPTIONS,
     INPUTS,
     PAIRING,
     SCORES,
+    AlphaBackgroundOption,
     DaskAddressOption,
     Runner,
     RunnerOption,
@@ -116,6 +118,7 @@ def build_artsound_cmd(
     approaches: Optional[str] = typer.Option(None, help=APPROACHES_HELP, rich_help_panel=PAIRING),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth, device=cuda.", rich_help_panel=PAIRING),
     min_similarity: Optional[float] = typer.Option(None, help=MIN_SIMILARITY_HELP, rich_help_panel=PAIRING),
+    alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
@@ -162,6 +165,7 @@ def build_artsound_cmd(
         acs=ACSConfig(bertscore_model=bertscore_model, bertscore_layers=bertscore_layers, reference_mode=reference_mode, skip=skip_acs),
         loop=LoopConfig(threshold=threshold, max_regenerations=max_regenerations, keep=keep),
         seed=seed,
+        alpha_background=alpha_background,
     )
     pairing_config = (
         artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed)

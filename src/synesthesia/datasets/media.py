@@ -10,6 +10,17 @@ axis 0 is mel frequency (low → high), axis 1 is time. The paper writes
 ``10·log10(max(power, 1e-10))`` with reference 1 (no per-clip max
 normalisation, so loudness differences between clips survive), which also
 keeps them inside float16's range for storage.
+
+Decoding: :func:`decode_audio` reads a whole file once, at its own rate and
+channels; :func:`load_audio` (mono, 16 kHz) is built on it, and the audio
+stages call :func:`decode_audio` once per track for everything they make from
+it (mels, listening copies, the track's peak).
+
+Images: one policy for transparency (:func:`to_rgb`): a painting with
+transparent pixels is composited onto a named background colour
+(:data:`DEFAULT_ALPHA_BACKGROUND`, ``--alpha-background``) before anything
+looks at its pixels, so features, scorers, embedders, the models' readers and
+the copies raters see all get the same picture.
 """
 
 from __future__ import annotations
@@ -90,8 +101,11 @@ def resampled_length(n_frames: int, sample_rate: int, target_sr: int = TARGET_SA
     return n_frames * target_sr // sample_rate
 
 
-def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
-    """Decode, average channels to mono, resample (soxr, high quality) to ``target_sr``."""
+def decode_audio(source: str | Path | bytes) -> tuple[np.ndarray, int]:
+    """Decode a whole file: float32 ``[frames, channels]`` at the file's own
+    rate, and that rate. Values are not clipped: a lossy stream (Vorbis, MP3)
+    can decode above full scale, and what is made from it must say so
+    (listening copies record a gain, see ``stages.audio``)."""
     import soundfile as sf
 
     def handle():
@@ -101,9 +115,21 @@ def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) 
     # reading 16-bit PCM as int16 and scaling here).
     pcm16 = sf.info(handle()).subtype == "PCM_16"
     samples, sr = sf.read(handle(), dtype="int16" if pcm16 else "float32", always_2d=True)
-    weights = np.full(samples.shape[1], (1 / 32768 if pcm16 else 1.0) / samples.shape[1], np.float32)
-    mono = samples.astype(np.float32, copy=False) @ weights  # channel average (a matvec; .mean is slow here)
-    return resample(mono, sr, target_sr)
+    if pcm16:
+        samples = np.multiply(samples, np.float32(1 / 32768), dtype=np.float32)
+    return samples, int(sr)
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Average the channels of ``[frames, channels]`` (a matvec; ``.mean`` is slow here)."""
+    weights = np.full(samples.shape[1], 1.0 / samples.shape[1], np.float32)
+    return samples @ weights
+
+
+def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
+    """Decode, average channels to mono, resample (soxr, high quality) to ``target_sr``."""
+    samples, sr = decode_audio(source)
+    return resample(to_mono(samples), sr, target_sr)
 
 
 def resample(y: np.ndarray, sr: int, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
@@ -186,10 +212,75 @@ def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.nda
 
 # --- images ----------------------------------------------------------------------------
 
-def load_rgb(path: str | os.PathLike, size: int) -> np.ndarray:
-    """A painting as uint8 ``[size, size, 3]``: decoded with PIL, converted to
-    RGB, resized (bicubic) to a square."""
+#: The colour transparent pixels are composited onto (``--alpha-background``;
+#: any CSS colour name or ``#rrggbb``). White: a painting with transparency is
+#: most often an object cut out of its background, and white is the page a
+#: browser (and so a Label Studio rater) shows it on.
+DEFAULT_ALPHA_BACKGROUND = "white"
+#: Modes that carry an alpha channel; ``P``, ``L``, ``RGB`` images may carry a
+#: transparency key in ``info["transparency"]`` instead.
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+#: Integer greyscale modes: 16-bit data (PNG and TIFF decoders give ``I;16*``
+#: or ``I``), scaled to 8 bits (a plain conversion would clip them to white).
+_WIDE_GREY = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+def background_rgb(background: str = DEFAULT_ALPHA_BACKGROUND) -> tuple[int, int, int]:
+    """The RGB triple of a colour name or ``#rrggbb`` (ValueError names the problem)."""
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(background)
+    except ValueError:
+        raise ValueError(f"--alpha-background {background!r} is not a colour: use a name (white, black, grey) or #rrggbb") from None
+    return tuple(rgb[:3])  # type: ignore[return-value]
+
+
+def has_transparency(im) -> bool:
+    """Whether a (loaded) PIL image has at least one pixel that is not fully
+    opaque: an alpha channel or a transparency key that is actually used."""
+    if im.mode not in _ALPHA_MODES and "transparency" not in im.info:
+        return False
+    alpha = im.convert("RGBA").getchannel("A") if im.mode != "RGBA" else im.getchannel("A")
+    return alpha.getextrema()[0] < 255
+
+
+def to_rgb(im, background: str = DEFAULT_ALPHA_BACKGROUND):
+    """The one conversion every pixel reader uses: an 8-bit RGB PIL image.
+
+    * transparency (alpha channel, palette or colour key): composited onto
+      ``background``, so whatever colour data hides under transparent pixels
+      never shows (a plain ``convert("RGB")`` exposes it);
+    * 16-bit greyscale: scaled to 8 bits (``value / 257``);
+    * anything else (CMYK, palette, 1-bit, greyscale, YCbCr): PIL's conversion.
+    """
     from PIL import Image
 
-    with Image.open(path) as img:
-        return np.asarray(img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+    if im.mode == "RGB" and "transparency" not in im.info:
+        return im.copy()
+    if im.mode in _WIDE_GREY:
+        grey = np.clip(np.asarray(im, dtype=np.float64) / 257.0, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if im.mode in _ALPHA_MODES or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, background_rgb(background) + (255,))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def open_rgb(source: str | os.PathLike | bytes, background: str = DEFAULT_ALPHA_BACKGROUND):
+    """Decode an image file (or its bytes) into an 8-bit RGB PIL image under the
+    transparency policy of :func:`to_rgb`."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as img:
+        img.load()
+        return to_rgb(img, background)
+
+
+def load_rgb(path: str | os.PathLike, size: int, background: str = DEFAULT_ALPHA_BACKGROUND) -> np.ndarray:
+    """A painting as uint8 ``[size, size, 3]``: :func:`open_rgb`, resized
+    (bicubic) to a square."""
+    from PIL import Image
+
+    return np.asarray(open_rgb(path, background).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

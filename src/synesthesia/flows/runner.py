@@ -100,6 +100,7 @@ def _run_step(step: Callable[..., dict], shard: Shard, kwargs: dict) -> dict:
     started = time.perf_counter()
     result = dict(step(shard=shard, **kwargs))
     result.setdefault("seconds", round(time.perf_counter() - started, 3))
+    result.setdefault("worker", os.getpid())  # which process ran it (so a report can say how many worked)
     return result
 
 

@@ -132,11 +132,11 @@ def image_captions(out: Path, ingested: Ingested, config: ArtSoundConfig, shard_
     ``image_captions.parquet`` (every attempt)."""
     images = ingested.artworks
     items = [{"image_id": i, "path": p} for i, p in zip(images.column("image_id").to_pylist(), images.column("path").to_pylist())]
-    key = (config.image_captioner.key(), config.ics.key(), config.loop, config.seed, IMAGE_PROMPTS)
+    key = (config.image_captioner.key(), config.ics.key(), config.loop, config.seed, IMAGE_PROMPTS, config.alpha_background)
     shards = plan_shards("image-captions", items, shard_size, key, images.column("sha256").to_pylist())
     folder = work_dir(out, "image-captions")
     run(image_caption_shard_step, shards, root=ingested.roots["artworks"], generator=config.image_captioner, ics=config.ics,
-        loop=config.loop, seed=config.seed, folder=str(folder))
+        loop=config.loop, seed=config.seed, folder=str(folder), background=config.alpha_background)
     table = merge_parts(shards, folder, S.IMAGE_CAPTIONS)
     dio.write_table(table, out / "image_captions.parquet", S.IMAGE_CAPTIONS)
     return table

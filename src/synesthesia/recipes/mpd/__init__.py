@@ -3,9 +3,10 @@
 In the order a build runs them (``flows/mpd.py`` maps them onto Prefect):
 
 1. :func:`ingest` — validate paintings and music, split them (leak-free,
-   stratified), plan the 15 s clips;
-2. :func:`mels` — the 128 × 469 log-mel of every clip;
-3. :func:`pairs` — the random pairs, ``dataset.json``;
+   stratified; tracks by their share of clips), plan the 15 s clips;
+2. :func:`audio` — the random pairs, then one decode per track for the
+   128 × 469 log-mel of every clip and the paired clips' listening copies;
+3. :func:`finish_build` — ``dataset.json`` and the build summary;
 4. :func:`run_phases` — the annotation phases as far as the folder's data
    allows (rating tasks → scores and preference tasks → consensus, card);
 5. :func:`write_report` — ``report.md``.
@@ -17,7 +18,6 @@ what a folder waits for.
 
 from synesthesia.recipes.mpd.annotation import (
     finish,
-    listening_clips,
     listening_copies,
     plan_preferences,
     plan_ratings,
@@ -26,7 +26,7 @@ from synesthesia.recipes.mpd.annotation import (
     simulate_ratings,
     simulate_votes,
 )
-from synesthesia.recipes.mpd.build import Items, assemble_items, build_summary, ingest, mels, pairs
+from synesthesia.recipes.mpd.build import Items, assemble_items, audio, build_summary, draw_pairs, finish_build, ingest, listening_job
 from synesthesia.recipes.mpd.config import (  # the folder layout and the configs
     DEFAULT_SHARD_SIZE,
     BUILD_SUMMARY,
@@ -62,16 +62,26 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     read_optional,
 )
 from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
-from synesthesia.recipes.mpd.labelstudio import default_links, import_annotations, import_log, labelstudio_tasks, media_files, write_labelstudio_files
+from synesthesia.recipes.mpd.labelstudio import (
+    default_links,
+    import_annotations,
+    import_log,
+    labelstudio_tasks,
+    media_files,
+    storage_folders,
+    write_labelstudio_files,
+    write_painting_copies,
+)
 from synesthesia.recipes.mpd.report import annotation_sections, data_sections, write_report
 from synesthesia.recipes.mpd.status import status
 
 __all__ = [
-    "Items", "assemble_items", "build_summary", "ingest", "mels", "pairs",
-    "finish", "listening_clips", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
+    "Items", "assemble_items", "audio", "build_summary", "draw_pairs", "finish_build", "ingest", "listening_job",
+    "finish", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
     "simulate_ratings", "simulate_votes",
     "HF_FOLDER", "scored_pairs_table", "write_hf_export",
-    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "write_labelstudio_files",
+    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "storage_folders", "write_labelstudio_files",
+    "write_painting_copies",
     "write_report", "annotation_sections", "data_sections", "status",
     "DEFAULT_SHARD_SIZE",
     "BUILD_SUMMARY",

@@ -9,13 +9,14 @@ A built MPD folder::
       clips.parquet       schema.CLIPS           (15 s clips; split of their track)
       mels/part-*.parquet schema.mels_schema     (128 x 469 log-mel per clip, float16)
       pairs.parquet       schema.MPD_PAIRS
+      clips/, clip_files.parquet  listening copies of the paired clips (made with the mels, one decode per track)
       quarantine.parquet  schema.QUARANTINE
       report.md
       _work/              shard parts of the ingest stages (kept so re-runs resume)
 
     and, as annotation proceeds (recipes/mpd/annotation.py):
 
-      assignments.parquet, clip_files.parquet, clips/, labelstudio/           phase 1
+      assignments.parquet, painting_copies/, labelstudio/                    phase 1
       ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
       agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
       preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3
@@ -37,7 +38,7 @@ from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, M
 from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS, ConsensusConfig
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.keys import DEFAULT_FRACTIONS
-from synesthesia.datasets.media import ClipConfig, MelConfig
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, MelConfig, background_rgb
 from synesthesia.stages.audio import CLIP_FORMATS
 from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
@@ -52,6 +53,9 @@ ASSIGNMENTS = "assignments.parquet"
 #: Listening copies of the clips for raters (schema.CLIP_FILES; paths relative to CLIP_MEDIA_DIR).
 CLIP_MEDIA = "clip_files.parquet"
 CLIP_MEDIA_DIR = "clips"
+#: What raters see of a painting with transparent pixels: a PNG composited onto
+#: the build's alpha background, as the model sees it (others are served as they are).
+PAINTING_COPIES_DIR = "painting_copies"
 #: FLAC: lossless, plays in every current browser, fast to encode.
 DEFAULT_FORMAT = "flac"
 RATINGS_FILE = "ratings.parquet"
@@ -144,8 +148,12 @@ class MPDConfig:
     mel: MelConfig = field(default_factory=MelConfig)
     #: raters, aggregation, preference tasks, consensus (see recipes/mpd/annotation.py)
     annotation: MPDAnnotationConfig = field(default_factory=MPDAnnotationConfig)
+    #: Transparent pixels are composited onto this colour wherever pixels are
+    #: used: the model's reader, and the copies raters see (datasets.media.to_rgb).
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
 
     def __post_init__(self):
+        background_rgb(self.alpha_background)  # a clear error for a bad colour
         if self.split_mode not in SPLIT_MODES:
             raise ValueError(f"split_mode must be one of {SPLIT_MODES}")
         if self.n_pairs < 0:

@@ -16,12 +16,15 @@ from synesthesia.annotation.labelstudio.configs import RATINGS, label_config
 from synesthesia.annotation.labelstudio.tasks import MediaLinks, default_document_root, preference_tasks, rating_tasks
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.keys import stable_hash
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 from synesthesia.recipes.mpd.config import (
     ASSIGNMENTS,
     CLIP_MEDIA,
     CLIP_MEDIA_DIR,
     IMPORT_LOG,
     LABELSTUDIO,
+    PAINTING_COPIES_DIR,
     PREFERENCE_ASSIGNMENTS,
     PREFERENCE_TASKS_FILE,
     PREFERENCE_VOTES,
@@ -31,12 +34,61 @@ from synesthesia.recipes.mpd.config import (
 )
 
 
+def _copy_names(out: Path) -> tuple[dict[str, str], dict[str, Path], str]:
+    """({painting id: copy file name} for paintings with transparent pixels,
+    {painting id: source file} for those, the alpha background)."""
+    manifest = dio.read_manifest(out)
+    background = (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path", "sha256", "has_alpha"])
+    names, sources = {}, {}
+    for pid, path, sha, alpha in zip(*(paintings[c].to_pylist() for c in ("painting_id", "path", "sha256", "has_alpha"))):
+        if alpha:
+            names[pid] = f"{pid}-{stable_hash(sha, background, length=8)}.png"
+            sources[pid] = Path(manifest["media_roots"]["paintings"]) / path
+    return names, sources, background
+
+
+def write_painting_copies(out: str | os.PathLike) -> int:
+    """``painting_copies/<id>-<key>.png`` for every painting with transparent
+    pixels: composited onto the build's alpha background as the model sees it
+    (:func:`~synesthesia.datasets.media.open_rgb`), at full size, so raters
+    and the model judge the same picture. Made once per file and background;
+    copies no painting owns any more are removed. Returns how many there are."""
+    out = Path(out)
+    names, sources, background = _copy_names(out)
+    folder = out / PAINTING_COPIES_DIR
+    for pid, name in names.items():
+        if not (folder / name).is_file():
+            with dio.atomic_output(folder / name) as tmp:
+                open_rgb(sources[pid], background).save(tmp, format="PNG")
+    keep = set(names.values())
+    if folder.is_dir():
+        for f in folder.iterdir():
+            if f.name not in keep:
+                f.unlink()
+    return len(names)
+
+
+def storage_folders(out: str | os.PathLike) -> list[Path]:
+    """Every folder a task's media link may point into (each needs a Label Studio storage)."""
+    out = Path(out)
+    folders = [Path(dio.read_manifest(out)["media_roots"]["paintings"]), out / CLIP_MEDIA_DIR]
+    return folders + ([out / PAINTING_COPIES_DIR] if (out / PAINTING_COPIES_DIR).is_dir() else [])
+
+
 def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Absolute paths of every painting file and every clip's listening copy."""
+    """Absolute paths of what raters see: every painting (its composited copy
+    when it has transparent pixels, see :func:`write_painting_copies`) and
+    every clip's listening copy."""
     out = Path(out)
     roots = dio.read_manifest(out)["media_roots"]
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
     p_files = {pid: Path(roots["paintings"]) / path for pid, path in zip(paintings["painting_id"].to_pylist(), paintings["path"].to_pylist())}
+    names, _, _ = _copy_names(out)
+    missing = [pid for pid, name in names.items() if not (out / PAINTING_COPIES_DIR / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{out}: {len(missing)} painting(s) with transparency have no copy in {PAINTING_COPIES_DIR}/; run `synesthesia annotate run`")
+    p_files.update({pid: out / PAINTING_COPIES_DIR / name for pid, name in names.items()})
     media = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
     if media is None:
         raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")

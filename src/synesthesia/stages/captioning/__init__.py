@@ -35,6 +35,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
+
 #: name -> "module:attribute" of a :class:`TextGenerator` subclass.
 GENERATORS: dict[str, str] = {
     "vllm": "synesthesia.stages.captioning.vllm_backend:VLLMGenerator",
@@ -65,12 +67,15 @@ class GenerationRequest:
     captions of a fusion request); model backends ignore it (they read the
     prompt), the deterministic ``features`` fusion uses it. ``attempt`` is
     the loop's attempt number (0 = first); ``seed`` makes sampling
-    reproducible per item and attempt.
+    reproducible per item and attempt. ``image_background``: the colour
+    transparent pixels are composited onto (``datasets.media.to_rgb``), so
+    every backend sees the picture the scorers and embedders see.
     """
 
     key: str
     prompt: str
     image_path: str | None = None
+    image_background: str = DEFAULT_ALPHA_BACKGROUND
     context: tuple[str, ...] = ()
     attempt: int = 0
     seed: int | None = None

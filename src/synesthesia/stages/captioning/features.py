@@ -36,6 +36,7 @@ except ImportError:  # pragma: no cover - Windows
 
 import numpy as np
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 from synesthesia.stages.captioning import (
     FEATURES_MODEL,
     GenerationRequest,
@@ -77,17 +78,18 @@ def _level(value: float, cuts: Sequence[float], words: Sequence[str]) -> str:
     return words[-1]
 
 
-def image_features(path: str, max_side: int = 256) -> dict:
-    """Measured properties of an image (see the module docstring)."""
+def image_features(path: str, max_side: int = 256, background: str = DEFAULT_ALPHA_BACKGROUND) -> dict:
+    """Measured properties of an image (see the module docstring), of its
+    pixels as :func:`~synesthesia.datasets.media.open_rgb` gives them
+    (transparent pixels composited onto ``background``)."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        im.thumbnail((max_side, max_side))
-        rgb = np.asarray(im, dtype=np.float32)
-        quant = im.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
-        palette = np.asarray(quant.getpalette()[:15], dtype=np.float32).reshape(-1, 3)
-        counts = np.bincount(np.asarray(quant).ravel(), minlength=len(palette))[: len(palette)]
+    im = open_rgb(path, background)
+    im.thumbnail((max_side, max_side))
+    rgb = np.asarray(im, dtype=np.float32)
+    quant = im.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
+    palette = np.asarray(quant.getpalette()[:15], dtype=np.float32).reshape(-1, 3)
+    counts = np.bincount(np.asarray(quant).ravel(), minlength=len(palette))[: len(palette)]
     lum = (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]) / 255.0
     mx, mn = rgb.max(axis=-1), rgb.min(axis=-1)
     sat = np.where(mx > 0, (mx - mn) / np.maximum(mx, 1e-6), 0.0)
@@ -283,7 +285,7 @@ class FeaturesGenerator(TextGenerator):
         for req in requests:
             try:
                 if req.image_path is not None:
-                    out.append(GenerationResult(describe_image(image_features(req.image_path), detail=req.attempt)))
+                    out.append(GenerationResult(describe_image(image_features(req.image_path, background=req.image_background), detail=req.attempt)))
                 elif req.context:
                     out.append(GenerationResult(merge_segment_captions(req.context, req.attempt)))
                 else:

@@ -34,6 +34,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.stages.captioning import GenerationRequest, TextGenerator
 from synesthesia.stages.captioning.prompts import PromptSet, issues_for
 
@@ -69,6 +70,8 @@ class LoopItem:
     item_id: str
     image_path: str | None = None
     segments: tuple[str, ...] = ()
+    #: transparent pixels are composited onto this colour (``datasets.media.to_rgb``)
+    image_background: str = DEFAULT_ALPHA_BACKGROUND
 
 
 class CaptionScorer(Protocol):
@@ -156,6 +159,7 @@ def run_caption_loop(
                     key=f"{item.item_id}#{attempt}",
                     prompt=prompt,
                     image_path=item.image_path,
+                    image_background=item.image_background,
                     context=item.segments,
                     attempt=attempt,
                     seed=attempt_seed(seed, item.item_id, attempt),
