@@ -130,8 +130,8 @@ def build_mpd_cmd(
     config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation, alpha_background=alpha_background)
     summary = build_mpd(paintings, music, out, config, shard_size or mpd.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))
     typer.echo(
-        f"MPD built in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']['drawn']} pairs, "
-        f"{summary['mels']} clips; report: {out / 'report.md'}"
+        f"MPD built in {out} (whole run {time.perf_counter() - started:.0f} s; audio pass {summary['audio_pass']['seconds']:.0f} s of "
+        f"worker time): {summary['pairs']['drawn']} pairs, {summary['mels']} clips; report: {out / 'report.md'}"
     )
     typer.echo(f"Annotation: {summary['annotation']['status']['message']}")
 
@@ -193,7 +193,7 @@ def build_museart_cmd(
     sizes = " / ".join(f"{s} {n}" for s, n in summary["split_sizes"].items())
     leak = summary["leakage"][config.split]
     typer.echo(
-        f"Museart built in {out} ({time.perf_counter() - started:.0f} s): pairs {sizes}; "
+        f"Museart built in {out} (whole run {time.perf_counter() - started:.0f} s): pairs {sizes}; "
         f"{leak['leaked']} of {leak['groups']} source tracks in more than one split; report: {out / 'report.md'}"
     )
 

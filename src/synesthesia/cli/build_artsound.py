@@ -174,8 +174,9 @@ def build_artsound_cmd(
     )
     summary = build_artsound(paintings, music, out, config, shard_size or artsound.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address), pairing_config)
     failed = summary["failed"]
+    phases = f"captioning phase {summary['seconds']:.0f} s" + (f", pairing phase {summary['pairing']['seconds']:.0f} s" if summary.get("pairing") else "")
     typer.echo(
-        f"ArtSound captions built in {out} ({time.perf_counter() - started:.0f} s): {summary['image_attempts']} image and "
+        f"ArtSound built in {out}: whole run {time.perf_counter() - started:.0f} s ({phases}); {summary['image_attempts']} image and "
         f"{summary['audio_attempts']} audio caption attempts, {summary['segments']} segment captions; report: {out / 'report.md'}"
     )
     if summary.get("pairing"):
@@ -229,6 +230,6 @@ def build_artsound_pairs_cmd(
     )
     summary = pair_artsound(out, config, runner_config(runner, workers, dask_address))
     typer.echo(
-        f"ArtSound pairs in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
+        f"ArtSound pairs in {out} (pairing phase, whole run {time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
         f"{summary['unpaired_audio']} audio unpaired; report: {out / 'report.md'}"
     )

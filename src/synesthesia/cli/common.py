@@ -34,10 +34,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     only when a command fails (so `--help` never imports the stages)."""
     from synesthesia.annotation.labelstudio.client import LabelStudioError
     from synesthesia.recipes.artsound.pairing import PairingPreflightError
+    from synesthesia.recipes.artsound.preflight import ArtSoundPreflightError
     from synesthesia.stages.captioning import BackendUnavailable
     from synesthesia.stages.quality.common import MissingWeights
 
-    return (ValueError, OSError, KeyError, LabelStudioError, PairingPreflightError, BackendUnavailable, MissingWeights)
+    return (ValueError, OSError, KeyError, LabelStudioError, PairingPreflightError, ArtSoundPreflightError, BackendUnavailable, MissingWeights)
 
 
 def fail(message: str) -> None:

@@ -1,6 +1,7 @@
-"""The ArtSound flows: ``build-artsound`` (the captioning phase, then the
-pairing phase as a subflow) and ``pair-artsound`` (the pairing phase alone,
-on a folder the captioning phase wrote).
+"""The ArtSound flows: ``build-artsound`` (the captioning phase
+``caption-artsound``, then the pairing phase ``pair-artsound``, each a
+subflow with its own workers) and ``pair-artsound`` alone, on a folder the
+captioning phase wrote.
 
 Prefect only: every step is a function of :mod:`synesthesia.recipes.artsound`;
 this module decides their order, maps their shards onto the task runner and
@@ -12,6 +13,7 @@ while its embeddings and the pairing config are unchanged.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -28,8 +30,25 @@ def build_artsound_flow(
     config: artsound.ArtSoundConfig,
     shard_size: int = artsound.DEFAULT_SHARD_SIZE,
     pairing: artsound.ArtSoundPairingConfig | None = artsound.ArtSoundPairingConfig(),
+    phase_runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
+    """The two phases as subflows, each on its own task runner made from
+    ``phase_runner``: the captioning phase's workers (each holding its
+    captioning and scoring models) are shut down when it ends, before the
+    pairing phase starts its own. ``pairing=None`` stops after the captions."""
+    summary = caption_artsound_flow.with_options(task_runner=phase_runner.task_runner())(artworks, music, out, config, shard_size)
+    if pairing is not None:
+        started = time.perf_counter()
+        summary["pairing"] = pair_artsound_flow.with_options(task_runner=phase_runner.task_runner())(out, pairing)
+        summary["pairing"]["seconds"] = round(time.perf_counter() - started, 1)
+    return summary
+
+
+@flow(name="caption-artsound", validate_parameters=False)
+def caption_artsound_flow(artworks: str, music: str, out: str, config: artsound.ArtSoundConfig, shard_size: int = artsound.DEFAULT_SHARD_SIZE) -> dict:
+    """The captioning phase: ingest, segment captions, fused captions (ACS loop), image captions (ICS loop), report."""
     logger = get_run_logger()
+    started = time.perf_counter()
     out_dir = Path(out)
     ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run_shards)
     logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
@@ -41,14 +60,8 @@ def build_artsound_flow(
     failed = summary["failed"]
     if failed["artworks"] or failed["tracks"]:
         logger.warning("%d artworks and %d tracks have no caption (every attempt failed in the backend); re-run to retry them", len(failed["artworks"]), len(failed["tracks"]))
-    logger.info("captions: %d image attempts, %d audio attempts; report: %s", images.num_rows, audio.num_rows, out_dir / "report.md")
-    # The pairing phase: a subflow on a copy of this flow's task runner.
-    # ``pairing=None`` stops after the captions.
-    if pairing is not None:
-        from prefect.context import FlowRunContext
-
-        runner = FlowRunContext.get().task_runner.duplicate()
-        summary["pairing"] = pair_artsound_flow.with_options(task_runner=runner)(str(out_dir), pairing)
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    logger.info("captioning phase: %d image attempts, %d audio attempts in %.0f s; report: %s", images.num_rows, audio.num_rows, summary["seconds"], out_dir / "report.md")
     return summary
 
 
@@ -80,10 +93,11 @@ def build_artsound(
 ) -> dict:
     """``synesthesia build artsound`` from Python: checks what the build needs
     first (:func:`~synesthesia.recipes.artsound.preflight`), then runs the flow."""
-    artsound.preflight(config, pairing)
+    artsound.preflight(config, pairing, inputs=(artworks, music, out))
     # absolute paths: workers of a remote Dask cluster run in another directory
     paths = (str(Path(p).resolve()) for p in (artworks, music, out))
-    return run_flow(build_artsound_flow, runner, *paths, config, shard_size, pairing)
+    # The parent flow only starts the two phases; each phase gets its own workers.
+    return run_flow(build_artsound_flow, RunnerConfig("threads", 1), *paths, config, shard_size, pairing, runner)
 
 
 def pair_artsound(

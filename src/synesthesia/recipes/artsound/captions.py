@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.recipes.artsound.config import DATASET, ArtSoundConfig, ArtSoundPairingConfig
+from synesthesia.recipes.artsound.config import DATASET, ArtSoundConfig
 from synesthesia.recipes.artsound.report import report_text
 from synesthesia.stages.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS
 from synesthesia.stages.captioning.steps import fusion_shard_step, image_caption_shard_step, kept_rows, segment_caption_shard_step
@@ -36,36 +36,6 @@ def _segment_key(config: ArtSoundConfig) -> tuple:
     if seg.checkpoint and Path(seg.checkpoint).exists():
         ckpt = (seg.checkpoint, Path(seg.checkpoint).stat().st_size)
     return (seg.backend, ckpt, seg.tokenizer, config.segment_clip)
-
-
-def preflight(config: ArtSoundConfig, pairing: ArtSoundPairingConfig | None = None) -> None:
-    """Fail before any work when a file the build needs is missing (the
-    message says where to get it), including the pairing phase's
-    (:func:`~synesthesia.recipes.artsound.pairing.preflight_pairing`). Models
-    that load by hub name are checked when their stage starts."""
-    from synesthesia.stages.captioning import check_backend_installed
-    from synesthesia.stages.captioning.lpmusiccaps import CHECKPOINT_HELP, TOKENIZER_HELP
-    from synesthesia.stages.quality.image import PAC_WEIGHTS_HELP
-    from synesthesia.stages.quality.common import MissingWeights
-
-    ics = config.ics
-    if not ics.skip_pac and (not ics.pac_weights or not Path(ics.pac_weights).is_file()):
-        raise MissingWeights((f"PAC-S weights file not found: {ics.pac_weights}. " if ics.pac_weights else "") + PAC_WEIGHTS_HELP)
-    seg = config.segments
-    if seg.backend == "lpmusiccaps":
-        if not seg.checkpoint or not Path(seg.checkpoint).is_file():
-            raise MissingWeights((f"LP-MusicCaps checkpoint not found: {seg.checkpoint}. " if seg.checkpoint else "") + CHECKPOINT_HELP)
-        if not seg.tokenizer or not (Path(seg.tokenizer) / "vocab.json").is_file():
-            raise MissingWeights((f"BART tokenizer not found in {seg.tokenizer}. " if seg.tokenizer else "") + TOKENIZER_HELP)
-    for generator in (config.image_captioner, config.fusion):
-        check_backend_installed(generator)  # vLLM / transformers installed (the models load by name when their stage starts)
-    if pairing is not None:
-        from synesthesia.recipes.artsound.pairing import preflight_pairing
-
-        # The embedder, its options, dependencies and files (e.g. ImageBind's
-        # checkpoint, with its download URL and size); the folder inputs are
-        # this build's own captioning outputs, so they are not checked here.
-        preflight_pairing(pairing)
 
 
 # --- the captioning phase, step by step ----------------------------------------------------

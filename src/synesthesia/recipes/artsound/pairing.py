@@ -136,13 +136,20 @@ def preflight_pairing(config: ArtSoundPairingConfig, folder: str | os.PathLike |
     their id / caption / kept columns), and the media folders of every raw
     view that will be embedded. Raises :class:`PairingPreflightError` naming
     every problem found."""
+    problems = pairing_problems(config, folder)
+    if problems:
+        raise PairingPreflightError("the pairing phase cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def pairing_problems(config: ArtSoundPairingConfig, folder: str | os.PathLike | None = None) -> list[str]:
+    """What :func:`preflight_pairing` checks, as a list of problems (empty: none)."""
     from synesthesia.models.embedders import embedder_class
 
     problems: list[str] = []
     try:
         cls = embedder_class(config.embedder)
     except (KeyError, RuntimeError) as exc:
-        raise PairingPreflightError(f"pairing: {exc.args[0] if exc.args else exc}") from exc
+        return [f"pairing: {exc.args[0] if exc.args else exc}"]
     final = APPROACHES[config.approach]
     cannot = sorted({"text" if view == "caption" else modality for modality, view in (("image", final.image_view), ("audio", final.audio_view)) if not supports(config.embedder, modality, view)})
     if cannot:
@@ -157,8 +164,7 @@ def preflight_pairing(config: ArtSoundPairingConfig, folder: str | os.PathLike |
 
     if folder is not None:
         problems += _folder_problems(config, Path(folder))
-    if problems:
-        raise PairingPreflightError("the pairing phase cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+    return problems
 
 
 def _folder_problems(config: ArtSoundPairingConfig, folder: Path) -> list[str]:

@@ -55,8 +55,9 @@ SEGMENT_CAPTIONERS: dict[str, str] = {
 #: artworks, Qwen3-14B to fuse the LP-MusicCaps segment captions.
 DEFAULT_IMAGE_MODEL = "llava-hf/llava-v1.6-mistral-7b-hf"
 DEFAULT_FUSION_MODEL = "Qwen/Qwen3-14B"
-#: The ``model`` the features backends record (and the report labels).
-FEATURES_MODEL = "synesthesia-features-v1"
+#: The ``model`` the features backends record in every caption row: a stand-in
+#: (measured properties, no model), and the name says so wherever it appears.
+FEATURES_MODEL = "features-stand-in-v2"
 
 
 @dataclass(frozen=True)
