@@ -24,7 +24,9 @@ def _tracks(folder: Path, files: dict[str, tuple[np.ndarray, int, str, str]]) ->
     """Write ``{name: (samples, rate, format, subtype)}`` and ingest them."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, (y, sr, fmt, sub) in files.items():
-        sf.write(folder / name, y, sr, format=fmt, subtype=sub)
+        with sf.SoundFile(folder / name, "w", sr, 1 if y.ndim == 1 else y.shape[1], sub, format=fmt) as f:
+            for start in range(0, len(y), 1 << 16):  # in blocks: libsndfile 1.2 crashes writing long Vorbis in one call
+                f.write(y[start : start + (1 << 16)])
     config = IngestConfig.audio(folder_fields=())
     source = scan_source(folder, config)
     good, bad = ingest_items(source.root, source.items, config)
