@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -76,7 +77,28 @@ def test_flow_outputs(local_build, tiny_corpus):
     assert summary["audio_pass"]["shards"] >= 2 and summary["audio_pass"]["workers"] == 2
     copies = dio.read_table(out / "clip_files.parquet")
     assert sorted(copies["clip_id"].to_pylist()) == sorted(set(pairs["clip_id"].to_pylist()))
+    # raters see a painting with transparency as the model does: its composite, served from the folder
+    import json
+
+    from PIL import Image
+
+    from synesthesia.datasets.media import open_rgb
+    from synesthesia.recipes.mpd import media_files, storage_folders
+
+    alpha = paintings.filter(paintings["has_alpha"])
+    assert alpha.num_rows == 3  # the generated corpus's two RGBA cut-outs and one palette PNG with a transparent colour
+    served, _ = media_files(out)
+    tasks = json.loads((out / "labelstudio" / "ratings.tasks.json").read_text())
+    links = {t["data"]["painting_id"]: t["data"]["image"] for t in tasks}
+    for pid, path in zip(alpha["painting_id"].to_pylist(), alpha["path"].to_pylist()):
+        copy = served[pid]
+        assert copy.parent == out / "painting_copies" and copy.parent in storage_folders(out)
+        assert np.array_equal(np.asarray(Image.open(copy)), np.asarray(open_rgb(Path(tiny_corpus["paintings"]) / path)))
+        assert pid not in links or links[pid].endswith(f"painting_copies/{copy.name}")
+    assert any(pid in links for pid in alpha["painting_id"].to_pylist())
     report = (out / "report.md").read_text()
+    assert "| valid paintings (after dedup) |" in report and "|   with transparent pixels (composited onto white) | 3 |" in report
+    assert "## Media" in report and "decodes each track once" in report
     assert "## Quarantine" in report and "truncated WAV" in report and "## Random pairs" in report
     assert dio.read_manifest(out)["media_roots"]["music"] == str(Path(tiny_corpus["music"]).resolve())
 

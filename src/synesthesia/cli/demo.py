@@ -27,7 +27,7 @@ def demo_cmd(
 
     started = time.perf_counter()
     results = run_demo(out, runner_config(runner, workers, None))
-    typer.echo(f"\nDemo finished in {time.perf_counter() - started:.0f} s. Results:")
+    typer.echo(f"\nDemo finished (whole run, corpus generation included: {time.perf_counter() - started:.0f} s). Results:")
     typer.echo(f"  sample corpus : {out / 'corpus'}")
     for name in results:
         if name != "corpus":

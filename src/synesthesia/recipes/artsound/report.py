@@ -80,6 +80,9 @@ def caption_notes(folder: Path) -> list[str]:
     artworks have transparent pixels (and what they were composited onto)."""
     from synesthesia.stages.captioning import FEATURES_MODEL
 
+    names = ("image_captions.parquet", "audio_captions.parquet", "audio_segment_captions.parquet", "artworks.parquet")
+    if not all((folder / n).is_file() for n in names):  # a folder paired without the captioning phase's tables
+        return []
     images = dio.read_table(folder / "image_captions.parquet", S.IMAGE_CAPTIONS)
     audio = dio.read_table(folder / "audio_captions.parquet", S.AUDIO_CAPTIONS)
     segments = dio.read_table(folder / "audio_segment_captions.parquet", S.AUDIO_SEGMENT_CAPTIONS)
@@ -291,7 +294,7 @@ def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, sta
         R.md_table(["split", "pairs"], [(s, splits.count(s)) for s in ("train", "val", "test")])
         + f"\n\nSplits: {config.train_fraction:.0%}/{1 - config.train_fraction:.0%} train/test stratified by artistic style, "
         f"a validation set of up to {config.val_size} pairs taken out of the test split (seed {config.seed}).",
-        "## How the captions were made\n\n" + "\n\n".join(caption_notes(folder)),
+        *(["## How the captions were made\n\n" + "\n\n".join(notes)] if (notes := caption_notes(folder)) else []),
         "## Columns\n\n"
         + R.md_table(["column", "type"], [(f"`{f.name}`", str(f.type)) for f in pairs.schema])
         + "\n\n`image_path` / `audio_path` are relative to the media roots recorded in `dataset.json`. Similarity "
