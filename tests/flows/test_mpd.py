@@ -97,7 +97,7 @@ def test_flow_outputs(local_build, tiny_corpus):
         assert pid not in links or links[pid].endswith(f"painting_copies/{copy.name}")
     assert any(pid in links for pid in alpha["painting_id"].to_pylist())
     report = (out / "report.md").read_text()
-    assert "| valid paintings (after dedup) |" in report and "|   with transparent pixels (composited onto white) | 3 |" in report
+    assert "| valid paintings (after dedup) |" in report and "| paintings with transparent pixels (composited onto white) | 3 |" in report
     assert "## Media" in report and "decodes each track once" in report
     assert "## Quarantine" in report and "truncated WAV" in report and "## Random pairs" in report
     assert dio.read_manifest(out)["media_roots"]["music"] == str(Path(tiny_corpus["music"]).resolve())

@@ -24,6 +24,7 @@ mel maths live in :mod:`synesthesia.datasets.media`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,9 +217,10 @@ class Decoded:
     sample_rate: int
     _resampled: dict = dataclasses.field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def peak(self) -> float:
-        return float(np.abs(self.samples).max()) if self.samples.size else 0.0
+        """The largest absolute sample (max and min: no temporary array of |x|)."""
+        return float(max(self.samples.max(), -self.samples.min())) if self.samples.size else 0.0
 
     def mono(self, sample_rate: int) -> np.ndarray:
         if sample_rate not in self._resampled:

@@ -56,6 +56,22 @@ def quota_sequence(n: int, fractions: Mapping[str, float]) -> list[str]:
     return out
 
 
+def stratum_layout(ids: Sequence[str], strata: Sequence[object] | None, seed: int, strata_stream: str, stratum_stream: str) -> list[int]:
+    """Item positions stratum by stratum: strata in a seeded order, items
+    shuffled within each (seeded random streams named by the two names)."""
+    strata = [None] * len(ids) if strata is None else list(strata)
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[_norm(s)].append(i)
+    names = sorted(by_stratum)
+    layout: list[int] = []
+    for j in rng_for(seed, strata_stream).permutation(len(names)):
+        members = sorted(by_stratum[names[j]], key=lambda i: ids[i])
+        perm = rng_for(seed, stratum_stream, names[j]).permutation(len(members))
+        layout.extend(members[k] for k in perm)
+    return layout
+
+
 def stratified_split(
     ids: Sequence[str],
     strata: Sequence[object] | None = None,
@@ -85,16 +101,7 @@ def stratified_split(
         return split_by_counts(ids, strata, {s: allocate(n, fractions) for s, n in sizes.items()}, seed)
     if allocation != "quota":
         raise ValueError(f"unknown allocation {allocation!r} (use 'quota' or 'exact')")
-    strata = [None] * len(ids) if strata is None else list(strata)
-    by_stratum: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(strata):
-        by_stratum[_norm(s)].append(i)
-    names = sorted(by_stratum)
-    layout: list[int] = []
-    for j in rng_for(seed, "strata").permutation(len(names)):
-        members = sorted(by_stratum[names[j]], key=lambda i: ids[i])
-        perm = rng_for(seed, "stratum", names[j]).permutation(len(members))
-        layout.extend(members[k] for k in perm)
+    layout = stratum_layout(ids, strata, seed, "strata", "stratum")
     out = [""] * len(ids)
     for i, label in zip(layout, quota_sequence(len(layout), fractions)):
         out[i] = label
@@ -126,15 +133,7 @@ def weighted_split(
         raise ValueError(f"invalid split fractions: {dict(fractions)}")
     target = target / target.sum()
     w = np.asarray(weights, dtype=float)
-    strata = [None] * len(ids) if strata is None else list(strata)
-    by_stratum: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(strata):
-        by_stratum[_norm(s)].append(i)
-    keys = sorted(by_stratum)
-    layout: list[int] = []
-    for j in rng_for(seed, "weighted-strata").permutation(len(keys)):
-        members = sorted(by_stratum[keys[j]], key=lambda i: ids[i])
-        layout.extend(members[k] for k in rng_for(seed, "weighted", keys[j]).permutation(len(members)))
+    layout = stratum_layout(ids, strata, seed, "weighted-strata", "weighted")
     where = np.zeros(len(ids), dtype=int)
     filled = np.zeros(len(names))
     running = 0.0

@@ -213,3 +213,22 @@ def test_invalid_loop_config():
         LoopConfig(keep="random")
     with pytest.raises(ValueError):
         LoopConfig(max_regenerations=-1)
+
+
+def test_a_repeated_caption_keeps_its_score_without_scoring_again():
+    """A deterministic backend (the features stand-in) may return the same
+    refined caption on every regeneration: each attempt is recorded with the
+    score, but the scorer only sees captions it has not scored for the item."""
+    seen = []
+
+    class Counting(TableScorer):
+        def score(self, items, captions):
+            seen.extend(captions)
+            return super().score(items, captions)
+
+    gen = Scripted({"a": ["first@0.2", "same@0.5", "same@0.5", "same@0.5"]})
+    result = run_caption_loop([LoopItem("a", image_path="/img/a.png")], {}, IMAGE_PROMPTS, gen, Counting(), LoopConfig())
+    rows = result["a"]
+    assert [r["caption"] for r in rows] == ["first@0.2", "same@0.5", "same@0.5", "same@0.5"]
+    assert [r["ics"] for r in rows] == [0.2, 0.5, 0.5, 0.5] and sum(r["kept"] for r in rows) == 1
+    assert seen == ["first@0.2", "same@0.5"]

@@ -131,6 +131,7 @@ def run_caption_loop(
     rows = {item.item_id: successful(history.get(item.item_id, [])) for item in items}
     by_id = {item.item_id: item for item in items}
     stopped: set[str] = set()  # failed in the backend this run
+    scored: dict[tuple[str, str], dict] = {}  # (item, caption) -> its score columns
     round_no = 0
     while True:
         pending = [i for i in items if i.item_id not in stopped and needs_attempt(rows[i.item_id], scorer.composite, config)]
@@ -174,7 +175,13 @@ def run_caption_loop(
             for _, attempt, version, prompt in meta
         ]
         good = [(m, b, r) for m, b, r in zip(meta, bases, results) if r.ok]
-        scores = scorer.score([by_id[m[0]] for m, _, _ in good], [r.text for _, _, r in good]) if good else []
+        # A caption this run already scored for the item (a deterministic backend
+        # repeating itself) keeps its score: the scorers are deterministic too.
+        fresh = [g for g in good if (g[0][0], g[2].text) not in scored]
+        if fresh:
+            for (m, _, r), score in zip(fresh, scorer.score([by_id[m[0]] for m, _, _ in fresh], [r.text for _, _, r in fresh])):
+                scored[(m[0], r.text)] = score
+        scores = [scored[(m[0], r.text)] for m, _, r in good]
         for (item_id, *_), base, result in zip(meta, bases, results):
             if not result.ok:
                 rows[item_id].append({**base, "caption": None, "n_chars": None, "error": result.error or "no text returned"})
