@@ -9,7 +9,7 @@ STAMP := $(VENV)/.synesthesia-installed
 # wheel (pip finds it on this machine's disk); a GPU node gets a CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test test-setup faults bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,22 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/synesthesia demo --out demo-output
 
-test: $(STAMP)
+# What the slow tests need (Label Studio's and vLLM's own environments,
+# Debian's chromium), installed before pytest so that no test's timeout
+# includes an install. Idempotent: stamps inside each environment. The
+# script needs only the standard library, so `make test` runs it side by
+# side with the install of .venv.
+test-setup:
+	$(PYTHON) scripts/test_setup.py
+
+test:
+	$(MAKE) -j2 venv test-setup
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
+
+# The fault-injection suite, the kill-at-every-stage matrix included (~15 min on 2 cores).
+faults: $(STAMP)
+	$(BIN)/python -m pytest -m faults
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/audio_stage.py

@@ -17,6 +17,14 @@ Prints, all measured in the same run on the same machine:
     python benchmarks/greedy_pairing.py [--audio 20000 --images 22000 --dim 1024]
                                         [--full] [--structure random|clustered]
                                         [--literal-sample 64] [--check]
+                                        [--device cuda [--skip-cpu]]
+
+``--device cuda`` (any torch device) runs the greedy's similarity passes and
+refills there (``greedy_match(..., device=...)``) and times one similarity
+pass on the device; then, unless ``--skip-cpu``, the numpy greedy on the same
+instance, and prints whether the pairs are identical (they must be: the
+device only screens, the host's exact float64 similarities decide). On a GPU
+node: ``python benchmarks/greedy_pairing.py --full --device cuda --literal-sample 0``.
 
 Goals (issue 5): greedy <= 1.5 x one similarity pass; >= 100 x faster than
 the literal loop at full scale; peak memory <= 4 GiB at full scale.
@@ -131,6 +139,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--literal-sample", type=int, default=64, help="audio rows of this instance timed with the literal loop")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--check", action="store_true", help="also verify against the brute-force greedy on 2,000 x 2,200")
+    ap.add_argument("--device", default=None, help="torch device for the similarity passes (e.g. cuda); default: numpy on the CPU")
+    ap.add_argument("--skip-cpu", action="store_true", help="with --device: do not run the numpy greedy for the equality check")
+    ap.add_argument("--row-block", type=int, default=GreedyConfig().row_block)
+    ap.add_argument("--col-block", type=int, default=GreedyConfig().col_block)
     return ap.parse_args(argv)
 
 
@@ -151,23 +163,14 @@ def main(argv: list[str] | None = None) -> None:
           f"({(A.nbytes + X.nbytes) / 2**30:.2f} GiB float32); RSS {rss_mib():,.0f} MiB; "
           f"full similarity matrix would be {n * m * 4 / 1e9:,.1f} GB")
 
-    base = rss_mib()
-    reset = reset_peak()
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = greedy_match(A, X, GreedyConfig(candidates=args.candidates))
-    t_greedy, c_greedy = time.perf_counter() - t0, time.process_time() - c0
-    peak = peak_mib()
-    s = result.stats
-    sims = result.similarity[result.image >= 0]
-    print(f"\nour greedy: {t_greedy:,.1f} s wall, {c_greedy:,.1f} s CPU (first pass {s['first_pass_s']:,.1f} s wall), "
-          f"{s['paired']:,} pairs, mean similarity {sims.mean():.4f}, min {sims.min():.4f}")
-    print(f"  refills: {s['refills']} batches, {s['refilled_audio']:,} audio rows, "
-          f"{s['refill_pairs'] / (n * m):.3f} x the similarities of one pass; list advances {s['advances']:,}")
-    print(f"  peak memory: {peak:,.0f} MiB peak RSS {'during the greedy' if reset else 'of the process'} (embeddings included); "
-          f"+{peak - base:,.0f} MiB over the {base:,.0f} MiB before the greedy")
+    config = GreedyConfig(candidates=args.candidates, row_block=args.row_block, col_block=args.col_block)
+    if args.device:
+        device_run(A, X, config, args)
+        return
+    result, t_greedy, c_greedy = timed_greedy(A, X, config, None, "our greedy")
 
     t0, c0 = time.perf_counter(), time.process_time()
-    blocked_similarity_pass(A, X)
+    blocked_similarity_pass(A, X, args.row_block, args.col_block)
     t_pass, c_pass = time.perf_counter() - t0, time.process_time() - c0
     print(f"\none blocked similarity pass (float32 matrix products only): {t_pass:,.1f} s wall, {c_pass:,.1f} s CPU "
           f"({2 * n * m * d / t_pass / 1e9:,.0f} GFLOP/s)")
@@ -175,6 +178,67 @@ def main(argv: list[str] | None = None) -> None:
           "on a shared machine the CPU-time ratio is the steadier one)")
 
     k = min(args.literal_sample, n, m)
+    if k > 0:
+        literal(A, X, n, m, d, k, t_greedy, args)
+    check(args)
+
+
+def timed_greedy(A: np.ndarray, X: np.ndarray, config: GreedyConfig, device: str | None, label: str):
+    n, m = len(A), len(X)
+    base = rss_mib()
+    reset = reset_peak()
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = greedy_match(A, X, config, device)
+    t_greedy, c_greedy = time.perf_counter() - t0, time.process_time() - c0
+    peak = peak_mib()
+    s = result.stats
+    sims = result.similarity[result.image >= 0]
+    print(f"\n{label}: {t_greedy:,.1f} s wall, {c_greedy:,.1f} s CPU (first pass {s['first_pass_s']:,.1f} s wall), "
+          f"{s['paired']:,} pairs, mean similarity {sims.mean():.4f}, min {sims.min():.4f}")
+    print(f"  refills: {s['refills']} batches, {s['refilled_audio']:,} audio rows, "
+          f"{s['refill_pairs'] / (n * m):.3f} x the similarities of one pass; list advances {s['advances']:,}")
+    print(f"  peak memory: {peak:,.0f} MiB peak RSS {'during the greedy' if reset else 'of the process'} (embeddings included); "
+          f"+{peak - base:,.0f} MiB over the {base:,.0f} MiB before the greedy")
+    return result, t_greedy, c_greedy
+
+
+def device_run(A: np.ndarray, X: np.ndarray, config: GreedyConfig, args: argparse.Namespace) -> None:
+    """The greedy and one pass on ``args.device``; then the numpy greedy for equality."""
+    import torch
+
+    from synesthesia.stages.device_similarity import DeviceItems
+
+    n, m, d = len(A), len(X), A.shape[1]
+    t0 = time.perf_counter()
+    warm = np.ascontiguousarray(A[:256])
+    greedy_match(warm, np.ascontiguousarray(X[:512]), config, args.device)  # device start-up, kernels
+    print(f"device start-up (a 256 x 512 greedy): {time.perf_counter() - t0:.1f} s")
+    cuda = torch.device(args.device).type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    result, t_greedy, c_greedy = timed_greedy(A, X, config, args.device, f"our greedy on {args.device}")
+    if cuda:
+        print(f"  device memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB peak allocated")
+    items = DeviceItems(X, args.device)
+    items.similarity_pass(warm, args.row_block, args.col_block)
+    t0 = time.perf_counter()
+    items.similarity_pass(A, args.row_block, args.col_block)
+    t_pass = time.perf_counter() - t0
+    print(f"\none similarity pass on {args.device} (float32, TF32 off): {t_pass:,.2f} s wall "
+          f"({2 * n * m * d / t_pass / 1e12:,.1f} TFLOP/s); greedy / pass {t_greedy / t_pass:.1f}")
+    del items
+    if args.skip_cpu:
+        return
+    cpu, t_cpu, _ = timed_greedy(A, X, config, None, "the same greedy on numpy (CPU)")
+    same = all(np.array_equal(getattr(result, f), getattr(cpu, f)) for f in ("image", "rank")) and np.array_equal(
+        result.similarity, cpu.similarity, equal_nan=True)
+    print(f"\npairs on {args.device} vs numpy: {'IDENTICAL' if same else 'DIFFERENT'} "
+          f"(image, rank and similarity of every audio); speed-up {t_cpu / t_greedy:.1f}x")
+    if not same:
+        raise SystemExit(1)
+
+
+def literal(A: np.ndarray, X: np.ndarray, n: int, m: int, d: int, k: int, t_greedy: float, args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     literal_per_audio(A, X, limit=k)
     t_sample = time.perf_counter() - t0
@@ -187,6 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  ratio literal / our greedy: {lit_sampled / t_greedy:,.1f} x (sampled at this scale), "
           f"{lit_small / t_greedy:,.1f} x (small-scale extrapolation)  (goal >= 100 at full scale)")
 
+
+def check(args: argparse.Namespace) -> None:
     if args.check:
         A, X = make_instance(2000, 2200, 64, args.seed + 2, args.structure)
         fast, ref = greedy_match(A, X), greedy_reference(A, X)

@@ -11,7 +11,11 @@ import pytest
 # never the network, so a hub lookup fails at once instead of retrying for ~20 s.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from synesthesia.datasets import io as dio
+from synesthesia.datasets import schema as S
 from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
+from synesthesia.recipes import mpd as MA
+from support.exports import PAIRS
 
 #: Small but complete: 6 styles x 3 paintings, 4 genres x 3 tracks of 30-50 s,
 #: plus the broken files of each kind.
@@ -60,3 +64,30 @@ def mpd_annotation_phases(prefect_api, tiny_corpus, tmp_path_factory) -> dict:
     from support.mpd_phases import run_phases
 
     return run_phases(tiny_corpus, tmp_path_factory.mktemp("mpd-annotation"))
+
+
+@pytest.fixture
+def dataset(tmp_path) -> Path:
+    """A minimal MPD folder (three pairs, two preference tasks) for the import tests."""
+    out = tmp_path / "mpd"
+    pairs = S.from_rows([{"pair_id": p, "painting_id": f"img-{i}", "clip_id": f"clip-{i}", "split": "train"} for i, p in enumerate(PAIRS)], S.MPD_PAIRS)
+    dio.write_table(pairs, out / "pairs.parquet", S.MPD_PAIRS)
+    tasks = S.from_rows(
+        [
+            {"task_id": "pref-1", "kind": "clips_given_painting", "query_id": "img-0", "candidate_a": "clip-1", "candidate_b": "clip-2", "split": "train"},
+            {"task_id": "pref-2", "kind": "paintings_given_clip", "query_id": "clip-0", "candidate_a": "img-1", "candidate_b": "img-2", "split": "train"},
+        ],
+        S.MPD_PREFERENCE_TASKS,
+    )
+    dio.write_table(tasks, out / MA.PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_folders(prefect_api, tmp_path_factory) -> dict:
+    """The three datasets as `synesthesia demo` builds them, at test size
+    (MPD annotated through consensus by simulated raters): what the
+    publishing tests export and browse. See tests/support/publish.py."""
+    from support.publish import build_demo_folders
+
+    return build_demo_folders(tmp_path_factory.mktemp("demo-publish"))

@@ -44,7 +44,7 @@ def test_transparent_pixels_are_composited_not_exposed(tmp_path):
         assert has_transparency(im)
     with Image.open(composite) as im:
         assert not has_transparency(im)
-    black = np.asarray(open_rgb(cutout, "black"))
+    black = np.asarray(open_rgb(cutout, background="black"))
     assert (black[0, 0] == 0).all() and np.array_equal(black[32, 32], ours[32, 32])
     assert background_rgb(DEFAULT_ALPHA_BACKGROUND) == (255, 255, 255) and background_rgb("#808080") == (128, 128, 128)
     with pytest.raises(ValueError, match="not a colour"):

@@ -63,6 +63,10 @@ def test_flow_outputs_on_the_published_layout(built, corpus):
     t = _tables(out)
     images, audio, pairs, quarantine = (dio.read_table(out / f"{n}.parquet") for n in TABLES)
     assert images.schema.names == S.MUSEART_IMAGES.names and audio.schema.names == S.MUSEART_AUDIO.names
+    # files matched to the published index carry Museart's provenance: its id, no licence (the index gives none)
+    assert set(images.column("source").to_pylist()) == set(audio.column("source").to_pylist()) == {"museart"}
+    assert images.column("source_id").to_pylist() == images.column("name").to_pylist()
+    assert "## Licences" in (out / "README.md").read_text() and "| images | museart | (not given) |" in (out / "README.md").read_text()
     assert t["pairs"].schema.names == ["audio_id", "image_id", "category", "split"]
 
     # every broken file / index problem is in the quarantine with its reason, nothing else is
@@ -205,6 +209,7 @@ def test_cli_builds_the_plain_category_folder_layout(prefect_api, tmp_path_facto
     assert pairs.num_rows == audio.num_rows
 
 
+@pytest.mark.faults
 def test_sigkill_mid_clip_stage_then_resume_equals_a_clean_run(built, corpus, tmp_path):
     """A run killed while it writes clip files resumes: finished shards are
     reused, the half-written one is redone, and the result equals a clean

@@ -1,11 +1,9 @@
-"""ImageBind: model layout vs the official checkpoint, preprocessing, tokenizer,
+"""ImageBind: model layout vs the official checkpoint, preprocessing,
 checkpoint loading and the ``imagebind`` embedder (tiny random-weight models;
 the full-size model only on the ``meta`` device)."""
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import io
 import math
 
@@ -18,7 +16,6 @@ from synesthesia.models.imagebind import checkpoint as ckpt
 from synesthesia.models.imagebind import preprocess as pp
 from synesthesia.models.embedders.imagebind import ImageBindEmbedder
 from synesthesia.models.imagebind.model import IMAGEBIND_HUGE, Attention, ImageBind, ImageBindConfig
-from synesthesia.models.imagebind.tokenizer import ClipTokenizer, byte_symbols, find_bpe_file
 from synesthesia.models.embedders import get_embedder
 
 TINY = ImageBindConfig(
@@ -442,56 +439,6 @@ def test_image_resize_bicubic_and_centre_crop():
     out = pp.image_pixels(grey)
     assert out.shape == (3, 224, 224)
     assert np.allclose(out[:, 0, 0], (128 / 255 - np.array(pp.CLIP_MEAN)) / np.array(pp.CLIP_STD), atol=1e-6)
-
-
-# --- tokenizer -----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return ClipTokenizer()
-
-
-def test_vocabulary_is_the_one_imagebind_ships():
-    # sha256 of imagebind/bpe/bpe_simple_vocab_16e6.txt.gz in facebookresearch/ImageBind
-    digest = hashlib.sha256(find_bpe_file().read_bytes()).hexdigest()
-    assert digest == "924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a"
-
-
-def test_tokenizer_rows(tokenizer):
-    # CLIP's well-known example: <|startoftext|> a photo of a cat <|endoftext|>
-    assert tokenizer("a photo of a cat")[0, :8].tolist() == [49406, 320, 1125, 539, 320, 2368, 49407, 0]
-    assert len(tokenizer.encoder) == 49408
-    empty = tokenizer("")[0]
-    assert empty[:2].tolist() == [49406, 49407] and not empty[2:].any()
-    long_text = "a sweeping orchestral piece with soft strings. " * 20
-    row = tokenizer([long_text])[0]
-    ids = tokenizer.encode(long_text)
-    assert len(ids) > 75
-    assert row[0] == 49406 and row[-1] == 49407 and row[1:76].tolist() == ids[:75]  # cut, end token kept
-    assert tokenizer.encode("Rock &amp; Roll") == tokenizer.encode("rock & roll")  # HTML unescaped, lower-cased
-    assert tokenizer.decode(tokenizer.encode("Café, naïve!")) == "café , naïve ! "
-
-
-def test_bpe_merges_agree_with_transformers_clip_tokenizer(tokenizer, tmp_path):
-    # An independent implementation of the same BPE (transformers' port of
-    # OpenAI's tokenizer) over the same vocabulary file.
-    import json
-
-    from transformers import CLIPTokenizer
-
-    with gzip.open(find_bpe_file(), "rt", encoding="utf-8") as fh:
-        merges = fh.read().split("\n")[1 : 48894 + 1]
-    symbols = list(byte_symbols().values())
-    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m.split()) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    (tmp_path / "vocab.json").write_text(json.dumps({v: i for i, v in enumerate(vocab)}))
-    (tmp_path / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    reference = CLIPTokenizer(str(tmp_path / "vocab.json"), str(tmp_path / "merges.txt"))
-    for text in [
-        "a photo of a cat", "Hello,   World!  It's 2024 — café naïve", "supercalifragilisticexpialidocious",
-        "Lo-fi hip hop beat, 85 BPM; mellow Rhodes & vinyl crackle.", "東京 😀 ümlaut",
-    ]:
-        assert reference(text)["input_ids"] == [49406, *tokenizer.encode(text), 49407], text
 
 
 # --- long text -----------------------------------------------------------------------------

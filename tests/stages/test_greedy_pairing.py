@@ -7,6 +7,7 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 
 from synesthesia.stages import similarity as sim
+from support.vectors import assert_same, tie_heavy, unit
 from synesthesia.models.embedders import l2_normalize
 from synesthesia.stages.greedy import GreedyConfig, greedy_match, greedy_on_edges, greedy_reference, literal_per_audio
 from synesthesia.stages.matching import MatchConfig, match_ids
@@ -21,26 +22,6 @@ from synesthesia.stages.optimal_pairing import (
 
 #: Small blocks so even small instances cross block boundaries and need refills.
 SMALL = GreedyConfig(candidates=3, row_block=64, col_block=128, refill_batch=8, refill_min=4)
-
-
-def unit(rng, n, d):
-    return l2_normalize(rng.standard_normal((n, d)))
-
-
-def tie_heavy(rng, n, d=16):
-    """Unit vectors with four entries of ±0.5: every similarity is a multiple
-    of 0.25, exact in any arithmetic, so most comparisons are exact ties."""
-    v = np.zeros((n, d), np.float32)
-    for i in range(n):
-        idx = rng.choice(d, 4, replace=False)
-        v[i, idx] = rng.choice([-0.5, 0.5], 4)
-    return v
-
-
-def assert_same(fast, ref):
-    np.testing.assert_array_equal(fast.image, ref.image)
-    np.testing.assert_array_equal(fast.rank, ref.rank)
-    np.testing.assert_array_equal(fast.similarity, ref.similarity)
 
 
 def assert_one_to_one(m, n_images):

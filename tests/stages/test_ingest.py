@@ -8,17 +8,17 @@ import soundfile as sf
 from PIL import Image
 
 from synesthesia.datasets import schema as S
+from synesthesia.sources import scan_generic
 from synesthesia.stages.ingest import (
     IngestConfig,
     deduplicate,
     ingest_items,
     item_id,
-    scan_source,
 )
 
 
 def _ingest(path, config):
-    source = scan_source(path, config)
+    source = scan_generic(path, config.kind, config.folder_fields)
     good, bad = ingest_items(source.root, source.items, config)
     good, dupes = deduplicate(good, config.kind)
     bad = pa.concat_tables([S.from_rows(source.problems, S.QUARANTINE), bad, dupes])
@@ -101,7 +101,7 @@ def test_csv_input_with_metadata_and_missing_rows(tmp_path):
 def test_csv_without_path_column_is_a_clear_error(tmp_path):
     (tmp_path / "x.csv").write_text("file,style\na.png,x\n")
     with pytest.raises(ValueError, match="'path' column is required"):
-        scan_source(tmp_path / "x.csv", IngestConfig.images())
+        scan_generic(tmp_path / "x.csv", "image")
 
 
 def test_metadata_csv_in_a_folder_overrides_folder_names(tmp_path):

@@ -16,7 +16,8 @@ import pyarrow as pa
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.models.embedders import Embedder, l2_normalize
-from synesthesia.stages.ingest import IngestConfig, ingest_items, scan_source
+from synesthesia.sources import scan_generic
+from synesthesia.stages.ingest import IngestConfig, ingest_items
 
 #: Words a caption uses for each generated style / genre.
 STYLE_WORDS = {
@@ -43,7 +44,7 @@ def make_artsound_folder(folder: Path, corpus: dict, attempts: int = 2, drop_cap
     roots = {}
     tables = {}
     for key, kind, config in (("artworks", "image", IngestConfig.images()), ("music", "audio", IngestConfig.audio())):
-        source = scan_source(corpus["paintings" if kind == "image" else "music"], config)
+        source = scan_generic(corpus["paintings" if kind == "image" else "music"], config.kind, config.folder_fields)
         good, _bad = ingest_items(source.root, source.items, config)
         sha = good.column("sha256").to_pylist()
         keep = [i for i in range(good.num_rows) if sha.index(sha[i]) == i]  # drop byte-identical copies

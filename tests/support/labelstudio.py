@@ -1,79 +1,53 @@
 """Test support: a real Label Studio server in its own virtual environment,
 and Debian's Chromium for the browser test.
 
-* ``ensure_labelstudio``: creates ``REPO/.venv-labelstudio`` with
-  label-studio 1.23.x when it is missing (about a minute, once).
+* ``support.installs.install_labelstudio`` (run by ``make test-setup``,
+  never inside a test): creates ``REPO/.venv-labelstudio`` with label-studio 1.23.x when it
+  is missing (about a minute, once). ``ensure_labelstudio`` (the tests): its
+  ``label-studio`` executable, or a failure that says to run the setup.
 * ``LabelStudioServer``: ``label-studio start`` on 127.0.0.1 with HOME and
   LABEL_STUDIO_BASE_DATA_DIR in a temp folder (it writes there, not into the
   home folder), Sentry disabled, local-file serving on, a random admin
   password and a random 40-character legacy API token. (Never ``label-studio
   --version``: it starts a server on 0.0.0.0.)
-* ``ensure_chromium``: ``/usr/bin/chromium`` or, as root with apt-get,
-  installs Debian's ``chromium``; otherwise fails with the command to run.
+* ``support.installs.install_chromium`` (``make test-setup``): as root with apt-get, installs
+  Debian's ``chromium`` when ``/usr/bin/chromium`` is missing.
+  ``ensure_chromium`` (the tests): the path, or a failure with the command.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-LABEL_STUDIO_SPEC = "label-studio>=1.23,<1.24"
-VENV_NAME = ".venv-labelstudio"
-CHROMIUM = "/usr/bin/chromium"
+from support.installs import CHROMIUM, LABEL_STUDIO_SPEC, VENV_NAME, installed_labelstudio
+
+__all__ = ["CHROMIUM", "LABEL_STUDIO_SPEC", "VENV_NAME", "LabelStudioServer", "ensure_chromium", "ensure_labelstudio"]
+
+
+SETUP_HINT = "run `make test-setup` (or `python scripts/test_setup.py {what}`) first"
 
 
 def ensure_labelstudio(repo_root: Path) -> Path:
-    """The ``label-studio`` executable of REPO/.venv-labelstudio, installing it if needed."""
-    venv = repo_root / VENV_NAME
-    exe = venv / "bin" / "label-studio"
-    marker = venv / ".synesthesia-installed"
-    if exe.exists() and marker.exists():
-        return exe
-    lock_path = Path(tempfile.gettempdir()) / f"synesthesia-labelstudio-{hashlib.sha1(str(venv).encode()).hexdigest()[:12]}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one installer at a time
-        if exe.exists() and marker.exists():
-            return exe
-        commands = [
-            [sys.executable, "-m", "venv", "--clear", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", LABEL_STUDIO_SPEC],
-        ]
-        for cmd in commands:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            if done.returncode != 0:
-                pytest.fail(
-                    f"installing Label Studio failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-3000:]}\n"
-                    f"Install it by hand with: python3 -m venv {venv} && {venv}/bin/pip install '{LABEL_STUDIO_SPEC}'"
-                )
-        marker.write_text(LABEL_STUDIO_SPEC + "\n")
+    """The ``label-studio`` executable of REPO/.venv-labelstudio (installed by the setup step)."""
+    exe = installed_labelstudio(repo_root / VENV_NAME)
+    if exe is None:
+        pytest.fail(f"Label Studio is not installed in {repo_root / VENV_NAME}: {SETUP_HINT.format(what='labelstudio')}")
     return exe
 
 
 def ensure_chromium() -> str:
     if Path(CHROMIUM).exists():
         return CHROMIUM
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-            done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-            if done.returncode != 0:
-                pytest.fail(f"installing Chromium failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-2000:]}")
-        if Path(CHROMIUM).exists():
-            return CHROMIUM
-    pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `sudo apt-get install -y chromium` (the browser test drives Debian's chromium)")
+    pytest.fail(f"Chromium is not installed at {CHROMIUM}: {SETUP_HINT.format(what='chromium')} (as root it runs `apt-get install -y chromium`)")
 
 
 def free_port() -> int:

@@ -1,5 +1,5 @@
 """``synesthesia``: the command line, one thin module per command group
-(``build``, ``annotate``, the model commands, ``demo``). Every command runs
+(``build``, ``annotate``, ``export`` and ``view``, the model commands, ``demo``). Every command runs
 through one error wrapper (:func:`synesthesia.cli.common.command`)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from synesthesia import __version__
-from synesthesia.cli import annotate, build, build_artsound, demo, models  # noqa: F401 (build_artsound registers on build.app)
+from synesthesia.cli import annotate, build, build_artsound, demo, models, publish  # noqa: F401 (build_artsound registers on build.app)
 
 app = typer.Typer(
     help=(
@@ -38,10 +38,11 @@ def main(
 DATASETS, MODELS = "Datasets", "Models"
 app.add_typer(build.app, name="build", rich_help_panel=DATASETS)
 app.add_typer(annotate.app, name="annotate", rich_help_panel=DATASETS)
+app.add_typer(publish.export_app, name="export", rich_help_panel=DATASETS)
 app.add_typer(models.train_app, name="train", rich_help_panel=MODELS)
 app.add_typer(models.eval_app, name="eval", rich_help_panel=MODELS)
 app.add_typer(models.generate_app, name="generate", rich_help_panel=MODELS)
-for panel, group in ((DATASETS, demo.app), (MODELS, models.judge_app)):
+for panel, group in ((DATASETS, demo.app), (DATASETS, publish.view_app), (MODELS, models.judge_app)):
     for info in group.registered_commands:
         info.rich_help_panel = panel
         app.registered_commands.append(info)

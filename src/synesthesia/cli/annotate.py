@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from synesthesia.cli.common import EXECUTION, Runner, RunnerOption, WorkersOption, command, fail, runner_config
+from synesthesia.cli.common import EXECUTION, Runner, RunnerOption, WorkersOption, command, fail, runner_config, writes
 
 app = typer.Typer(
     help=(
@@ -97,6 +97,7 @@ def annotate_config_cmd(kind: ProjectKind = typer.Option(..., help="ratings, cli
 
 @app.command("push")
 @command()
+@writes("dataset", "annotate push")
 def annotate_push_cmd(
     dataset: Path = typer.Option(..., help=DATASET_HELP),
     kind: AnnotationKind = typer.Option(..., help="ratings (one project) or preferences (one project per preference kind)."),
@@ -113,14 +114,14 @@ def annotate_push_cmd(
     from synesthesia.annotation.labelstudio import client as C
     from synesthesia.annotation.labelstudio.configs import label_config
     from synesthesia.annotation.labelstudio.tasks import task_key
-    from synesthesia.recipes.mpd import PROJECTS, annotation_config, labelstudio_tasks, storage_folders
+    from synesthesia.recipes.mpd import PROJECTS, annotation_config, labelstudio_tasks, media_folders
 
     links = _links(dataset, document_root, url_prefix)
     projects = labelstudio_tasks(dataset, kind.value, links)
     ls = C.connect(url)
     base = C.resolve_url(url)
     cfg, _ = annotation_config(dataset)
-    folders = storage_folders(dataset) if links.local_files else []
+    folders = media_folders(dataset) if links.local_files else []
     for project_kind, tasks in projects.items():
         result = C.push(
             ls, base, project_kind, title or f"MPD {project_kind} ({Path(dataset).resolve().name})", label_config(project_kind),
@@ -136,6 +137,7 @@ def annotate_push_cmd(
 
 @app.command("pull")
 @command()
+@writes("dataset", "annotate pull")
 def annotate_pull_cmd(
     dataset: Path = typer.Option(..., help=DATASET_HELP),
     kind: AnnotationKind = typer.Option(..., help="ratings or preferences (both preference projects)."),

@@ -3,7 +3,10 @@
 Every build takes its inputs as ``--paintings`` and ``--music`` (``--music``
 for the published Museart audio too) and writes ``--out``; the old
 spellings (``--artworks``, ``--images``, ``--audio``, ``--dataset``,
-``--split``) still work, hidden, for one release.
+``--split``) still work, hidden, for one release. An input is a selector
+string, passed on unchanged: a folder or CSV, or a corpus reader's
+``KIND:PATH[?option=value&...]`` (``wikiart:``, ``artgraph:``, ``fma:``,
+``mtg-jamendo:``; :mod:`synesthesia.sources`, docs/sources.md).
 """
 
 from __future__ import annotations
@@ -40,13 +43,16 @@ from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
 app = typer.Typer(help="Build a dataset folder from paintings and music (resumable: re-run to continue).", no_args_is_help=True)
 
-PAINTINGS_HELP = "(required) Folder of paintings (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source."
-MUSIC_HELP = "(required) Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source."
+SELECTOR_HELP = "Or a corpus as downloaded: KIND:PATH[?option=value&...], see docs/sources.md."
+PAINTINGS_HELP = f"(required) Folder of paintings (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source,licence. {SELECTOR_HELP} E.g. 'wikiart:/data/wikiart?styles=mpd' (quoted: ? is a shell wildcard), artgraph:/data/artgraph."
+MUSIC_HELP = f"(required) Folder of music tracks (sub-folder = genre) or a CSV with path,genre,source,licence. {SELECTOR_HELP} E.g. fma:/data/fma_large, mtg-jamendo:/data/mtg-jamendo."
 OUT_HELP = "(required) Dataset folder to write (may exist: finished shards are reused)."
 
 
-def inputs(paintings, music, out, *, artworks=None, images=None, audio=None) -> tuple[Path, Path, Path]:
-    """The three paths every build takes, from the current or the old spellings."""
+def inputs(paintings, music, out, *, artworks=None, images=None, audio=None) -> tuple[str, str, Path]:
+    """The two input selectors and the output folder every build takes, from
+    the current or the old spellings. The selectors stay strings (``KIND:PATH?…``
+    is not a path); the flows check and open them (:mod:`synesthesia.sources`)."""
     return (
         aliased(paintings, "--paintings", artworks=artworks, images=images),
         aliased(music, "--music", audio=audio),
@@ -67,8 +73,8 @@ class ClipFormat(str, Enum):
 @app.command("mpd")
 @command()
 def build_mpd_cmd(
-    paintings: Optional[Path] = typer.Option(None, help=PAINTINGS_HELP, rich_help_panel=INPUTS),
-    music: Optional[Path] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
+    paintings: Optional[str] = typer.Option(None, help=PAINTINGS_HELP, rich_help_panel=INPUTS),
+    music: Optional[str] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
     out: Optional[Path] = typer.Option(None, help=OUT_HELP, rich_help_panel=INPUTS),
     pairs: int = typer.Option(MPD_DEFAULT_PAIRS, help="Number of random (painting, clip) pairs, capped at what is possible.", rich_help_panel=DATASET),
     seed: int = typer.Option(0, help="Seed for splits and pairing.", rich_help_panel=DATASET),
@@ -95,9 +101,9 @@ def build_mpd_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
-    artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
-    images: Optional[Path] = hidden_alias("--images", "--paintings"),
-    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    artworks: Optional[str] = hidden_alias("--artworks", "--paintings"),
+    images: Optional[str] = hidden_alias("--images", "--paintings"),
+    audio: Optional[str] = hidden_alias("--audio", "--music"),
 ):
     """MPD: ingest → 15 s clips → 128×469 mels → random pairs with leak-free splits,
     then the annotation phases as far as the data in OUT allows.
@@ -108,7 +114,7 @@ def build_mpd_cmd(
     agreement and preference tasks; with preference_votes.parquet (3) consensus
     preference_pairs.parquet, hf/ and the dataset card README.md. Says what it waits for.
 
-    Example: synesthesia build mpd --paintings wikiart/ --music tracks/ --out mpd/ --pairs 50000
+    Example: synesthesia build mpd --paintings 'wikiart:/data/wikiart?styles=mpd' --music fma:/data/fma_large --out mpd/ --pairs 50000
     """
     from synesthesia.annotation.aggregate import AggregationConfig
     from synesthesia.annotation.preferences import ConsensusConfig
@@ -150,8 +156,8 @@ class ShortAudio(str, Enum):
 @app.command("museart")
 @command()
 def build_museart_cmd(
-    paintings: Optional[Path] = typer.Option(None, help="(required) Folder of images: one sub-folder per category, or any tree of files named <id>.* with --csv-dir.", rich_help_panel=INPUTS),
-    music: Optional[Path] = typer.Option(None, help="(required) Folder of audio files (30 s WAVs in the published Museart): one sub-folder per category, or any tree with --csv-dir.", rich_help_panel=INPUTS),
+    paintings: Optional[str] = typer.Option(None, help="(required) Folder of images: one sub-folder per category, or any tree of files named <id>.* with --csv-dir. Or a corpus KIND:PATH (no --csv-dir): its style is the category, see docs/sources.md.", rich_help_panel=INPUTS),
+    music: Optional[str] = typer.Option(None, help="(required) Folder of audio files (30 s WAVs in the published Museart): one sub-folder per category, or any tree with --csv-dir. Or a corpus KIND:PATH (no --csv-dir): its genre is the category.", rich_help_panel=INPUTS),
     out: Optional[Path] = typer.Option(None, help=OUT_HELP, rich_help_panel=INPUTS),
     csv_dir: Optional[Path] = typer.Option(None, help="Folder with the published images.csv and audio.csv (id,class,set); files are matched by name. Without it, sub-folders are the categories.", rich_help_panel=INPUTS),
     split_mode: MuseartSplit = typer.Option(
@@ -168,8 +174,8 @@ def build_museart_cmd(
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
-    images: Optional[Path] = hidden_alias("--images", "--paintings"),
-    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    images: Optional[str] = hidden_alias("--images", "--paintings"),
+    audio: Optional[str] = hidden_alias("--audio", "--music"),
     split: Optional[MuseartSplit] = hidden_alias("--split", "--split-mode"),
 ):
     """Museart: ingest → 30 s 16 kHz mono clips → splits → one image of the same category and split per audio item.

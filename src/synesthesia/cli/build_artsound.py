@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from synesthesia.cli.build import MUSIC_HELP, app, inputs
+from synesthesia.cli.build import MUSIC_HELP, SELECTOR_HELP, app, inputs
 from synesthesia.cli.common import (
     ALPHA_BACKGROUND,
     CAPTIONS,
@@ -59,6 +59,7 @@ METHOD_HELP = "greedy (paper: most similar pair first, each image once) or optim
 APPROACH_HELP = "Approach whose pairs become the dataset (paper: image-audio)."
 APPROACHES_HELP = "Comma-separated approaches computed for Table 5 (default: all four; those the embedder cannot serve are skipped)."
 MIN_SIMILARITY_HELP = "Leave audio unpaired when its best available image is less similar (default: off, as in the paper)."
+PAIRING_DEVICE_HELP = "Torch device for the pairing's similarity passes, e.g. cuda (default: numpy on the CPU; the pairs are the same)."
 
 
 def artsound_pairing_config(embedder, pairing, approach, approaches: Optional[str] = None, embedder_option: Optional[list[str]] = None, **kwargs):
@@ -75,8 +76,11 @@ def artsound_pairing_config(embedder, pairing, approach, approaches: Optional[st
 @app.command("artsound")
 @command()
 def build_artsound_cmd(
-    paintings: Optional[Path] = typer.Option(None, help="(required) Folder of artworks (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source.", rich_help_panel=INPUTS),
-    music: Optional[Path] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
+    paintings: Optional[str] = typer.Option(
+        None, help=f"(required) Folder of artworks (sub-folders = style/genre) or a CSV with path,style,genre,artist,title,source,licence. {SELECTOR_HELP} E.g. artgraph:/data/artgraph.",
+        rich_help_panel=INPUTS,
+    ),
+    music: Optional[str] = typer.Option(None, help=MUSIC_HELP, rich_help_panel=INPUTS),
     out: Optional[Path] = typer.Option(None, help="(required) Dataset folder to write (may exist: finished shards and captions are reused).", rich_help_panel=INPUTS),
     captioner: Captioner = typer.Option(Captioner.vllm, help="Backend for image captions and caption fusion: vllm (offline engine), openai (any OpenAI-compatible server), transformers (local), features (offline, measured properties; demo).", rich_help_panel=CAPTIONS),
     image_model: Optional[str] = typer.Option(None, help="Image captioning model (default llava-hf/llava-v1.6-mistral-7b-hf).", rich_help_panel=CAPTIONS),
@@ -119,12 +123,13 @@ def build_artsound_cmd(
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth, device=cuda.", rich_help_panel=PAIRING),
     min_similarity: Optional[float] = typer.Option(None, help=MIN_SIMILARITY_HELP, rich_help_panel=PAIRING),
     alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
+    pairing_device: Optional[str] = typer.Option(None, help=PAIRING_DEVICE_HELP, rich_help_panel=PAIRING),
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
     dask_address: DaskAddressOption = None,
-    artworks: Optional[Path] = hidden_alias("--artworks", "--paintings"),
-    audio: Optional[Path] = hidden_alias("--audio", "--music"),
+    artworks: Optional[str] = hidden_alias("--artworks", "--paintings"),
+    audio: Optional[str] = hidden_alias("--audio", "--music"),
 ):
     """ArtSound: artworks -> captions (ICS loop); tracks -> 10 s segment captions -> fused caption (ACS loop);
     then the pairing phase (embeddings -> Table 5's approaches -> greedy pairs -> splits).
@@ -135,7 +140,7 @@ def build_artsound_cmd(
     figures/, README.md (dataset card), dataset.json and report.md into OUT. Each worker loads its own
     models: use one worker per GPU.
 
-    Example: synesthesia build artsound --paintings artgraph/ --music fma/ --out artsound/ --captioner vllm
+    Example: synesthesia build artsound --paintings artgraph:/data/artgraph --music fma:/data/fma_large --out artsound/ --captioner vllm
     """
     from synesthesia.flows.artsound import build_artsound
     from synesthesia.recipes import artsound
@@ -168,7 +173,7 @@ def build_artsound_cmd(
         alpha_background=alpha_background,
     )
     pairing_config = (
-        artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed)
+        artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed, pairing_device=pairing_device)
         if pairing_phase
         else None
     )
@@ -199,6 +204,7 @@ def build_artsound_pairs_cmd(
     knn_k: int = typer.Option(DEFAULT_KNN, help="Candidate images per audio for optimal-knn.", rich_help_panel=PAIRING),
     candidates: int = typer.Option(DEFAULT_CANDIDATES, help="Candidate images per audio kept by the greedy's first pass (speed only; the result is exact for any value).", rich_help_panel=PAIRING),
     min_similarity: Optional[float] = typer.Option(None, help=MIN_SIMILARITY_HELP, rich_help_panel=PAIRING),
+    pairing_device: Optional[str] = typer.Option(None, help=PAIRING_DEVICE_HELP, rich_help_panel=PAIRING),
     val_size: int = typer.Option(VAL_SIZE, help="Validation pairs sampled from the test split.", rich_help_panel=PAIRING),
     seed: int = typer.Option(0, help="Seed of the splits.", rich_help_panel=PAIRING),
     figure_max_styles: Optional[int] = typer.Option(None, min=1, help="Figure 5: draw only this many of the most frequent styles and merge the rest into 'other' (default: every style).", rich_help_panel=PAIRING),
@@ -224,7 +230,7 @@ def build_artsound_pairs_cmd(
     started = time.perf_counter()
     config = artsound_pairing_config(
         embedder, pairing, approach, approaches, embedder_option,
-        compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity,
+        compare_methods=compare, knn_k=knn_k, candidates=candidates, min_similarity=min_similarity, pairing_device=pairing_device,
         val_size=val_size, seed=seed, embed_batch_size=batch_size, shard_size=shard_size or ArtSoundPairingConfig.shard_size,
         figure_max_styles=figure_max_styles,
     )

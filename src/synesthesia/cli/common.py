@@ -74,6 +74,27 @@ def command(*modules: str) -> Callable:
     return wrap
 
 
+def writes(folder_param: str, what: str) -> Callable:
+    """Hold the writer lock of the dataset folder named by the command's
+    ``folder_param`` option while the command runs (one writer per folder,
+    :mod:`synesthesia.datasets.locks`); a busy folder is one ``error:`` line."""
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from synesthesia.datasets.locks import writer_lock
+
+            folder = kwargs[folder_param]
+            if not os.path.isdir(folder):
+                fail(f"{folder}: no such dataset folder")
+            with writer_lock(folder, what):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
 def aliased(value: Any, option: str, **aliases: Any) -> Any:
     """The value of ``option`` or of one of its hidden old spellings (for one
     release); exactly one must be given."""

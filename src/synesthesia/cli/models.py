@@ -18,6 +18,7 @@ from synesthesia.cli.common import command, options
 from synesthesia.models.art2mus import config as A2M
 from synesthesia.models.musipainter.evaluate import PAPER_GENERATED as MP_PAPER_GENERATED
 from synesthesia.models.musipainter.evaluate import PAPER_GIILS_IMAGES as MP_PAPER_GIILS_IMAGES
+from synesthesia.models.tracking import TRACKER_HELP
 
 train_app = typer.Typer(help="Train a model on a built dataset folder (re-run into the same --out to resume).", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluate trained models on a split of a dataset folder.", no_args_is_help=True)
@@ -29,12 +30,13 @@ judge_app = typer.Typer()
 @train_app.command("mpjudge")
 @command("torch")
 def train_mpjudge_cmd(
-    data: Path = typer.Option(..., help="An annotated MPD folder (pairs.parquet + scores.parquet [+ preference_pairs.parquet], mels/)."),
+    data: Path = typer.Option(..., help="An annotated MPD folder (pairs.parquet + scores.parquet [+ preference_pairs.parquet], mels/), or its `export webdataset` shards."),
     out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt, model.pt. If it holds checkpoints, training continues from the latest."),
     config: Optional[str] = typer.Option(None, help="YAML/JSON file with 'model' and/or 'train' sections, or a preset name (paper, tiny). Default: paper."),
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
     max_steps: Optional[int] = typer.Option(None, help="Stop (with a checkpoint) after this many optimizer steps in all."),
     device: Optional[str] = typer.Option(None, help="Override train.device (auto, cpu, cuda, cuda:1)."),
+    tracker: Optional[str] = typer.Option(None, help=TRACKER_HELP + " Default: train.tracker (tensorboard)."),
 ):
     """MPJudge: MSE on scored pairs + DPO (Eq. 6) on consensus preference pairs.
 
@@ -46,7 +48,7 @@ def train_mpjudge_cmd(
     from synesthesia.models.mpjudge.config import load_config
     from synesthesia.models.mpjudge.train import train
 
-    run_config = load_config(config).replace(epochs=epochs, max_steps=max_steps, device=device)
+    run_config = load_config(config).replace(epochs=epochs, max_steps=max_steps, device=device, tracker=tracker)
     summary = train(data, out, run_config)
     if int(os.environ.get("RANK", "0")) == 0:
         last = summary["history"][-1] if summary["history"] else {}
@@ -107,7 +109,7 @@ BEATS_HELP = "BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt (default: the conf
 @train_app.command("musipainter")
 @command("torch", "transformers", "diffusers")
 def train_musipainter_cmd(
-    data: Path = typer.Option(..., help="A Museart folder built by `synesthesia build museart` (pairs/<split>/, clips/, dataset.json)."),
+    data: Path = typer.Option(..., help="A Museart folder built by `synesthesia build museart` (pairs/<split>/, clips/, dataset.json), or its `export webdataset` shards."),
     out: Path = typer.Option(..., help="Run folder: config.yaml, checkpoints/, metrics.csv/.jsonl, best.pt (lowest validation loss), model.pt. Re-run to resume."),
     config: str = typer.Option("model1", help="model1 (projection only, 25 epochs, lr 8e-5), model2 (+ BEATs and UNet, 50 epochs, lr 1e-5), tiny, or a YAML/JSON file."),
     sd_model: Optional[str] = typer.Option(None, help=SD_MODEL_HELP),
@@ -115,6 +117,7 @@ def train_musipainter_cmd(
     epochs: Optional[int] = typer.Option(None, help="Override train.epochs."),
     max_steps: Optional[int] = typer.Option(None, help="Stop after this many optimizer steps (smoke runs)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda, cuda:1 ..."),
+    tracker: Optional[str] = typer.Option(None, help=TRACKER_HELP + " Default: train.tracker (tensorboard)."),
 ):
     """Musipainter: train the audio token (Eq. 3 loss) on a Museart folder; validation loss per epoch picks best.pt.
 
@@ -124,7 +127,7 @@ def train_musipainter_cmd(
     from synesthesia.models.musipainter.train import train_musipainter
 
     model = {"sd_model": sd_model, "beats_checkpoint": str(beats_checkpoint) if beats_checkpoint else None}
-    run = load_config(config).replace(model, epochs=epochs, max_steps=max_steps, device=device)
+    run = load_config(config).replace(model, epochs=epochs, max_steps=max_steps, device=device, tracker=tracker)
     summary = train_musipainter(data, out, run)
     best = summary["best"] or {}
     typer.echo(f"Musipainter trained {summary['epochs']} epoch(s), {summary['steps']} steps: {out} (best epoch {best.get('epoch')}, loss {best.get('score', float('nan')):.4f})")
@@ -205,7 +208,7 @@ def _eval_config(steps, seconds, guidance_scale, batch_size, seed, fad, vggish_w
 @train_app.command("art2mus")
 @command("torch", "transformers", "diffusers")
 def train_art2mus_cmd(
-    data: Path = typer.Option(..., help="ArtSound folder (dataset.json, pairs/artworks/tracks.parquet, embeddings/)."),
+    data: Path = typer.Option(..., help="ArtSound folder (dataset.json, pairs/artworks/tracks.parquet, embeddings/), or its `export webdataset` shards."),
     out: Path = typer.Option(..., help="Run folder: checkpoints/, final/, train_log.parquet, validation/ (re-run to resume)."),
     encoder: str = typer.Option("imagebind", help="Image embedder name: 'imagebind' (1024-d) or 'clip' (512-d), or any registered one."),
     embedding_dim: Optional[int] = typer.Option(None, help="The encoder's embedding size (default: 1024 ImageBind, 512 CLIP)."),
@@ -236,6 +239,7 @@ def train_art2mus_cmd(
     vggish_weights: Optional[Path] = typer.Option(None, help="VGGish state dict (vggish-10086976.pth)."),
     fad_embedder: str = typer.Option("imagebind", help="Audio embedder for FAD when VGGish is not used."),
     ibsc_embedder: str = typer.Option("imagebind", help="Embedder for the ImageBind score ('none' to skip)."),
+    tracker: str = typer.Option(A2M.TrainConfig.tracker, help=TRACKER_HELP),
 ):
     """Art2Mus: train the image aligner on a frozen AudioLDM 2 from an ArtSound folder.
 
@@ -253,7 +257,7 @@ def train_art2mus_cmd(
         learning_rate=lr, warmup_steps=warmup, total_steps=steps, batch_size=batch_size, micro_batch_size=micro_batch_size,
         lr_schedule=lr_schedule, min_snr_gamma=min_snr_gamma, train_guidance_scale=train_guidance_scale,
         mixed_precision=mixed_precision, seed=seed, checkpoint_every=checkpoint_every, validate_every=validate_every,
-        val_artworks=val_artworks, val_seconds=val_seconds, val_steps=val_steps, num_workers=num_workers,
+        val_artworks=val_artworks, val_seconds=val_seconds, val_steps=val_steps, num_workers=num_workers, tracker=tracker,
     )
     eval_config = _eval_config(val_steps, val_seconds, None, 8, seed, fad, vggish_weights, fad_embedder, ibsc_embedder)
     started = time.perf_counter()

@@ -10,13 +10,15 @@ writer of those per-split shards.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from synesthesia.datasets import io as dio
+from synesthesia.datasets.markdown import md_table
 
 #: The split of rows whose split is null.
 UNSPLIT = "unsplit"
@@ -98,6 +100,58 @@ def write_split_parts(
             if d.is_dir() and not any(d.iterdir()):
                 d.rmdir()
     return written
+
+#: What a card says for an item whose reader gave no source or licence.
+NOT_GIVEN = "(not given)"
+
+
+def item_licences(table: pa.Table, prefix: str = "", id_column: str | None = None) -> list[tuple[str | None, str | None]]:
+    """``(source, licence)`` per item of a table with provenance columns
+    (``source``/``licence``, or ``<prefix>source``/``<prefix>licence``);
+    with ``id_column``, once per distinct id (a pairs table names an item
+    in several rows)."""
+    names = [f"{prefix}source", f"{prefix}licence"]
+    if table.num_rows == 0 or any(n not in table.column_names for n in names):
+        return []
+    rows = zip(*(table.column(n).to_pylist() for n in names))
+    if id_column is None:
+        return list(rows)
+    return list(dict(zip(table.column(id_column).to_pylist(), rows)).values())
+
+
+def licence_section(groups: Mapping[str, Iterable[tuple[str | None, str | None]]]) -> str:
+    """``## Licences``: per group of items (``paintings``, ``tracks``...) how
+    many come from each source under each licence, then what that means:
+    one licence, several (the dataset *mixes* licences: each item keeps its
+    own in its ``licence`` column), or none given."""
+    rows, licences, unknown = [], set(), 0
+    for group, pairs in groups.items():
+        counts = Counter((source or NOT_GIVEN, licence or NOT_GIVEN) for source, licence in pairs)
+        for (source, licence), n in sorted(counts.items()):
+            rows.append((group, source, licence, n))
+            if licence == NOT_GIVEN:
+                unknown += n
+            else:
+                licences.add(licence)
+    if not rows:
+        return "## Licences\n\nNo items."
+    if len(licences) > 1:
+        note = (
+            f"**This dataset mixes {len(licences)} licences.** Each item keeps its own in the `licence` column "
+            "(with `source` and `source_id`); whoever uses or republishes the dataset must meet the terms of every "
+            "licence among the items they use."
+        )
+    elif licences:
+        note = f"Every item whose source gives a licence is under: {next(iter(licences))}."
+    else:
+        note = "No item's source gives a licence."
+    if unknown:
+        note += (
+            f" {unknown} item(s) have no licence from their source (`licence` is empty): check their terms before "
+            "republishing them."
+        )
+    return "## Licences\n\n" + md_table(["items", "source", "licence", "count"], rows) + "\n\n" + note
+
 
 #: Hugging Face's ``size_categories`` buckets.
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))

@@ -2,7 +2,7 @@
 relative to its root, with metadata) and the rows it could not use.
 
 Readers of public corpora (``synesthesia.sources``) and the generic
-folder/CSV scan (``synesthesia.stages.ingest.scan_source``) both produce a
+folder/CSV scan (``synesthesia.sources.generic.scan_generic``) both produce a
 :class:`Source`; ingest validates its files and keeps the problems as
 quarantine rows (:data:`synesthesia.datasets.schema.QUARANTINE`).
 """

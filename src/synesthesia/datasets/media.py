@@ -11,10 +11,11 @@ axis 0 is mel frequency (low → high), axis 1 is time. The paper writes
 normalisation, so loudness differences between clips survive), which also
 keeps them inside float16's range for storage.
 
-Decoding: :func:`decode_audio` reads a whole file once, at its own rate and
-channels; :func:`load_audio` (mono, 16 kHz) is built on it, and the audio
-stages call :func:`decode_audio` once per track for everything they make from
-it (mels, listening copies, the track's peak).
+Decoding: :func:`decode_track_audio` reads a file once, block by block, and
+gives what the audio stages make from it (the mono signal at the model's
+rate, the native samples of requested spans, the track's peak);
+:func:`load_audio` is its mono signal. The audio stages decode each track
+once for everything they make from it (mels, listening copies, the peak).
 
 Images: one policy for transparency (:func:`to_rgb`): a painting with
 transparent pixels is composited onto a named background colour
@@ -30,7 +31,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -101,35 +102,84 @@ def resampled_length(n_frames: int, sample_rate: int, target_sr: int = TARGET_SA
     return n_frames * target_sr // sample_rate
 
 
-def decode_audio(source: str | Path | bytes) -> tuple[np.ndarray, int]:
-    """Decode a whole file: float32 ``[frames, channels]`` at the file's own
-    rate, and that rate. Values are not clipped: a lossy stream (Vorbis, MP3)
-    can decode above full scale, and what is made from it must say so
-    (listening copies record a gain, see ``stages.audio``)."""
+#: Frames decoded at a time: a worker holds ~2 MiB of decoded audio whatever
+#: the track's length (a 300 s 48 kHz stereo track is 110 MB as float32).
+#: Blocks of 65,536 frames cost ~10 % more CPU on MP3 than one read.
+DECODE_BLOCK = 1 << 18
+
+
+@dataclass
+class DecodedAudio:
+    """One decoded file: its rate, channels and length, the largest absolute
+    sample (lossy streams decode above full scale), the mono signal at the
+    requested rate, and the native samples of the requested spans."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    peak: float
+    finite: bool
+    mono: np.ndarray
+    spans: list[np.ndarray]  # float32 [frames, channels], one per requested span (shorter at the end)
+
+
+def decode_track_audio(
+    source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE, spans: Sequence[tuple[float, float]] = ()
+) -> DecodedAudio:
+    """Decode a file once: average channels to mono, resample (soxr, high
+    quality) to ``target_sr``, keep the native samples (the file's own rate
+    and channels, not clipped) of each ``(start_s, seconds)`` span, and track
+    the peak and whether every sample is finite.
+
+    The decoder is libsndfile (``soundfile``: mpg123 for MP3, libvorbis,
+    libFLAC, its own WAV/AIFF readers), the fastest of those measured on MP3,
+    Ogg Vorbis and FLAC at 44.1 kHz stereo and exact (gapless: encoder delay
+    and padding removed; ``benchmarks/audio_decode.py``, docs/performance.md).
+    The track is decoded, mixed down and resampled block by block
+    (:data:`DECODE_BLOCK` frames; soxr's stream gives the same samples as one
+    call on the whole track, bit for bit), so memory grows with the spans
+    kept, not with the track's length."""
     import soundfile as sf
 
-    def handle():
-        return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    with sf.SoundFile(handle) as f:
+        sr, channels = f.samplerate, f.channels
+        # libsndfile's int→float conversion is slow (measured ~8x slower than
+        # reading 16-bit PCM as int16 and scaling here).
+        pcm16 = f.subtype == "PCM_16"
+        scale = np.float32(1 / 32768 if pcm16 else 1.0)
+        weights = np.full(channels, scale / channels, np.float32)
+        stream = None
+        if sr != target_sr:
+            import soxr
 
-    # libsndfile's int→float conversion is slow (measured ~8x slower than
-    # reading 16-bit PCM as int16 and scaling here).
-    pcm16 = sf.info(handle()).subtype == "PCM_16"
-    samples, sr = sf.read(handle(), dtype="int16" if pcm16 else "float32", always_2d=True)
-    if pcm16:
-        samples = np.multiply(samples, np.float32(1 / 32768), dtype=np.float32)
-    return samples, int(sr)
-
-
-def to_mono(samples: np.ndarray) -> np.ndarray:
-    """Average the channels of ``[frames, channels]`` (a matvec; ``.mean`` is slow here)."""
-    weights = np.full(samples.shape[1], 1.0 / samples.shape[1], np.float32)
-    return samples @ weights
+            stream = soxr.ResampleStream(sr, target_sr, 1, dtype="float32", quality="HQ")
+        wanted = [(int(round(a * sr)), int(round(a * sr)) + int(round(d * sr))) for a, d in spans]
+        kept: list[list[np.ndarray]] = [[] for _ in wanted]
+        out, pos, peak, finite = [], 0, 0.0, True
+        for block in f.blocks(DECODE_BLOCK, dtype="int16" if pcm16 else "float32", always_2d=True):
+            n = block.shape[0]
+            if n:
+                peak = max(peak, float(max(block.max(), -block.min())) * float(scale))
+                finite = finite and (pcm16 or bool(np.isfinite(block).all()))
+            for k, (a, b) in enumerate(wanted):
+                if a < pos + n and b > pos:
+                    piece = block[max(a - pos, 0) : min(b - pos, n)]
+                    kept[k].append(piece.astype(np.float32) * scale if pcm16 else piece.copy())
+            mono = block.astype(np.float32, copy=False) @ weights  # channel average (a matvec; .mean is slow here)
+            out.append(mono if stream is None else stream.resample_chunk(mono))
+            pos += n
+        if stream is not None:
+            out.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
+    mono = np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
+    pieces = [np.concatenate(p) if p else np.zeros((0, channels), np.float32) for p in kept]
+    return DecodedAudio(sr, channels, pos, peak, finite, mono, pieces)
 
 
 def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
-    """Decode, average channels to mono, resample (soxr, high quality) to ``target_sr``."""
-    samples, sr = decode_audio(source)
-    return resample(to_mono(samples), sr, target_sr)
+    """Decode, average channels to mono, resample (soxr, high quality) to
+    ``target_sr``: the mono signal of :func:`decode_track_audio`."""
+    return decode_track_audio(source, target_sr).mono
 
 
 def resample(y: np.ndarray, sr: int, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
@@ -212,6 +262,10 @@ def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.nda
 
 # --- images ----------------------------------------------------------------------------
 
+#: Reduced-size JPEG decoding keeps at least this many times the pixels the
+#: consumer resizes to (on each side), as Pillow's own ``thumbnail`` does
+#: (``reducing_gap=2``): the final resize still sees 2x oversampled input.
+DRAFT_GAP = 2.0
 #: The colour transparent pixels are composited onto (``--alpha-background``;
 #: any CSS colour name or ``#rrggbb``). White: a painting with transparency is
 #: most often an object cut out of its background, and white is the page a
@@ -268,19 +322,34 @@ def to_rgb(im, background: str = DEFAULT_ALPHA_BACKGROUND):
     return im.convert("RGB")
 
 
-def open_rgb(source: str | os.PathLike | bytes, background: str = DEFAULT_ALPHA_BACKGROUND):
-    """Decode an image file (or its bytes) into an 8-bit RGB PIL image under the
-    transparency policy of :func:`to_rgb`."""
+def open_rgb(
+    source: str | os.PathLike | bytes, min_side: int | None = None, gap: float = DRAFT_GAP, *, background: str = DEFAULT_ALPHA_BACKGROUND
+):
+    """An image file (or its bytes) as a loaded 8-bit RGB PIL image, under the
+    transparency policy of :func:`to_rgb` (``background``).
+
+    ``min_side``: the consumer will resize the image so that its sides are at
+    most about this many pixels (an embedder's or scorer's 224 px input, a
+    thumbnail). A JPEG is then decoded at the smallest of 1/1, 1/2, 1/4, 1/8
+    scale that keeps both sides at least ``gap`` × ``min_side``
+    (libjpeg's DCT-domain reduction through Pillow's ``draft``) instead of at
+    full size first — several times faster on multi-megapixel paintings
+    (``benchmarks/artsound_scale.py`` measures both). Other formats are
+    decoded in full."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as img:
-        img.load()
-        return to_rgb(img, background)
+    with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as im:
+        if min_side:
+            target = int(round(min_side * gap))
+            im.draft("RGB", (target, target))
+        im.load()
+        return to_rgb(im, background)
 
 
 def load_rgb(path: str | os.PathLike, size: int, background: str = DEFAULT_ALPHA_BACKGROUND) -> np.ndarray:
-    """A painting as uint8 ``[size, size, 3]``: :func:`open_rgb`, resized
+    """A painting as uint8 ``[size, size, 3]``: :func:`open_rgb` (a JPEG at
+    reduced size, transparency composited onto ``background``), resized
     (bicubic) to a square."""
     from PIL import Image
 
-    return np.asarray(open_rgb(path, background).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+    return np.asarray(open_rgb(path, size, background=background).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

@@ -23,10 +23,18 @@ from typing import Iterable, Mapping
 
 import pyarrow as pa
 
-#: 2: ``has_alpha`` on image tables; ``source_peak`` and ``gain`` on clip files.
-SCHEMA_VERSION = "2"
+#: 2: provenance (licence, source_id) and subgenres on the item tables.
+#: 3: ``has_alpha`` on image tables; ``source_peak`` and ``gain`` on clip files.
+SCHEMA_VERSION = "3"
 
 # --- ingest ----------------------------------------------------------------
+
+#: Where an item comes from, set by its reader (``synesthesia.sources``):
+#: ``source`` the corpus (``wikiart``, ``artgraph``, ``fma``, ``mtg-jamendo``,
+#: ``museart``; or a CSV's ``source`` column), ``licence`` the terms the
+#: corpus gives for it, ``source_id`` the corpus's own id of the item.
+PROVENANCE = (("source", pa.string()), ("licence", pa.string()), ("source_id", pa.string()))
+PROVENANCE_COLUMNS = tuple(name for name, _ in PROVENANCE)
 
 #: Validated images, as produced by ``stages.ingest`` for any dataset.
 IMAGES = pa.schema(
@@ -45,7 +53,7 @@ IMAGES = pa.schema(
         ("genre", pa.string()),
         ("artist", pa.string()),
         ("title", pa.string()),
-        ("source", pa.string()),
+        *PROVENANCE,
         ("category", pa.string()),
     ]
 )
@@ -63,9 +71,10 @@ AUDIO = pa.schema(
         ("n_frames", pa.int64()),  # as the header declares (the audio stage checks the full decode)
         ("format", pa.string()),
         ("genre", pa.string()),
+        ("subgenres", pa.list_(pa.string())),  # FMA's track.genres, MTG-Jamendo's genre tags
         ("artist", pa.string()),
         ("title", pa.string()),
-        ("source", pa.string()),
+        *PROVENANCE,
         ("category", pa.string()),
     ]
 )
@@ -421,6 +430,7 @@ MUSEART_IMAGES = pa.schema(
         ("format", pa.string()),
         ("has_alpha", pa.bool_()),
         ("category", pa.string()),
+        *PROVENANCE,
         ("published_split", pa.string()),
         _SPLIT,
     ]
@@ -446,6 +456,7 @@ MUSEART_AUDIO = pa.schema(
         ("source_channels", pa.int32()),
         ("sha256", pa.string()),  # of the source file
         ("category", pa.string()),
+        *PROVENANCE,  # of the source file
         ("published_split", pa.string()),
         _SPLIT,
     ]
@@ -631,6 +642,15 @@ _ARTSOUND_PAIRS_BASE = [
     ("artist", pa.string()),
     ("title", pa.string()),
     ("music_genre", pa.string()),
+    ("music_subgenres", pa.list_(pa.string())),
+    ("music_artist", pa.string()),
+    ("music_title", pa.string()),
+    ("artwork_source", pa.string()),
+    ("artwork_licence", pa.string()),
+    ("artwork_source_id", pa.string()),
+    ("music_source", pa.string()),
+    ("music_licence", pa.string()),
+    ("music_source_id", pa.string()),
     ("image_caption", pa.string()),
     ("audio_caption", pa.string()),
 ]

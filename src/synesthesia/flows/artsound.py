@@ -18,8 +18,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import artsound
+from synesthesia.sources import absolute
 
 
 @flow(name="build-artsound", validate_parameters=False)
@@ -37,7 +38,7 @@ def build_artsound_flow(
     captioning and scoring models) are shut down when it ends, before the
     pairing phase starts its own. ``pairing=None`` stops after the captions."""
     summary = caption_artsound_flow.with_options(task_runner=phase_runner.task_runner())(artworks, music, out, config, shard_size)
-    if pairing is not None:
+    if pairing is not None and "error" not in summary:
         started = time.perf_counter()
         summary["pairing"] = pair_artsound_flow.with_options(task_runner=phase_runner.task_runner())(out, pairing)
         summary["pairing"]["seconds"] = round(time.perf_counter() - started, 1)
@@ -52,6 +53,9 @@ def caption_artsound_flow(artworks: str, music: str, out: str, config: artsound.
     out_dir = Path(out)
     ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run_shards)
     logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
+    if ingested.problem:
+        logger.error(ingested.problem)
+        return {"error": ingested.problem}
     segments = artsound.segment_captions(out_dir, ingested, config, shard_size, run=run_shards)
     logger.info("segments: %d captions for %d tracks", segments.num_rows, ingested.tracks.num_rows)
     audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run_shards)
@@ -94,10 +98,11 @@ def build_artsound(
     """``synesthesia build artsound`` from Python: checks what the build needs
     first (:func:`~synesthesia.recipes.artsound.preflight`), then runs the flow."""
     artsound.preflight(config, pairing, inputs=(artworks, music, out))
-    # absolute paths: workers of a remote Dask cluster run in another directory
-    paths = (str(Path(p).resolve()) for p in (artworks, music, out))
+    # absolute paths: workers of a remote Dask cluster run in another directory;
+    # the inputs are selectors (a folder/CSV, or KIND:PATH: synesthesia.sources)
+    paths = absolute(artworks, "image"), absolute(music, "audio"), str(Path(out).resolve())
     # The parent flow only starts the two phases; each phase gets its own workers.
-    return run_flow(build_artsound_flow, RunnerConfig("threads", 1), *paths, config, shard_size, pairing, runner)
+    return stop_if_unusable(run_flow(build_artsound_flow, RunnerConfig("threads", 1), *paths, config, shard_size, pairing, runner, folder=out))
 
 
 def pair_artsound(
@@ -106,4 +111,4 @@ def pair_artsound(
     """``synesthesia build artsound-pairs`` from Python: a missing input
     raises ``PairingPreflightError`` before any work, Prefect included."""
     artsound.preflight_pairing(config, dataset)
-    return run_flow(pair_artsound_flow, runner, str(Path(dataset).resolve()), config)
+    return run_flow(pair_artsound_flow, runner, str(Path(dataset).resolve()), config, folder=dataset)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards
+from synesthesia.flows.runner import RunnerConfig, run_flow, run_shards, stop_if_unusable
 from synesthesia.recipes import mpd
+from synesthesia.sources import absolute
 
 
 @flow(name="build-mpd", validate_parameters=False)
@@ -23,7 +24,13 @@ def build_mpd_flow(paintings: str, music: str, out: str, config: mpd.MPDConfig, 
     out_dir = Path(out)
     items = mpd.ingest(paintings, music, out_dir, config, shard_size, run=run_shards)
     logger.info("ingest: %d paintings, %d tracks valid; %d rejected", items.paintings.num_rows, items.tracks.num_rows, items.rejected)
+    if items.problem:
+        logger.error(items.problem)
+        return {"error": items.problem}
     items, pairs, result = mpd.audio(out_dir, items, config, shard_size, run=run_shards)
+    if items.problem:  # every track failed its full decode
+        logger.error(items.problem)
+        return {"error": items.problem}
     logger.info("pairs: %d drawn of %d requested", pairs["drawn"], config.n_pairs)
     summary = mpd.finish_build(out_dir, items, config, pairs, result)
     audio = summary["audio_pass"]
@@ -71,11 +78,14 @@ def build_mpd(
     shard_size: int = mpd.DEFAULT_SHARD_SIZE,
     runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
-    """``synesthesia build mpd`` from Python (absolute paths: workers of a
-    remote Dask cluster run in another directory)."""
-    return run_flow(build_mpd_flow, runner, *(str(Path(p).resolve()) for p in (paintings, music, out)), config, shard_size)
+    """``synesthesia build mpd`` from Python. ``paintings``/``music`` are
+    selectors (a folder/CSV, or ``KIND:PATH``: :mod:`synesthesia.sources`),
+    checked and made absolute here: workers of a remote Dask cluster run in
+    another directory."""
+    inputs = absolute(paintings, "image"), absolute(music, "audio")
+    return stop_if_unusable(run_flow(build_mpd_flow, runner, *inputs, str(Path(out).resolve()), config, shard_size, folder=out))
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """``synesthesia annotate run`` from Python: the annotation phases on a built MPD folder."""
-    return run_flow(annotate_mpd_flow, runner, str(Path(out).resolve()), shard_size)
+    return run_flow(annotate_mpd_flow, runner, str(Path(out).resolve()), shard_size, folder=out)

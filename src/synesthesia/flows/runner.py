@@ -17,12 +17,16 @@ given, so the executors are interchangeable:
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from synesthesia.datasets.locks import writer_lock
 from synesthesia.stages.shards import Shard
+
+log = logging.getLogger("synesthesia")
 
 RUNNERS = ("local", "threads", "dask")
 
@@ -97,10 +101,13 @@ def _shard_run_name() -> str:
 
 
 def _run_step(step: Callable[..., dict], shard: Shard, kwargs: dict) -> dict:
-    started = time.perf_counter()
+    # The step's own wall and CPU time (this worker's threads): what is left
+    # of a stage's time beyond them is orchestration (benchmarks/*_scale.py).
+    started, cpu = time.perf_counter(), time.process_time()
     result = dict(step(shard=shard, **kwargs))
     result.setdefault("seconds", round(time.perf_counter() - started, 3))
     result.setdefault("worker", os.getpid())  # which process ran it (so a report can say how many worked)
+    result.setdefault("cpu_seconds", round(time.process_time() - cpu, 3))
     return result
 
 
@@ -129,14 +136,31 @@ def run_shards(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any
         k = futures[future]
         result = future.result()
         results[k] = result
-        detail = ", ".join(f"{key}={v}" for key, v in result.items() if key != "seconds")
-        logger.info("%s [%d/%d done] %s (%.2fs)", shards[k].label, done, len(shards), detail, result.get("seconds", 0.0))
+        detail = ", ".join(f"{key}={v}" for key, v in result.items() if key not in ("seconds", "cpu_seconds"))
+        logger.info("%s [%d/%d done] %s (%.2fs, %.2fs CPU)", shards[k].label, done, len(shards), detail, result.get("seconds", 0.0), result.get("cpu_seconds", 0.0))
     return [results[k] for k in range(len(shards))]
 
 
-def run_flow(flow, runner: RunnerConfig, *args: Any, **kwargs: Any):
+def stop_if_unusable(summary: dict) -> dict:
+    """A flow that found no usable input returns ``{"error": why}`` (so Prefect
+    does not print a traceback for bad input); its entry point raises it."""
+    if isinstance(summary, dict) and "error" in summary:
+        from synesthesia.stages.ingest import NothingUsable
+
+        raise NothingUsable(summary["error"])
+    return summary
+
+
+def run_flow(flow, runner: RunnerConfig, *args: Any, folder: str | os.PathLike, **kwargs: Any):
     """Call ``flow`` on ``runner``'s task runner, against the Prefect API
-    (a configured server, or the embedded one started here): the one entry
-    point behind every ``synesthesia build`` / ``annotate run`` command."""
-    ensure_prefect_api()
-    return flow.with_options(task_runner=runner.task_runner())(*args, **kwargs)
+    (a configured server, or the embedded one started here), holding the
+    writer lock of the dataset ``folder`` it writes (taken before Prefect
+    starts, so a second writer is refused at once): the one entry point
+    behind every ``synesthesia build`` / ``annotate run`` command."""
+    with writer_lock(folder, flow.name) as found:
+        if found["taken_over"]:
+            log.warning("%s: took over the lock of a run that stopped without releasing it (%s)", folder, found["taken_over"])
+        if found["swept"]:
+            log.info("%s: removed %d temp file(s) a killed run left", folder, found["swept"])
+        ensure_prefect_api()
+        return flow.with_options(task_runner=runner.task_runner())(*args, **kwargs)

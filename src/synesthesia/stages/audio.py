@@ -23,8 +23,6 @@ mel maths live in :mod:`synesthesia.datasets.media`.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,14 +35,13 @@ from synesthesia.datasets.inputs import quarantine_row
 from synesthesia.datasets.keys import stable_hash
 from synesthesia.datasets.media import (
     ClipConfig,
+    DecodedAudio,
     MelConfig,
     clip_starts,
     cut_clips,
-    decode_audio,
+    decode_track_audio,
     log_mel,
-    resample,
     resampled_length,
-    to_mono,
 )
 from synesthesia.stages.shards import Shard, ShardRunner, ShardStore, partition_by_weight, run_serially, work_dir
 
@@ -208,73 +205,58 @@ class TrackFailed(Exception):
     """The full decode of a track failed; the message is the quarantine reason."""
 
 
-@dataclass
-class Decoded:
-    """One track, decoded once: its samples at the file's rate and channels,
-    and (made on first use) the mono signal resampled for the model."""
-
-    samples: np.ndarray  # float32 [frames, channels]
-    sample_rate: int
-    _resampled: dict = dataclasses.field(default_factory=dict)
-
-    @functools.cached_property
-    def peak(self) -> float:
-        """The largest absolute sample (max and min: no temporary array of |x|)."""
-        return float(max(self.samples.max(), -self.samples.min())) if self.samples.size else 0.0
-
-    def mono(self, sample_rate: int) -> np.ndarray:
-        if sample_rate not in self._resampled:
-            self._resampled[sample_rate] = resample(to_mono(self.samples), self.sample_rate, sample_rate)
-        return self._resampled[sample_rate]
-
-
-def decode_track(path: Path, declared_frames: int | None, plan: ClipConfig) -> Decoded:
-    """Decode a whole track and check what ingest could not: that it decodes
-    to the end, without non-finite samples, and (``declared_frames``: what its
-    header said) long enough for the clip plan made from the header."""
+def decode_track(path: Path, declared_frames: int | None, plan: ClipConfig, spans=()) -> DecodedAudio:
+    """Decode a whole track once (mono at ``plan.sample_rate``, the native
+    samples of ``spans``: ``(start_s, seconds)``) and check what ingest could
+    not: that it decodes to the end, without non-finite samples, and
+    (``declared_frames``: what its header said) long enough for the clip plan
+    made from the header."""
     try:
-        samples, sr = decode_audio(path)
+        track = decode_track_audio(path, plan.sample_rate, spans)
     except Exception as exc:  # libsndfile raises several types; all mean "unusable"
         raise TrackFailed(f"audio decode failed: {str(exc).splitlines()[0][:200]}") from None
-    if not np.isfinite(samples).all():
+    if not track.finite:
         raise TrackFailed("audio contains non-finite samples")
-    n = samples.shape[0]
+    n, sr = track.frames, track.sample_rate
     if declared_frames and n < declared_frames and planned_starts(n, sr, plan) != planned_starts(declared_frames, sr, plan):
         raise TrackFailed(f"truncated audio: decoded {n} of {declared_frames} declared frames, fewer clips than the header promised")
-    return Decoded(samples, sr)
+    return track
 
 
-def native_copies(track: Decoded, clips, clip_seconds: float):
+def native_copies(track: DecodedAudio, clips, clip_seconds: float):
     """(clip_id, samples at the file's rate and channels, rate, samples of real
-    signal, peak) per ``(clip_id, start_s)``: cut from the decoded track,
-    zero-padded past its end, no resampling (people listen, not the model)."""
+    signal) per ``(clip_id, start_s)``: the spans the decode kept (requested
+    with :func:`copy_spans`, in the same order), zero-padded past the track's
+    end, no resampling (people listen, not the model)."""
     sr = track.sample_rate
     size = int(round(clip_seconds * sr))
-    mono = track.samples.shape[1] == 1
-    for cid, start_s in clips:
-        start = min(int(round(start_s * sr)), track.samples.shape[0])
-        piece = track.samples[start : start + size]
+    for (cid, _), piece in zip(clips, track.spans):
         signal = piece.shape[0]
         if signal < size:
-            piece = np.concatenate([piece, np.zeros((size - signal, piece.shape[1]), np.float32)])
-        yield cid, (piece[:, 0] if mono else piece), sr, signal
+            piece = np.concatenate([piece, np.zeros((size - signal, track.channels), np.float32)])
+        yield cid, (piece[:, 0] if track.channels == 1 else piece), sr, signal
 
 
-def resampled_copies(track: Decoded, clips, clip: ClipConfig):
+def copy_spans(clips, clip_seconds: float) -> list[tuple[float, float]]:
+    """The native spans a decode keeps for :func:`native_copies`."""
+    return [(start, clip_seconds) for _, start in clips]
+
+
+def resampled_copies(track: DecodedAudio, clips, clip: ClipConfig):
     """Like :func:`native_copies`, from the 16 kHz (``clip.sample_rate``) mono signal."""
-    y = track.mono(clip.sample_rate)
+    y = track.mono
     size = clip.clip_samples
     starts = [int(round(start * clip.sample_rate)) for _, start in clips]
     for (cid, _), start, samples in zip(clips, starts, cut_clips(y, starts, size)):
         yield cid, samples, clip.sample_rate, int(max(0, min(size, len(y) - start)))
 
 
-def copy_rows(track: Decoded, clips, job: "CopyJob", folder: Path) -> list[dict]:
+def copy_rows(track: DecodedAudio, clips, job: "CopyJob", folder: Path) -> list[dict]:
     """Write the clip files of one track and return their ``CLIP_FILES`` rows.
     The gain comes from the peak of everything written from the track (the
     native samples, or the resampled mono signal, which resampling can push
     above the source's peak)."""
-    peak = track.peak if job.native else (float(np.abs(track.mono(job.clip.sample_rate)).max()) if clips else 0.0)
+    peak = track.peak if job.native else (float(max(track.mono.max(), -track.mono.min())) if clips and len(track.mono) else 0.0)
     gain = track_gain(peak)
     pieces = native_copies(track, clips, job.clip.clip_seconds) if job.native else resampled_copies(track, clips, job.clip)
     rows = []
@@ -382,14 +364,15 @@ def pass_step(shard: PassShard, root: str, out: str, mels: MelJob | None, copies
             wanted = [name for name in todo if item[name]]
             if not wanted:
                 continue
+            spans = copy_spans(item["copies"], copies.clip.clip_seconds) if "copies" in wanted and copies.native else ()
             try:
-                track = decode_track(Path(root) / item["path"], item["n_frames"], plan)
+                track = decode_track(Path(root) / item["path"], item["n_frames"], plan, spans)
             except TrackFailed as exc:
                 failed.append(quarantine_row(item["path"], "audio", "audio", str(exc)))
                 continue
             if "mels" in wanted:
                 starts = [int(round(start * mels.clip.sample_rate)) for _, start in item["mels"]]
-                mel_arrays.append(clip_mels(track.mono(mels.clip.sample_rate), starts, mels.clip, mels.mel))
+                mel_arrays.append(clip_mels(track.mono, starts, mels.clip, mels.mel))
                 mel_ids.extend(cid for cid, _ in item["mels"])
             if "copies" in wanted:
                 rows.extend(copy_rows(track, item["copies"], copies, Path(out) / "clips"))
@@ -479,7 +462,7 @@ def mel_shard(root: str | Path, items: list[dict], clip: ClipConfig = ClipConfig
     ids, arrays = [], []
     for item in items:
         track = decode_track(Path(root) / item["path"], item.get("n_frames"), clip)
-        arrays.append(clip_mels(track.mono(clip.sample_rate), [int(round(s * clip.sample_rate)) for _, s in item["clips"]], clip, mel))
+        arrays.append(clip_mels(track.mono, [int(round(s * clip.sample_rate)) for _, s in item["clips"]], clip, mel))
         ids.extend(cid for cid, _ in item["clips"])
     frames = mel.n_frames(clip.clip_samples)
     return mel_table(ids, np.concatenate(arrays) if arrays else np.zeros((0, mel.n_mels, frames), np.float32), mel)
@@ -491,5 +474,6 @@ def clip_file_shard(root: str | Path, items: list[dict], clip: ClipConfig, folde
     job = CopyJob(S.empty(S.CLIPS), clip, fmt, native)
     rows = []
     for item in items:
-        rows += copy_rows(decode_track(Path(root) / item["path"], item.get("n_frames"), clip), item["clips"], job, Path(folder))
+        spans = copy_spans(item["clips"], clip.clip_seconds) if native else ()
+        rows += copy_rows(decode_track(Path(root) / item["path"], item.get("n_frames"), clip, spans), item["clips"], job, Path(folder))
     return S.from_rows(rows, S.CLIP_FILES)

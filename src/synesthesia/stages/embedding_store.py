@@ -102,9 +102,12 @@ def _cached_embedder(name: str, options: tuple):
 
 
 def _load_inputs(
-    items: list[dict], modality: str, view: str, root: str | None, background: str = DEFAULT_ALPHA_BACKGROUND
+    items: list[dict], modality: str, view: str, root: str | None, image_size: int | None = None, background: str = DEFAULT_ALPHA_BACKGROUND
 ) -> tuple[list[dict], list[Any], list[dict]]:
-    """Decode a shard's inputs; returns (ok items, inputs, rejected rows)."""
+    """Decode a shard's inputs; returns (ok items, inputs, rejected rows).
+    ``image_size``: the embedder's image input (a JPEG is decoded at reduced
+    size, :func:`~synesthesia.datasets.media.open_rgb`); transparent pixels
+    are composited onto ``background``."""
     ok, inputs, rejected = [], [], []
     kind = f"{modality}_caption" if view == "caption" else modality
     for item in items:
@@ -119,7 +122,7 @@ def _load_inputs(
         path = Path(root or "") / (item.get("path") or "")
         try:
             if modality == "image":
-                inputs.append(open_rgb(path, background))
+                inputs.append(open_rgb(path, image_size, background=background))
             else:
                 from synesthesia.datasets.media import load_audio
 
@@ -141,7 +144,7 @@ def embed_items(items: list[dict], modality: str, view: str, config: EmbedConfig
     # Decode batch by batch: a shard of full-size artworks or tracks would not fit in memory at once.
     ok, vectors, rejected = [], [], []
     for s in range(0, len(items), config.batch_size):
-        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root, config.alpha_background)
+        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root, embedder.image_size, config.alpha_background)
         rejected.extend(bad)
         if not batch:
             continue

@@ -121,9 +121,14 @@ def _empty_matching(n: int) -> Matching:
     return Matching(np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, -1, np.int64))
 
 
-def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = GreedyConfig()) -> Matching:
+def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = GreedyConfig(), device: str | None = None) -> Matching:
     """The exact global greedy matching of ``audio`` rows to ``images`` rows
-    (ties: lower audio row, then lower image row). See the module docstring."""
+    (ties: lower audio row, then lower image row). See the module docstring.
+
+    ``device`` (``cuda``, ``cpu``, ...): run the similarity passes and refills
+    on that torch device (:mod:`~synesthesia.stages.device_similarity`);
+    ``None``: numpy. The pairs are the same either way: the device only
+    screens, the host decides."""
     A = sim.as_matrix(audio, "audio embeddings")
     X = sim.as_matrix(images, "image embeddings")
     if A.shape[1] != X.shape[1] and len(A) and len(X):
@@ -137,6 +142,12 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
     started = time.perf_counter()
     err = sim.similarity_error_bound(A, X)
     K = config.candidates
+    on_device = None
+    if device is not None:
+        from synesthesia.stages.device_similarity import DeviceItems
+
+        on_device = DeviceItems(X, device)
+        stats["device"] = str(on_device.device)
 
     # Per-audio candidate list (views): columns, float32 similarities, exact
     # similarities (NaN until needed); pointer, certified bound, version.
@@ -156,7 +167,7 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
 
     for r0 in range(0, n, config.row_block):
         r1 = min(r0 + config.row_block, n)
-        store(np.arange(r0, r1), *sim.candidate_lists(A[r0:r1], X, K, None, config.col_block, err))
+        store(np.arange(r0, r1), *sim.candidate_lists(A[r0:r1], X, K, None, config.col_block, err, on_device))
     stats["first_pass_s"] = round(time.perf_counter() - started, 3)
     window = 2 * err
 
@@ -217,7 +228,7 @@ def greedy_match(audio: np.ndarray, images: np.ndarray, config: GreedyConfig = G
                 cands = np.concatenate([cands, others[np.argpartition(remaining[others], extra - 1)[:extra]]])
         batch = np.union1d(cands, [first])
         free = np.flatnonzero(~used)
-        store(batch, *sim.candidate_lists(A[batch], X, K, free, config.col_block, err))
+        store(batch, *sim.candidate_lists(A[batch], X, K, free, config.col_block, err, on_device))
         stats["refills"] += 1
         stats["refilled_audio"] += len(batch)
         stats["refill_pairs"] += len(batch) * len(free)

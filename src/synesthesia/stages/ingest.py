@@ -1,14 +1,14 @@
-"""Ingest: find media files, validate each, quarantine the rest.
+"""Ingest: validate each file of a :class:`~synesthesia.datasets.inputs.Source`,
+quarantine the rest.
 
 Images are decoded fully (and whether they have transparent pixels is
 recorded). Audio is checked from its header and a short probe of its first
 and last second (:func:`validate_audio`); the full decode happens once, in the
 audio stage, which quarantines what only a full decode can catch.
 
-Inputs come from a folder tree (metadata from sub-folder names) or from a CSV
-with a ``path`` column (paths relative to the CSV's folder) and optional
-metadata columns. A folder may also hold a ``metadata.csv`` whose rows add to
-or override what the folder names say.
+What the files are and what their metadata says comes from the source's
+reader (:mod:`synesthesia.sources`: a corpus reader, or the generic
+folder/CSV scan); ingest only checks the media.
 
 Every file found ends in exactly one of two places: the validated table
 (:data:`schema.IMAGES` / :data:`schema.AUDIO`) or the quarantine table with
@@ -18,13 +18,14 @@ copies go to quarantine with ``stage="dedup"``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import os
 import re
+import stat
 import struct
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
@@ -42,11 +43,6 @@ Kind = Literal["image", "audio"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".aif", ".aiff"})
-METADATA_CSV = "metadata.csv"
-
-#: Metadata columns recognised in CSVs; others are ignored (and reported).
-IMAGE_META = ("style", "genre", "artist", "title", "source", "category")
-AUDIO_META = ("genre", "artist", "title", "source", "category")
 
 
 #: Part of every ingest shard's key: 2 = audio probed (not fully decoded), images' ``has_alpha``.
@@ -60,10 +56,17 @@ class InvalidMedia(Exception):
 @dataclass(frozen=True)
 class IngestConfig:
     kind: Kind
-    #: Sub-folder levels below the root, mapped to metadata fields in order.
+    #: Sub-folder levels below the root, mapped to metadata fields in order
+    #: (the generic scan's, :func:`synesthesia.sources.open_source`).
     folder_fields: tuple[str, ...] = ()
     #: Audio shorter than this is quarantined (e.g. one 15 s MPD clip).
     min_duration_s: float = 0.0
+    #: Larger files are quarantined unread (None: :data:`MAX_BYTES` of the kind).
+    max_bytes: int | None = None
+
+    @property
+    def size_limit(self) -> int:
+        return self.max_bytes if self.max_bytes is not None else MAX_BYTES[self.kind]
 
     @classmethod
     def images(cls, folder_fields: Sequence[str] = ("style", "genre")) -> "IngestConfig":
@@ -74,66 +77,15 @@ class IngestConfig:
         return cls("audio", tuple(folder_fields), float(min_duration_s))
 
 
+#: Default size limits: larger files are quarantined without being read (a
+#: 100-megapixel TIFF is ~300 MB; three hours of 96 kHz 24-bit stereo WAV ~3 GB).
+MAX_BYTES = {"image": 512 * 2**20, "audio": 4 * 2**30}
+
+
 def item_id(kind: Kind, relpath: str) -> str:
     """Stable id from the path relative to the input root."""
     prefix = "img" if kind == "image" else "aud"
     return f"{prefix}-{hashlib.sha1(relpath.encode('utf-8')).hexdigest()[:16]}"
-
-
-def _clean(value: object) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _read_csv(path: Path, kind: Kind) -> tuple[list[SourceItem], list[dict]]:
-    allowed = IMAGE_META if kind == "image" else AUDIO_META
-    items, problems = [], []
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "path" not in reader.fieldnames:
-            raise ValueError(f"{path}: a 'path' column is required (found {reader.fieldnames})")
-        for lineno, row in enumerate(reader, start=2):
-            rel = _clean(row.get("path"))
-            if rel is None:
-                problems.append(quarantine_row(f"{path.name}:{lineno}", kind, "ingest", "CSV row has an empty path"))
-                continue
-            meta = tuple(sorted((k, _clean(row.get(k))) for k in allowed if _clean(row.get(k)) is not None))
-            items.append(SourceItem(Path(rel).as_posix(), meta))
-    return items, problems
-
-
-def scan_source(path: str | os.PathLike, config: IngestConfig) -> Source:
-    """List the files of an input (folder tree or CSV), sorted by path."""
-    path = Path(path)
-    if path.is_file():
-        if path.suffix.lower() != ".csv":
-            raise ValueError(f"{path}: expected a folder or a .csv file")
-        items, problems = _read_csv(path, config.kind)
-        return Source(path.parent.resolve(), sorted(items, key=lambda i: i.path), problems)
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such folder or CSV file")
-    root = path.resolve()
-    overrides: dict[str, dict] = {}
-    problems: list[dict] = []
-    if (root / METADATA_CSV).is_file():
-        csv_items, problems = _read_csv(root / METADATA_CSV, config.kind)
-        overrides = {i.path: i.metadata for i in csv_items}
-    items = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            full = Path(dirpath) / name
-            rel = full.relative_to(root).as_posix()
-            if rel == METADATA_CSV:
-                continue
-            meta = {f: d for f, d in zip(config.folder_fields, Path(rel).parts[:-1])}
-            meta.update(overrides.pop(rel, {}))
-            items.append(SourceItem(rel, tuple(sorted(meta.items()))))
-    for rel in sorted(overrides):  # listed in metadata.csv but not on disk
-        problems.append(quarantine_row(rel, config.kind, "ingest", f"listed in {METADATA_CSV} but not found"))
-    return Source(root, sorted(items, key=lambda i: i.path), problems)
 
 
 # --- validation ----------------------------------------------------------------
@@ -244,9 +196,40 @@ def validate_audio(data: bytes, min_duration_s: float = 0.0) -> dict:
     return {"duration_s": duration, "sample_rate": int(sr), "channels": int(channels), "n_frames": int(frames), "format": fmt}
 
 
+def read_confined(root: Path, relpath: str, max_bytes: int) -> bytes:
+    """The bytes of ``root/relpath``, only if it resolves inside ``root``
+    (a symlink may point anywhere inside it), is a regular file (a FIFO would
+    block forever, a device never end) and holds at most ``max_bytes``; else
+    :class:`InvalidMedia` with the reason. Opened without following a link
+    and checked on the open descriptor, so a file swapped after the check is
+    not read either."""
+    try:
+        real = (root / relpath).resolve(strict=True)
+    except FileNotFoundError:
+        raise InvalidMedia("file not found") from None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a folder we cannot search
+        raise InvalidMedia(f"unreadable: {getattr(exc, 'strerror', None) or exc}") from None
+    if not real.is_relative_to(root):
+        raise InvalidMedia(f"outside the input root: resolves to {real}")
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise InvalidMedia(f"unreadable: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidMedia("not a regular file (a pipe, socket or device)")
+        if st.st_size > max_bytes:
+            raise InvalidMedia(f"too large: {st.st_size:,} bytes, over the {max_bytes:,}-byte limit for this kind")
+        data = fh.read(max_bytes + 1)
+    if len(data) > max_bytes:  # grew while being read
+        raise InvalidMedia(f"too large: over the {max_bytes:,}-byte limit for this kind")
+    return data
+
+
 def ingest_items(root: str | os.PathLike, items: Iterable[SourceItem], config: IngestConfig) -> tuple[pa.Table, pa.Table]:
     """Validate a shard of files. Returns (valid rows, quarantine rows)."""
-    root = Path(root)
+    root = Path(root).resolve()
     kind = config.kind
     extensions = IMAGE_EXTENSIONS if kind == "image" else AUDIO_EXTENSIONS
     good, bad = [], []
@@ -255,12 +238,7 @@ def ingest_items(root: str | os.PathLike, items: Iterable[SourceItem], config: I
         try:
             if suffix not in extensions:
                 raise InvalidMedia(f"unsupported file type '{suffix or '(none)'}' for {kind}")
-            try:
-                data = (root / item.path).read_bytes()
-            except FileNotFoundError:
-                raise InvalidMedia("file not found") from None
-            except OSError as exc:
-                raise InvalidMedia(f"unreadable: {exc.strerror or exc}") from None
+            data = read_confined(root, item.path, config.size_limit)
             if not data:
                 raise InvalidMedia("empty file (0 bytes)")
             if kind == "image":
@@ -339,27 +317,44 @@ def collect_ingest(shards, folder: str, kind: Kind, problems: list[dict]) -> tup
 
 
 def ingest_source(
-    path: str | os.PathLike,
+    source: Source,
     config: IngestConfig,
     out: str | os.PathLike,
     name: str,
     shard_size: int,
-    source: Source | None = None,
     run: ShardRunner = run_serially,
 ) -> tuple[Path, pa.Table, pa.Table]:
-    """Scan, validate (sharded, on ``run``) and merge one input source.
-
-    ``source``: an already scanned (and filtered or annotated) :class:`Source`
-    to ingest instead of scanning ``path``. Returns ``(root, valid_table,
-    quarantine_table)``; ``root`` is the folder the table's relative paths
-    are relative to."""
-    source = scan_source(path, config) if source is None else source
+    """Validate (sharded, on ``run``) and merge one input :class:`Source`
+    (:func:`synesthesia.sources.open_source` reads it). Returns ``(root,
+    valid_table, quarantine_table)``; ``root`` is the folder the table's
+    relative paths are relative to."""
     fingerprints = [file_fingerprint(source.root, item) for item in source.items]
     shards = plan_shards(f"ingest-{name}", source.items, shard_size, (config, INGEST_VERSION), fingerprints)
     folder = str(work_dir(out, f"ingest-{name}"))
     run(ingest_shard_step, shards, root=str(source.root), config=config, folder=folder)
     valid, quarantine = collect_ingest(shards, folder, config.kind, source.problems)
     return source.root, valid, quarantine
+
+
+class NothingUsable(ValueError):
+    """An input gave no usable file: the build stops (exit 2) rather than
+    writing an empty dataset; the message has the counts and the reasons."""
+
+
+def nothing_usable(inputs: Sequence[tuple[str, str | os.PathLike, pa.Table, pa.Table]]) -> str | None:
+    """Why a build cannot go on, or None: for each ``(what, path, valid,
+    quarantine)`` of an input that has no valid row, how many files were
+    found and why they were rejected (the most frequent reasons)."""
+    problems = []
+    for what, path, valid, quarantine in inputs:
+        if valid.num_rows:
+            continue
+        reasons = Counter(r.split(":")[0] for r in quarantine.column("reason").to_pylist()) if quarantine.num_rows else Counter()
+        why = ", ".join(f"{n} {reason}" for reason, n in reasons.most_common(4)) or "no files of a supported type"
+        problems.append(f"no usable {what} in {path}: {quarantine.num_rows} file(s) found, none usable ({why})")
+    if not problems:
+        return None
+    return "; ".join(problems) + ". Every rejected file is listed with its reason in quarantine.parquet."
 
 
 # --- index files keyed by file name ------------------------------------------------

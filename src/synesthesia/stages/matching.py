@@ -79,15 +79,19 @@ def _by_id(ids: Sequence[str], vectors: np.ndarray) -> tuple[list[str], np.ndarr
     return [ids[k] for k in order], np.ascontiguousarray(vectors[order])
 
 
-def match_ids(audio_ids: Sequence[str], audio_vectors: np.ndarray, image_ids: Sequence[str], image_vectors: np.ndarray, config: MatchConfig = MatchConfig()) -> IdPairs:
-    """Pair audio items with images by the configured method."""
+def match_ids(
+    audio_ids: Sequence[str], audio_vectors: np.ndarray, image_ids: Sequence[str], image_vectors: np.ndarray,
+    config: MatchConfig = MatchConfig(), device: str | None = None,
+) -> IdPairs:
+    """Pair audio items with images by the configured method (``device``: the
+    similarity passes on that torch device; the pairs do not depend on it)."""
     a_ids, A = _by_id(list(audio_ids), audio_vectors)
     i_ids, X = _by_id(list(image_ids), image_vectors)
     started = time.perf_counter()
     if config.method == "greedy":
-        m = greedy_match(A, X, config.greedy)
+        m = greedy_match(A, X, config.greedy, device)
     else:
-        m = optimal_knn_match(A, X, OptimalKnnConfig(config.knn_k, config.greedy))
+        m = optimal_knn_match(A, X, OptimalKnnConfig(config.knn_k, config.greedy), device)
     rows, cols, sims = m.pairs()
     stats = dict(m.stats)
     stats["seconds"] = round(time.perf_counter() - started, 3)

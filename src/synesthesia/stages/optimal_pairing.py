@@ -46,18 +46,24 @@ class OptimalKnnConfig:
             raise ValueError("k must be >= 1")
 
 
-def knn_graph(audio: np.ndarray, images: np.ndarray, k: int, config: GreedyConfig = GreedyConfig()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def knn_graph(audio: np.ndarray, images: np.ndarray, k: int, config: GreedyConfig = GreedyConfig(), device: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each audio's ``k`` most similar images (ties: lower image index) as
-    edges ``(rows, cols, exact similarity)``."""
+    edges ``(rows, cols, exact similarity)``. ``device``: screen on that torch
+    device (same edges: the exact similarities decide, on the host)."""
     A = sim.as_matrix(audio, "audio embeddings")
     X = sim.as_matrix(images, "image embeddings")
     if len(A) == 0 or len(X) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     err = sim.similarity_error_bound(A, X)
+    on_device = None
+    if device is not None:
+        from synesthesia.stages.device_similarity import DeviceItems
+
+        on_device = DeviceItems(X, device)
     rows_out, cols_out, sims_out = [], [], []
     for r0 in range(0, len(A), config.row_block):
         r1 = min(r0 + config.row_block, len(A))
-        indptr, cols, _s32, _bound = sim.candidate_lists(A[r0:r1], X, k, None, config.col_block, err)
+        indptr, cols, _s32, _bound = sim.candidate_lists(A[r0:r1], X, k, None, config.col_block, err, on_device)
         rows = np.repeat(np.arange(r0, r1), np.diff(indptr))
         exact = sim.exact_similarities(A, X, rows, cols)
         # Exact order inside each list, then the first k per row.
@@ -106,15 +112,16 @@ def objective(similarity: np.ndarray) -> float:
     return float(similarity[matched].sum() + UNMATCHED_SIMILARITY * (~matched).sum())
 
 
-def optimal_knn_match(audio: np.ndarray, images: np.ndarray, config: OptimalKnnConfig = OptimalKnnConfig()) -> Matching:
+def optimal_knn_match(audio: np.ndarray, images: np.ndarray, config: OptimalKnnConfig = OptimalKnnConfig(), device: str | None = None) -> Matching:
     """Max-total-similarity assignment on the k-NN graph, then the exact
     greedy for the audio it leaves unmatched. Ranks: graph pairs by
-    similarity (descending, ties by audio row), then the fallback's own order."""
+    similarity (descending, ties by audio row), then the fallback's own order.
+    ``device``: the graph's and the fallback's similarity passes on that torch device."""
     A = sim.as_matrix(audio, "audio embeddings")
     X = sim.as_matrix(images, "image embeddings")
     n, m = len(A), len(X)
     started = time.perf_counter()
-    rows, cols, sims = knn_graph(A, X, config.k, config.greedy)
+    rows, cols, sims = knn_graph(A, X, config.k, config.greedy, device)
     min_sim = config.greedy.min_similarity
     if min_sim is not None:
         keep = sims >= min_sim
@@ -130,7 +137,7 @@ def optimal_knn_match(audio: np.ndarray, images: np.ndarray, config: OptimalKnnC
     free = np.setdiff1d(np.arange(m), image[image >= 0])
     n_fallback = 0
     if len(leftover) and len(free):
-        fb = greedy_match(A[leftover], X[free], config.greedy)
+        fb = greedy_match(A[leftover], X[free], config.greedy, device)
         ok = fb.image >= 0
         image[leftover[ok]] = free[fb.image[ok]]
         similarity[leftover[ok]] = fb.similarity[ok]

@@ -59,13 +59,15 @@ def similarity_error_bound(queries: np.ndarray, items: np.ndarray) -> float:
     ``|fl(a·x) − a·x| ≤ γ_d Σ|a_i x_i| ≤ γ_d ‖a‖‖x‖`` holds for every order of
     summation (so for every BLAS kernel, with or without FMA); the float64
     rescoring adds the same with the float64 unit roundoff. A 1 % safety
-    factor covers the norms' own rounding."""
+    factor covers the norms' own rounding; the last term covers a device that
+    flushes float32 underflow to zero (each of the ``2d`` operations then
+    loses at most the smallest normal number)."""
     d = queries.shape[1]
     if len(queries) == 0 or len(items) == 0:
         return 0.0
     na = float(np.sqrt(np.einsum("ij,ij->i", queries, queries, dtype=np.float64).max()))
     nx = float(np.sqrt(np.einsum("ij,ij->i", items, items, dtype=np.float64).max()))
-    return 1.01 * (_gamma(d, 2.0**-24) + _gamma(d, 2.0**-53)) * na * nx + 1e-300
+    return 1.01 * (_gamma(d, 2.0**-24) + _gamma(d, 2.0**-53)) * na * nx + 2 * d * 2.0**-126
 
 
 def exact_similarities(queries: np.ndarray, items: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -167,6 +169,7 @@ def screen_topk(
     cols: np.ndarray | None = None,
     col_block: int = DEFAULT_COL_BLOCK,
     lanes: int = LANES,
+    device_items=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every column within ``slack`` of each row's k-th best float32 similarity.
 
@@ -181,7 +184,13 @@ def screen_topk(
     float32 similarity over all columns (``-inf`` when there are at most ``k``
     columns, in which case every column is returned). Guarantee: every column
     **not** returned for row ``r`` has float32 similarity ``< kth[r] − slack``.
+
+    ``device_items``: ``items`` already on a torch device
+    (:class:`~synesthesia.stages.device_similarity.DeviceItems`), which then
+    does the work (same results up to the device's float32 rounding).
     """
+    if device_items is not None:
+        return device_items.screen_topk(queries, k, slack, cols, col_block)
     n = len(queries)
     m = len(items) if cols is None else len(cols)
     if k < 1:
@@ -235,6 +244,7 @@ def candidate_lists(
     cols: np.ndarray | None = None,
     col_block: int = DEFAULT_COL_BLOCK,
     err: float | None = None,
+    device_items=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Candidate lists per row with a certified bound on everything else.
 
@@ -251,10 +261,11 @@ def candidate_lists(
     A listed column's exact similarity is within ``err`` of its float32 one,
     so the exact order inside a list only needs rescoring among entries
     within ``2·err`` of each other (what the greedy does, lazily).
+    ``device_items``: screen on a torch device (see :func:`screen_topk`).
     """
     if err is None:
         err = similarity_error_bound(queries, items)
-    rows, cand, s32, kth = screen_topk(queries, items, k, 2 * err, cols, col_block)
+    rows, cand, s32, kth = screen_topk(queries, items, k, 2 * err, cols, col_block, device_items=device_items)
     s32 = s32.astype(np.float64)
     order = np.lexsort((cand, -s32, rows))
     rows, cand, s32 = rows[order], cand[order], s32[order]

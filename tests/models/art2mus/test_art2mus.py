@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import support.art2mus as H
+from support.tensorboard import read_events, scalars
 from synesthesia.models.art2mus import config as C
 from synesthesia.models.art2mus.model import Art2Mus, ImageAligner, generate_loa, load_audioldm2, min_snr_weights
 
@@ -271,7 +272,7 @@ def test_training_checkpoints_resumes_exactly_and_quarantines_bad_tracks(tmp_pat
     evals = EvalConfig(fad="embedder", fad_embedder="tiny-clip", ibsc_embedder="tiny-imagebind")
 
     def run(out, steps):
-        return train_art2mus(data, out, config, _train_config(total_steps=steps), SMALL_FRONT, evals,
+        return train_art2mus(data, out, config, _train_config(total_steps=steps, val_artworks=2, validate_every=2), SMALL_FRONT, evals,
                              model=Art2Mus(tiny_pipe, config), device="cpu")
 
     straight = tmp_path / "straight"
@@ -292,6 +293,17 @@ def test_training_checkpoints_resumes_exactly_and_quarantines_bad_tracks(tmp_pat
     a, b = load_file(str(straight / "final" / "aligner.safetensors")), load_file(str(resumed / "final" / "aligner.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [r["step"] for r in pq.read_table(resumed / "train_log.parquet").to_pylist()] == [1, 2, 3, 4]
+    # TensorBoard: the resumed run's curves continue from the checkpoint, equal to the uninterrupted run's
+    curves, straight_curves = scalars(resumed), scalars(straight)
+    for name in ("train/loss", "train/lr", "train/grad_norm"):
+        assert [s for s, _ in curves[name]] == [1, 2, 3, 4], name
+        assert [v for _, v in curves[name]] == pytest.approx([v for _, v in straight_curves[name]], rel=1e-5), name
+    validations = pq.read_table(straight / "validation.parquet").to_pylist()
+    assert [v for _, v in straight_curves["val/kl_div"]] == pytest.approx([r["kl_div"] for r in validations])
+    events = read_events(straight)
+    clips = [tag for tag in events.Tags()["audio"] if tag.startswith("val/generated/")]
+    assert clips and {a.step for tag in clips for a in events.Audio(tag)} == {r["step"] for r in validations}
+    assert events.Audio(clips[0])[0].sample_rate == 16_000
     with pytest.raises(ValueError, match="different model config"):
         train_art2mus(data, resumed, dataclasses.replace(config, n_tokens=3), _train_config(total_steps=4), SMALL_FRONT, evals,
                       model=Art2Mus(tiny_pipe, dataclasses.replace(config, n_tokens=3)), device="cpu")

@@ -78,7 +78,7 @@ def test_config_files_round_trip_and_reject_unknown_keys(tmp_path):
 
 
 def test_optimizer_is_adam_with_weight_decay_on_weight_matrices_only():
-    from synesthesia.models.mpjudge.train import decay_groups, make_optimizer
+    from synesthesia.models.mpjudge.optim import decay_groups, make_optimizer
 
     torch.manual_seed(0)
     model = MPJudge(TINY)

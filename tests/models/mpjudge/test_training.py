@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from support.mpjudge import write_synthetic_annotations
+from support.tensorboard import scalars
 from synesthesia.datasets import io as dio
 from synesthesia.recipes import mpd as MA
 from synesthesia.datasets import schema as S
@@ -340,6 +341,13 @@ def test_resume_continues_from_the_same_step(handful_mpd, annotated_mpd, tmp_pat
     assert [r["epoch"] for r in rows] == [1, 2, 3]  # no duplicated epoch after the resume
     for r, s in zip(rows, straight["history"]):
         assert r["train_loss"] == pytest.approx(s["train_loss"], rel=1e-5)
+    # TensorBoard: the resumed run continues the same curves, one point per step, equal to the uninterrupted run's
+    curves, straight_curves = scalars(interrupted), scalars(tmp_path / "straight")
+    assert [s for s, _ in curves["train/loss"]] == list(range(1, 3 * n_steps + 1))
+    assert [v for _, v in curves["train/loss"]] == pytest.approx([v for _, v in straight_curves["train/loss"]], rel=1e-5)
+    assert [v for _, v in curves["train/lr"]] == pytest.approx([v for _, v in straight_curves["train/lr"]])
+    assert all(v > 0 for _, v in curves["train/grad_norm"]) and all(v > 0 for _, v in curves["train/pairs_per_s"])
+    assert [s for s, _ in curves["epoch/loss"]] == [n_steps, 2 * n_steps, 3 * n_steps]
     with pytest.raises(ValueError, match="other training settings"):
         train(handful_mpd, interrupted, config.replace(lr=5e-4), log=lambda msg: None)
     with pytest.raises(ValueError, match=r"other training settings \(optimizer\)"):  # e.g. a run from before `adam` became the default
@@ -386,6 +394,7 @@ def test_ddp_with_two_processes_on_cpu(annotated_mpd, tmp_path):
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2] and all(r["world_size"] == 2 for r in rows)
     assert (run / "model.pt").exists() and len(ckpt.step_checkpoints(run)) >= 1
+    assert len(list((run / "tensorboard").glob("events.out.tfevents.*"))) == 1  # rank 0 alone logs
 
 
 def test_cli_trains_evaluates_and_judges_end_to_end(annotated_mpd, tmp_path):
@@ -393,6 +402,11 @@ def test_cli_trains_evaluates_and_judges_end_to_end(annotated_mpd, tmp_path):
     _run(_cli("train", "mpjudge", "--data", str(annotated_mpd), "--out", str(run), "--config", "tiny", "--epochs", "2"))
     metrics = (run / "metrics.csv").read_text().splitlines()
     assert len(metrics) == 3 and metrics[0].startswith("epoch,global_step")
+    curves = scalars(run)  # TensorBoard by default: validation SRCC/PLCC per epoch, beside the per-step losses
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for name in ("srcc", "plcc", "mae"):
+        assert [v for _, v in curves[f"val/{name}"]] == pytest.approx([r[f"val_{name}"] for r in rows]), name
+    assert [s for s, _ in curves["val/mae"]] == [r["global_step"] for r in rows]
     assert (run / "model.pt").exists() and (run / "config.yaml").exists()
 
     result = _run(_cli("eval", "mpjudge", "--checkpoint", str(run), "--data", str(annotated_mpd), "--split", "test"))

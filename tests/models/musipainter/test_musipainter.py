@@ -172,29 +172,54 @@ def test_the_audio_token_replaces_exactly_the_placeholder(tiny_sd):
     assert torch.allclose(states, text_encoder(ids[:1])[0], atol=1e-6)
 
 
-def test_label_embedding_is_the_mean_over_the_labels_tokens(tiny_sd):
+def test_label_embedding_is_the_mean_over_the_labels_tokens_in_either_space(tiny_sd):
     tokenizer, text_encoder = _text(tiny_sd)
-    labels = M.label_embeddings(tokenizer, text_encoder, ["Heavy metal", "Baroque"])
     ids = tokenizer("Baroque", return_tensors="pt").input_ids
     with torch.no_grad():
+        rows = text_encoder.get_input_embeddings()(ids)[0]
         states = text_encoder(ids)[0][0]
-    assert labels.shape == (2, text_encoder.config.hidden_size)
-    assert torch.allclose(labels[1], states[1:-1].mean(0))
+    default = M.label_embeddings(tokenizer, text_encoder, ["Heavy metal", "Baroque"])
+    assert default.shape == (2, text_encoder.config.hidden_size)
+    # default: the input-embedding rows of the label's tokens, the space the audio token replaces a row of
+    assert torch.allclose(default[1], rows[1:-1].mean(0))
+    assert torch.equal(default, M.label_embeddings(tokenizer, text_encoder, ["Heavy metal", "Baroque"], "input_embeddings"))
+    output = M.label_embeddings(tokenizer, text_encoder, ["Heavy metal", "Baroque"], "text_encoder_output")
+    assert torch.allclose(output[1], states[1:-1].mean(0))
+    assert not torch.allclose(output, default)  # the two readings differ
+    with pytest.raises(ValueError, match="label space"):
+        M.label_embeddings(tokenizer, text_encoder, ["Baroque"], "logits")
 
 
 def test_loss_equals_eq3_on_a_hand_made_example():
     pred, target = torch.tensor([[1.0, 2.0], [0.0, 0.0]]), torch.tensor([[0.0, 2.0], [1.0, 1.0]])  # MSE = (1+0+1+1)/4
-    tokens = torch.tensor([[3.0, -4.0], [0.0, 2.0]])  # L1 per example: 7 and 2 → mean 4.5
+    tokens = torch.tensor([[3.0, -4.0], [0.0, 2.0]])  # |e| per example: mean 3.5 and 1 → 2.25; sum 7 and 2 → 4.5
     labels = torch.tensor([[3.0, -4.0], [2.0, 0.0]])  # cos: 1 and 0 → (1 − cos)²: 0 and 1 → mean 0.5
-    out = M.musipainter_loss(pred, target, tokens, labels, lambda_l1=0.01, lambda_cl=0.01)
-    assert out["ldm"].item() == pytest.approx(0.75) and out["l1"].item() == pytest.approx(4.5) and out["cl"].item() == pytest.approx(0.5)
-    assert out["loss"].item() == pytest.approx(0.75 + 0.01 * 4.5 + 0.01 * 0.5)
+    out = M.musipainter_loss(pred, target, tokens, labels, lambda_l1=0.01, lambda_cl=0.01)  # default: the mean
+    assert out["ldm"].item() == pytest.approx(0.75) and out["l1"].item() == pytest.approx(2.25) and out["cl"].item() == pytest.approx(0.5)
+    assert out["loss"].item() == pytest.approx(0.75 + 0.01 * 2.25 + 0.01 * 0.5)
+    printed = M.musipainter_loss(pred, target, tokens, labels, lambda_l1=0.01, lambda_cl=0.01, l1_reduction="sum")  # Eq. 3 as printed
+    assert printed["l1"].item() == pytest.approx(4.5) and printed["loss"].item() == pytest.approx(0.75 + 0.01 * 4.5 + 0.01 * 0.5)
+    with pytest.raises(ValueError, match="l1_reduction"):
+        M.musipainter_loss(pred, target, tokens, labels, l1_reduction="max")
+
+
+def test_the_l1_readings_differ_by_the_token_width_at_sd_size():
+    # SD v1-4's 768-d token: the printed sum is 768x the authors' mean, so with λ = 0.01 it is as large as L_LDM (~0.1-1)
+    tokens = torch.randn(4, 768) * 0.02  # the scale of CLIP's input embeddings
+    zeros = torch.zeros(4, 4)
+    mean = M.musipainter_loss(zeros, zeros, tokens, tokens)["l1"]
+    total = M.musipainter_loss(zeros, zeros, tokens, tokens, l1_reduction="sum")["l1"]
+    assert total.item() == pytest.approx(768 * mean.item(), rel=1e-5)
+    assert 0.01 * total.item() > 0.1 > 100 * 0.01 * mean.item()
 
 
 def test_paper_defaults():
     cfg = M.MusipainterConfig()
     assert (cfg.lambda_l1, cfg.lambda_cl, cfg.beats_layers, cfg.prompt, cfg.sd_model) == (0.01, 0.01, (4, 8, 12), "an art image of <*>", "CompVis/stable-diffusion-v1-4")
     assert (cfg.clip_seconds, cfg.image_size) == (30.0, 512)
+    assert (cfg.l1_reduction, cfg.label_space) == ("mean", "input_embeddings")  # the readings of the authors' training
+    with pytest.raises(ValueError, match="label_space"):
+        M.MusipainterConfig(label_space="outputs")
     m1, m2 = load_config("model1").train, load_config("model2").train
     assert (m1.trainable, m1.epochs, m1.lr, m1.batch_size, m1.val_batch_size, m1.lr_schedule) == ("projection", 25, 8e-5, 8, 1, "cosine")
     assert (m2.trainable, m2.epochs, m2.lr, m2.batch_size, m2.val_batch_size, m2.lr_schedule) == ("projection+beats+unet", 50, 1e-5, 8, 8, "cosine")
@@ -300,6 +325,16 @@ def test_cli_trains_resumes_evaluates_and_generates(museart_dir, tiny_sd, tiny_b
     history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1, 2] and all(np.isfinite(h["val_loss"]) for h in history)
     best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
+    # TensorBoard: per-step curves continue across the resume; validation losses and generated images per epoch
+    from support.tensorboard import read_events, scalars
+
+    curves = scalars(run_dir)
+    steps = [h["step"] for h in history]
+    assert [s for s, _ in curves["train/loss"]] == list(range(1, steps[-1] + 1))
+    assert all(np.isfinite(v) for _, v in curves["train/grad_norm"]) and curves["train/ldm"] and curves["train/cl"]
+    assert curves["val/loss"] == [(s, pytest.approx(h["val_loss"])) for s, h in zip(steps, history)]
+    images = read_events(run_dir).Images("val/generated")
+    assert [im.step for im in images] == steps and (images[0].width, images[0].height) == (2 * 32, 32)  # two samples side by side
     assert torch.load(run_dir / "best.pt", weights_only=False)["epoch"] == best_epoch  # validation loss picks the checkpoint
     refused = runner.invoke(app, ["train", "musipainter", *common[:-4], "--sd-model", str(tiny_sd), "--beats-checkpoint", str(tiny_beats_file), "--config", "model1"])
     assert refused.exit_code != 0  # another config into the same run folder

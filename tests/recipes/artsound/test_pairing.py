@@ -228,12 +228,35 @@ def test_cli_options_build_the_config():
 
     c = artsound_pairing_config(
         EmbedderName.clip, PairingMethod.optimal_knn, ApproachName.image_audiocaption, "image-audiocaption,caption-caption",
-        ["model_id=/ckpt/clip", "batch_size=8", "local_files_only=true"], knn_k=5,
+        ["model_id=/ckpt/clip", "batch_size=8", "local_files_only=true"], knn_k=5, pairing_device="cuda",
     )
-    assert (c.embedder, c.method, c.approach, c.knn_k) == ("clip", "optimal-knn", "image-audiocaption", 5)
+    assert (c.embedder, c.method, c.approach, c.knn_k, c.pairing_device) == ("clip", "optimal-knn", "image-audiocaption", 5, "cuda")
     assert c.approaches == ("image-audiocaption", "caption-caption")
     assert c.embedder_options == (("model_id", "/ckpt/clip"), ("batch_size", 8), ("local_files_only", True))
     assert {e.value for e in EmbedderName} == set(EMBEDDERS) and {a.value for a in ApproachName} == set(AP.APPROACHES)
+
+
+def test_pairing_device_changes_neither_the_pairs_nor_their_cache_key(tmp_path):
+    """--pairing-device only moves the similarity screen (tests/stages/test_device_pairing.py):
+    the same pairs, and pairs computed without a device are reused with one."""
+    import dataclasses
+    import json
+
+    rng = np.random.default_rng(0)
+    vectors = {
+        ("audio", "caption"): ([f"a{i:03d}" for i in range(60)], l2_normalize(rng.standard_normal((60, 16))), None),
+        ("image", "caption"): ([f"i{i:03d}" for i in range(70)], l2_normalize(rng.standard_normal((70, 16))), None),
+    }
+    stores = {key: {"files": [f"part-{key[0]}"]} for key in vectors}
+    base = AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption")
+    on_device = dataclasses.replace(base, pairing_device="cpu")
+    plain, _ = AP.pair_approach(tmp_path / "a", "caption-caption", "greedy", base, stores, vectors)
+    device, _ = AP.pair_approach(tmp_path / "b", "caption-caption", "greedy", on_device, stores, vectors)
+    columns = ["audio_id", "image_id", "similarity", "rank"]
+    assert device.select(columns).equals(plain.select(columns)) and plain.num_rows == 60
+    meta_plain, meta_device = (json.loads(t.schema.metadata[b"synesthesia"]) for t in (plain, device))
+    assert meta_device["key"] == meta_plain["key"]
+    assert meta_device["stats"]["device"] == "cpu" and "device" not in meta_plain["stats"]
 
 
 # --- preflight ------------------------------------------------------------------------------------

@@ -125,6 +125,8 @@ def test_phase3_consensus_hf_export_and_card(phases):
     card_text = " ".join(card.split())
     assert f"each assigned to {ANNOTATION.raters_per_pair} of a pool of {ANNOTATION.rater_pool} raters" in card_text
     assert "scored pairs have 5 ratings each" in card_text and "12 distinct raters took part" in card_text
+    # the generated corpus is a plain folder: no source gives a licence, and the card says so
+    assert "## Licences" in card and "| paintings | (not given) | (not given) |" in card and "No item's source gives a licence." in card_text
     scores_ds = datasets.load_dataset(str(out), "scores")
     n_scored = dio.read_table(out / MA.SCORES).num_rows
     assert sum(len(scores_ds[s]) for s in scores_ds) == n_scored

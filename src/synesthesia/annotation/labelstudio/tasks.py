@@ -5,7 +5,9 @@ preferences), so importing an export never depends on Label Studio's task
 ids, plus the planned raters (``raters``, for filtering in the Data Manager).
 
 Media are referenced in one of two ways (:class:`MediaLinks`), both relative
-to one declared folder, the *document root*:
+to one declared folder, the *document root* (by default the dataset folder,
+which holds every medium raters get: the served paintings and the clips'
+listening copies):
 
 * Label Studio local files (default): ``/data/local-files/?d=<path relative
   to the root>``. Start Label Studio with ``LOCAL_FILES_SERVING_ENABLED=true``
@@ -56,11 +58,6 @@ class MediaLinks:
     @property
     def local_files(self) -> bool:
         return not self.url_prefix
-
-
-def default_document_root(*folders: str | os.PathLike) -> Path:
-    """The deepest folder containing all ``folders``."""
-    return Path(os.path.commonpath([str(Path(f).resolve()) for f in folders]))
 
 
 def _raters(raters: Mapping[str, Sequence[str]] | None, key: str) -> str:

@@ -231,4 +231,4 @@ def resolve_embeddings(
 def load_images(paths: Sequence[Path], background: str = DEFAULT_ALPHA_BACKGROUND):
     """RGB PIL images (what the embedders' ``embed_images`` take), transparent
     pixels composited onto ``background`` (``ArtSoundPairs.alpha_background``)."""
-    return [open_rgb(p, background) for p in paths]
+    return [open_rgb(p, background=background) for p in paths]

@@ -143,6 +143,11 @@ def _read_ids(path: Path) -> list[str]:
     return json.loads(path.with_name(path.name + ".ids.json").read_text())
 
 
+def cache_ids(path: str | os.PathLike) -> list[str]:
+    """The ids of the rows of a cache made by :func:`mel_cache` or :func:`painting_cache`."""
+    return _read_ids(Path(path))
+
+
 def mel_cache(folder: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
     """Build (once) and return the float16 memmap of every clip's mel."""
     folder = Path(folder)

@@ -67,7 +67,7 @@ class MuseartPairs:
         from synesthesia.datasets.media import load_clip, open_rgb
 
         row = self.rows[index]
-        image = open_rgb(row["image_path"], self.alpha_background)
+        image = open_rgb(row["image_path"], background=self.alpha_background)
         return {
             "audio": load_clip(row["audio_path"], self.sample_rate),
             "sample_rate": self.sample_rate,

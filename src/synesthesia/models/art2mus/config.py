@@ -185,6 +185,15 @@ class TrainConfig:
     val_steps: int = INFERENCE_STEPS
     num_workers: int = 4
     log_every: int = 10
+    #: Where the curves go (models/tracking.py): tensorboard, wandb, "tensorboard,wandb" or none;
+    #: each validation also logs its first ``sample_clips`` generated clips as audio.
+    tracker: str = "tensorboard"
+    sample_clips: int = 4
+
+    def __post_init__(self):
+        from synesthesia.models.tracking import parse_trackers
+
+        parse_trackers(self.tracker)
 
     @property
     def accumulation(self) -> int:

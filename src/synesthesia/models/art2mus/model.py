@@ -95,7 +95,7 @@ def load_audioldm2(name_or_path: str, *, dtype: torch.dtype | None = None, devic
     try:
         pipe = AudioLDM2Pipeline.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as exc:  # hub unreachable, not cached, not a pipeline folder
-        raise FileNotFoundError(f"{hint}\n(cause: {exc})") from exc
+        raise FileNotFoundError(f"{hint} (cause: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__})") from exc
     if pipe.text_encoder_2.config.model_type == "vits":
         raise ValueError(f"{name_or_path} is AudioLDM 2's text-to-speech variant; Art2Mus needs a Flan-T5 pipeline")
     if not isinstance(pipe.scheduler, DDIMScheduler):  # the paper samples with DDIM

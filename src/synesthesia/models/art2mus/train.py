@@ -8,6 +8,8 @@ A run folder holds::
     checkpoints/step-0000500/     aligner.safetensors, model_config.json, training.json, train_state.pt
     final/                        the last aligner + configs (what `generate`/`eval` load by default)
     validation/step-…/generated/  the validation clips, items.parquet
+    tensorboard/                  curves (loss, MSE, lr, grad norm, examples/s, validation metrics) and
+                                  the first validation clips as audio (TrainConfig.tracker; W&B on request)
     validation.parquet            validation metrics per validation (ART2MUS_RESULTS)
     embeddings/image-<encoder>/   image embeddings computed because the ArtSound store lacked them
     quarantine.parquet            tracks that failed to decode during training, with the reason
@@ -16,7 +18,8 @@ Resuming: re-running the same command continues from the latest checkpoint.
 The order of examples (a seeded permutation per epoch), each micro-batch's
 randomness (a generator seeded by the micro-batch index) and the optimiser
 and learning-rate states are all restored, so an interrupted run ends with
-the same weights as an uninterrupted one (tested on CPU).
+the same weights as an uninterrupted one (tested on CPU), and the TensorBoard
+curves continue from the checkpoint's step.
 """
 
 from __future__ import annotations
@@ -37,12 +40,14 @@ import torch
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.models.art2mus.config import Art2MusConfig, FrontEndConfig, TrainConfig, to_dict
+from synesthesia.models.checkpoints import load_state, save_state
 from synesthesia.datasets.readers.artsound import ArtSoundPairs
 from synesthesia.models.art2mus.evaluate import EvalConfig, Scorer, evaluate_model, results_row
 from synesthesia.models.art2mus.frontend import track_mel
 from synesthesia.models.art2mus.model import Art2Mus
 from synesthesia.datasets.keys import stable_hash
 from synesthesia.models.devices import resolve_device
+from synesthesia.models.tracking import RunTracker
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +135,7 @@ class Trainer:
         self.step = 0
         self.quarantine: dict[str, str] = {}
         self.scorer: Scorer | None = None
+        self.tracker = RunTracker(self.run_dir, enabled=False)  # fit() opens the run's own
 
     # -- checkpoints -----------------------------------------------------------------
 
@@ -145,7 +151,7 @@ class Trainer:
         tmp = self.checkpoint_dir / f".step-{self.step:07d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         self.model.save(tmp)
-        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "step": self.step},
+        save_state({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(), "step": self.step},
                    tmp / "train_state.pt")
         dio.write_text(json.dumps(self.training_info(), indent=2) + "\n", tmp / "training.json")
         shutil.rmtree(final, ignore_errors=True)
@@ -165,7 +171,7 @@ class Trainer:
             return False
         latest = candidates[-1]
         self.model.aligner.load_state_dict(load_file(str(latest / "aligner.safetensors")))
-        state = torch.load(latest / "train_state.pt", map_location="cpu", weights_only=False)
+        state = load_state(latest / "train_state.pt")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step = int(state["step"])
@@ -219,14 +225,30 @@ class Trainer:
         rows = [r for r in previous if r["step"] != self.step] + [row]
         dio.write_table(S.from_rows(rows, S.ART2MUS_RESULTS), path)
         log.info("validation at step %d: %s", self.step, {k: summary[k] for k in ("fad", "kl_div", "ibsc_artw_gemus", "ibsc_gtmus_gemus")})
+        if self.tracker.active:
+            self.tracker.scalars({k: summary.get(k) for k in ("fad", "kl_div", "ibsc_artw_gemus", "ibsc_gtmus_gemus")}, self.step, "val")
+            self._log_clips(out, items)
         return summary
+
+    def _log_clips(self, out: Path, items) -> None:
+        from synesthesia.datasets.media import load_audio
+
+        paths = items.column("generated_path").to_pylist()[: self.config.sample_clips]
+        rate = self.model.sample_rate
+        self.tracker.audio("val/generated", [load_audio(out / p, rate) for p in paths], rate, self.step)
 
     # -- the loop ---------------------------------------------------------------------------
 
     def fit(self) -> dict:
         cfg = self.config
+        resumed = self.resume()
+        with RunTracker(self.run_dir, cfg.tracker, resume_step=self.step + 1 if resumed else 0,
+                        config={"train": to_dict(cfg), "model": to_dict(self.model.config)}) as self.tracker:
+            return self._fit()
+
+    def _fit(self) -> dict:
+        cfg = self.config
         accum = cfg.accumulation
-        self.resume()
         if self.step >= cfg.total_steps:
             log.info("run already finished (%d/%d steps)", self.step, cfg.total_steps)
         # Fail before the first step, not at the first validation, if a metric model is missing.
@@ -273,6 +295,8 @@ class Trainer:
             row = {"step": self.step, "epoch": (self.step * accum - 1) // sampler.per_epoch, "loss": loss_total, "mse": mse_total,
                    "lr": lr, "grad_norm": grad_norm, "examples": examples, "seconds": time.perf_counter() - started}
             self._append_log(row)
+            self.tracker.scalars({"loss": loss_total, "mse": mse_total, "lr": lr, "grad_norm": grad_norm,
+                                  "examples_per_s": examples / row["seconds"]}, self.step, "train")
             if self.step % cfg.log_every == 0 or self.step == 1:
                 log.info("step %d/%d loss %.4f mse %.4f lr %.2e", self.step, cfg.total_steps, loss_total, mse_total, lr)
             done = self.step >= cfg.total_steps
@@ -301,15 +325,17 @@ def train_art2mus(
     device: str | None = None,
     model: Art2Mus | None = None,
 ) -> dict:
-    """Train the aligner on an ArtSound folder's ``train`` pairs (resumable).
+    """Train the aligner on an ArtSound folder's ``train`` pairs (resumable);
+    ``data_dir`` may also be its ``synesthesia export webdataset`` shards.
 
     ``image_embeddings`` names an embeddings folder to read instead of
     searching the store; ``model`` lets a caller pass a ready model (tests).
     """
     from synesthesia.models.art2mus.data import image_embeddings as resolve_images
     from synesthesia.datasets.readers.artsound import read_pairs, validation_pairs
+    from synesthesia.datasets.readers.shards import training_folder
 
-    data_dir, run_dir = Path(data_dir), Path(run_dir)
+    data_dir, run_dir = training_folder(data_dir, "artsound"), Path(run_dir)  # a folder, or `export webdataset` shards
     run_dir.mkdir(parents=True, exist_ok=True)
     record = {"model": to_dict(model_config), "train": to_dict(train_config), "frontend": to_dict(frontend),
               "eval": dataclasses.asdict(eval_config), "data": str(data_dir.resolve())}

@@ -40,6 +40,9 @@ class Embedder(ABC):
     model_id: str = ""
     dim: int = 0
     modalities: frozenset[str] = frozenset()
+    #: The side, in pixels, the embedder resizes images to (None: it needs
+    #: full-size pixels); callers decode JPEGs at reduced size for it.
+    image_size: int | None = None
 
     @classmethod
     def preflight(cls, **options: Any) -> None:

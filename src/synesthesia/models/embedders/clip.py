@@ -70,6 +70,7 @@ class CLIPEmbedder(WindowedTextEmbedding, Embedder):
         self.device = device
         self.batch_size = batch_size
         self.dim = int(self.model.config.projection_dim)
+        self.image_size = int(self.model.config.vision_config.image_size)
         self.max_tokens = int(self.model.config.text_config.max_position_embeddings)
         self._torch = torch
 

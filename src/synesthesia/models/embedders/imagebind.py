@@ -92,6 +92,7 @@ class ImageBindEmbedder(Embedder):
         self.model, self.load_report, self.config = model, report, model.config
         self.model_id = model.config.name
         self.dim = model.config.embed_dim
+        self.image_size = int(model.config.image_size)
         self.device = next(model.parameters()).device
         self.tokenizer = ClipTokenizer(bpe_path, context_length=model.config.context_length)
         self.audio_config = AudioConfig(fbank=dataclasses.replace(IMAGEBIND_FBANK, num_mel_bins=model.config.num_mel_bins), target_frames=model.config.audio_frames)

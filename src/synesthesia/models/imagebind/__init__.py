@@ -2,7 +2,7 @@
 
 - :mod:`.model`: the network (parameter names = the official ``imagebind_huge.pth``).
 - :mod:`.preprocess`: image and audio preprocessing identical to the official loaders.
-- :mod:`.tokenizer`: CLIP BPE tokenizer (77-token context).
+- :mod:`.tokenizer`: OpenAI CLIP's BPE tokenizer from `openai-clip` (77-token rows).
 - :mod:`.checkpoint`: finding and strictly loading the checkpoint.
 - :mod:`.embedder`: the ``imagebind`` :class:`~synesthesia.models.embedders.Embedder`.
 

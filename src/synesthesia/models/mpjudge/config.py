@@ -54,7 +54,7 @@ class TrainConfig(ConfigData):
     #: to the gradient; "adamw": Adam with decoupled weight decay. Either way
     #: only weight matrices and conv kernels decay, not biases, norm
     #: parameters, other 1-D parameters or the position embedding
-    #: (``train.decay_groups``).
+    #: (``optim.decay_groups``).
     optimizer: str = "adam"
     lr: float = PAPER_LR
     weight_decay: float = PAPER_WEIGHT_DECAY
@@ -93,8 +93,13 @@ class TrainConfig(ConfigData):
     device: str = "auto"  # auto = cuda:LOCAL_RANK when available, else cpu
     progress: bool = True
     cache_dir: str | None = None  # media caches; None = MPD_DIR/_work/mpjudge-cache
+    #: Where the curves go (models/tracking.py): tensorboard, wandb, both ("tensorboard,wandb") or none.
+    tracker: str = "tensorboard"
 
     def __post_init__(self):
+        from synesthesia.models.tracking import parse_trackers
+
+        parse_trackers(self.tracker)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -110,7 +115,7 @@ class TrainConfig(ConfigData):
 
 
 #: Fields that may differ when a run is resumed (they do not change the result).
-RESUMABLE_CHANGES = frozenset({"max_steps", "num_workers", "progress", "device", "cache_dir", "eval_batch_size", "checkpoint_every_steps", "keep_checkpoints"})
+RESUMABLE_CHANGES = frozenset({"max_steps", "num_workers", "progress", "device", "cache_dir", "eval_batch_size", "checkpoint_every_steps", "keep_checkpoints", "tracker"})
 
 
 @dataclass(frozen=True)

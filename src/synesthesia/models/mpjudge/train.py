@@ -59,6 +59,7 @@ import torch.distributed as dist
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.readers.mpd import MPDMedia, read_scored_pairs
+from synesthesia.datasets.readers.shards import training_folder
 from synesthesia.models.mpjudge import checkpoint as ckpt
 from synesthesia.models.mpjudge.config import RESUMABLE_CHANGES, RunConfig, TrainConfig, dump_config
 from synesthesia.models.mpjudge.distributed import DistContext, check_replicas_in_sync, init_distributed
@@ -66,6 +67,8 @@ from synesthesia.models.mpjudge.data import StepBatches, epoch_plan, load_split,
 from synesthesia.models.mpjudge.evaluate import autocast, evaluate_split, json_safe, to_model_inputs
 from synesthesia.models.mpjudge.losses import dpo_loss, regression_loss, total_loss
 from synesthesia.models.mpjudge.model import MPJudge
+from synesthesia.models.mpjudge.optim import decay_groups, lr_factor, make_optimizer  # noqa: F401 (re-exported)
+from synesthesia.models.tracking import RunTracker, grad_norm
 
 
 # --- one step ---------------------------------------------------------------------------------
@@ -146,39 +149,6 @@ def training_step(model, reference: MPJudge | None, batch: dict, cfg: TrainConfi
     return loss_total, sums
 
 
-def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Parameter groups for weight decay: ``weight_decay`` on weight matrices
-    and conv kernels (parameters with ``ndim >= 2``), none on biases, norm
-    parameters (LayerNorm, batch norm), other 1-D parameters and the position
-    embedding. Shared by both optimizers."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim < 2 or name.endswith("pos_embed") else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def make_optimizer(model: MPJudge, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """``adam`` (default, the paper's "Adam ... weight decay 0.05"):
-    torch.optim.Adam, whose weight decay is the L2 term ``wd·θ`` added to the
-    gradient; ``adamw``: decoupled weight decay. Both decay only the
-    ``decay_groups`` weights."""
-    groups = decay_groups(model, cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.adam_betas)
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.adam_betas)
-
-
-def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    if cfg.lr_schedule == "constant":
-        return 1.0
-    span = max(1, total - cfg.warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - cfg.warmup_steps) / span)))
-
-
 def frozen_copy(model: MPJudge) -> MPJudge:
     """The DPO reference f_ref: a deep copy of ``model``'s current weights and
     batch-norm running statistics with no gradients, never updated.
@@ -250,10 +220,11 @@ def _check_resumable(state: dict, config: RunConfig, path: Path) -> None:
 # --- the loop -------------------------------------------------------------------------------
 
 def train(mpd_dir: str | os.PathLike, run_dir: str | os.PathLike, config: RunConfig = RunConfig(), log=None) -> dict:
-    """Train (or continue training) MPJudge on an annotated MPD folder. Returns a summary."""
+    """Train (or continue training) MPJudge on an annotated MPD folder (or its
+    ``synesthesia export webdataset`` shards). Returns a summary."""
     ctx = init_distributed(config.train)
     try:
-        return _train(Path(mpd_dir), Path(run_dir), config, ctx, log)
+        return _train(training_folder(mpd_dir, "mpd"), Path(run_dir), config, ctx, log)  # shards: unpacked once
     finally:
         if ctx.owns_group:
             dist.destroy_process_group()
@@ -317,118 +288,130 @@ def _train(mpd_dir: Path, run_dir: Path, config: RunConfig, ctx: DistContext, lo
     if ctx.is_main:
         write_metrics(run_dir, history)
 
-    net = model
-    if ctx.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
-    workers = cfg.num_workers if cfg.num_workers >= 0 else (4 if ctx.device.type == "cuda" else 0)
-    say(
-        f"MPJudge ({config.model.fusion}): {data.n_scored} scored pairs, {data.n_pref} preference pairs in train; "
-        f"{n_steps} steps/epoch x {cfg.epochs} epochs; {ctx.world} process(es) on {ctx.device}"
-        + (", bf16 autocast" if (ctx.device.type == "cuda" and cfg.amp != "off") or cfg.amp == "bf16" else "")
-    )
-
-    def snapshot(epoch: int, step_in_epoch: int, epoch_sums: list[float]) -> dict:
-        return {
-            "model_config": config.model.to_dict(),
-            "train_config": cfg.to_dict(),
-            "data_config": data_config,
-            "model": model.state_dict(),
-            "reference": reference.state_dict() if reference is not None else None,
-            "trained_dpo": reference is not None and cfg.lambda_dpo > 0,
-            "epoch": epoch,
-            "step_in_epoch": step_in_epoch,
-            "global_step": global_step,
-            "world_size": ctx.world,
-            "train_counts": [data.n_scored, data.n_pref],
-            "epoch_sums": epoch_sums,
-            "history": history,
-            "best": best,
-        }
-
-    def save_full(epoch: int, step_in_epoch: int) -> None:
-        reduced = ctx.sum(sums).tolist() if step_in_epoch else [0.0] * len(SUM_KEYS)
-        if ctx.is_main:
-            full = snapshot(epoch, step_in_epoch, reduced)
-            full.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
-            ckpt.save(full, run_dir / "checkpoints" / f"step-{global_step:08d}.pt")
-            ckpt.prune(run_dir, cfg.keep_checkpoints)
-        ctx.barrier()
-
-    stopped = False
-    for epoch in range(start_epoch, cfg.epochs):
-        if reference is None and cfg.lambda_dpo > 0 and data.n_pref and epoch >= cfg.dpo_start_epoch:
-            reference = frozen_copy(model)
-            say(f"epoch {epoch + 1}: froze the current weights as the DPO reference model")
-        plan = epoch_plan(data.n_scored, data.n_pref if reference is not None else 0, epoch, cfg.seed, cfg.batch_size, ctx.rank, ctx.world)
-        skip = start_step if epoch == start_epoch else 0
-        loader = torch.utils.data.DataLoader(
-            StepBatches(data, media, plan[skip:]), batch_size=None, shuffle=False, num_workers=workers,
-            pin_memory=ctx.device.type == "cuda",
+    tracker = RunTracker(run_dir, cfg.tracker, resume_step=global_step + 1 if state is not None else 0,
+                         config=config.to_dict(), enabled=ctx.is_main)
+    with tracker:
+        net = model
+        if ctx.world > 1:
+            net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+        workers = cfg.num_workers if cfg.num_workers >= 0 else (4 if ctx.device.type == "cuda" else 0)
+        say(
+            f"MPJudge ({config.model.fusion}): {data.n_scored} scored pairs, {data.n_pref} preference pairs in train; "
+            f"{n_steps} steps/epoch x {cfg.epochs} epochs; {ctx.world} process(es) on {ctx.device}"
+            + (", bf16 autocast" if (ctx.device.type == "cuda" and cfg.amp != "off") or cfg.amp == "bf16" else "")
         )
-        started = time.perf_counter()
-        model.train()
-        bar = tqdm(total=len(plan), initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and ctx.is_main), file=sys.stderr, dynamic_ncols=True)
-        step = skip
-        for step, batch in enumerate(loader, start=skip + 1):
-            optimizer.zero_grad(set_to_none=True)
-            loss, contribution = training_step(net, reference, batch, cfg, ctx.device)  # forward + backward
-            if cfg.grad_clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
-            optimizer.step()
-            scheduler.step()
-            global_step += 1
-            sums += contribution.double()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", step=global_step)
-            stopped = cfg.max_steps is not None and global_step >= cfg.max_steps
-            mid_epoch = step < len(plan)
-            if mid_epoch and (stopped or (cfg.checkpoint_every_steps and global_step % cfg.checkpoint_every_steps == 0)):
-                save_full(epoch, step)
+
+        def snapshot(epoch: int, step_in_epoch: int, epoch_sums: list[float]) -> dict:
+            return {
+                "model_config": config.model.to_dict(),
+                "train_config": cfg.to_dict(),
+                "data_config": data_config,
+                "model": model.state_dict(),
+                "reference": reference.state_dict() if reference is not None else None,
+                "trained_dpo": reference is not None and cfg.lambda_dpo > 0,
+                "epoch": epoch,
+                "step_in_epoch": step_in_epoch,
+                "global_step": global_step,
+                "world_size": ctx.world,
+                "train_counts": [data.n_scored, data.n_pref],
+                "epoch_sums": epoch_sums,
+                "history": history,
+                "best": best,
+            }
+
+        def save_full(epoch: int, step_in_epoch: int) -> None:
+            reduced = ctx.sum(sums).tolist() if step_in_epoch else [0.0] * len(SUM_KEYS)
+            if ctx.is_main:
+                full = snapshot(epoch, step_in_epoch, reduced)
+                full.update(optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict())
+                ckpt.save(full, run_dir / "checkpoints" / f"step-{global_step:08d}.pt")
+                ckpt.prune(run_dir, cfg.keep_checkpoints)
+            ctx.barrier()
+
+        stopped = False
+        for epoch in range(start_epoch, cfg.epochs):
+            if reference is None and cfg.lambda_dpo > 0 and data.n_pref and epoch >= cfg.dpo_start_epoch:
+                reference = frozen_copy(model)
+                say(f"epoch {epoch + 1}: froze the current weights as the DPO reference model")
+            plan = epoch_plan(data.n_scored, data.n_pref if reference is not None else 0, epoch, cfg.seed, cfg.batch_size, ctx.rank, ctx.world)
+            skip = start_step if epoch == start_epoch else 0
+            loader = torch.utils.data.DataLoader(
+                StepBatches(data, media, plan[skip:]), batch_size=None, shuffle=False, num_workers=workers,
+                pin_memory=ctx.device.type == "cuda",
+            )
+            started = time.perf_counter()
+            model.train()
+            bar = tqdm(total=len(plan), initial=skip, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and ctx.is_main), file=sys.stderr, dynamic_ncols=True)
+            step = skip
+            for step, batch in enumerate(loader, start=skip + 1):
+                optimizer.zero_grad(set_to_none=True)
+                step_started = time.perf_counter()
+                loss, contribution = training_step(net, reference, batch, cfg, ctx.device)  # forward + backward
+                if cfg.grad_clip_norm > 0:
+                    norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm))
+                else:
+                    norm = grad_norm(model.parameters())
+                lr = scheduler.get_last_lr()[0]
+                optimizer.step()
+                scheduler.step()
+                global_step += 1
+                tracker.scalars({"loss": loss.item(), "lr": lr, "grad_norm": norm,
+                                 "pairs_per_s": int(batch["n_scored"]) * ctx.world / (time.perf_counter() - step_started)},
+                                global_step, "train")
+                sums += contribution.double()
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}", step=global_step)
+                stopped = cfg.max_steps is not None and global_step >= cfg.max_steps
+                mid_epoch = step < len(plan)
+                if mid_epoch and (stopped or (cfg.checkpoint_every_steps and global_step % cfg.checkpoint_every_steps == 0)):
+                    save_full(epoch, step)
+                if stopped:
+                    break
+            bar.close()
+            if stopped and step < len(plan):
+                say(f"stopped at global step {global_step} (max_steps); continue by training into the same --out")
+                break
+
+            totals = dict(zip(SUM_KEYS, ctx.sum(sums).tolist()))
+            sums.zero_()
+            seconds = time.perf_counter() - started
+            row = {
+                "epoch": epoch + 1,
+                "global_step": global_step,
+                "lr": scheduler.get_last_lr()[0],
+                "dpo_active": reference is not None,
+                "train_loss": totals["loss"] / max(1.0, totals["n_scored"]),
+                "train_mse": totals["mse"] / max(1.0, totals["n_mse"]),
+                "train_dpo": totals["dpo"] / totals["n_dpo"] if totals["n_dpo"] else math.nan,
+                "train_pref_acc": totals["pref_correct"] / totals["n_dpo"] if totals["n_dpo"] else math.nan,
+                "n_scored": data.n_scored,
+                "n_pref": data.n_pref if reference is not None else 0,
+                "seconds": round(seconds, 3),
+                "pairs_per_s": round(totals["n_scored"] / seconds, 2) if seconds > 0 else None,
+                "world_size": ctx.world,
+            }
+            if eval_split and ctx.is_main:
+                metrics, _ = evaluate_split(model, mpd_dir, media, eval_split, cfg.eval_batch_size, cfg.accuracy_threshold, cfg.amp)
+                row.update({f"val_{k}": metrics[k] for k in ("srcc", "plcc", "mae", "acc", "pref_acc")})
+                row["val_n"] = metrics["n"]
+            history.append(row)
+            tracker.scalars({k[len("train_"):]: v for k, v in row.items() if k.startswith("train_")}, global_step, "epoch")
+            tracker.scalars({k[len("val_"):]: v for k, v in row.items() if k.startswith("val_")}, global_step, "val")
+            if ctx.is_main:
+                write_metrics(run_dir, history)
+                srcc = row.get("val_srcc", math.nan)
+                if eval_split and not math.isnan(srcc) and srcc > best["val_srcc"]:
+                    best = {"val_srcc": srcc, "epoch": epoch + 1}
+                    ckpt.save(snapshot(epoch + 1, 0, []), run_dir / "best.pt")
+                say(
+                    f"epoch {epoch + 1}: loss {row['train_loss']:.4f} (mse {row['train_mse']:.4f}"
+                    + (f", dpo {row['train_dpo']:.4f}" if not math.isnan(row["train_dpo"]) else "")
+                    + ")"
+                    + (f"; {eval_split} SRCC {row['val_srcc']:.3f} MAE {row['val_mae']:.3f}" if eval_split else "")
+                )
+            save_full(epoch + 1, 0)
             if stopped:
                 break
-        bar.close()
-        if stopped and step < len(plan):
-            say(f"stopped at global step {global_step} (max_steps); continue by training into the same --out")
-            break
-
-        totals = dict(zip(SUM_KEYS, ctx.sum(sums).tolist()))
-        sums.zero_()
-        seconds = time.perf_counter() - started
-        row = {
-            "epoch": epoch + 1,
-            "global_step": global_step,
-            "lr": scheduler.get_last_lr()[0],
-            "dpo_active": reference is not None,
-            "train_loss": totals["loss"] / max(1.0, totals["n_scored"]),
-            "train_mse": totals["mse"] / max(1.0, totals["n_mse"]),
-            "train_dpo": totals["dpo"] / totals["n_dpo"] if totals["n_dpo"] else math.nan,
-            "train_pref_acc": totals["pref_correct"] / totals["n_dpo"] if totals["n_dpo"] else math.nan,
-            "n_scored": data.n_scored,
-            "n_pref": data.n_pref if reference is not None else 0,
-            "seconds": round(seconds, 3),
-            "pairs_per_s": round(totals["n_scored"] / seconds, 2) if seconds > 0 else None,
-            "world_size": ctx.world,
-        }
-        if eval_split and ctx.is_main:
-            metrics, _ = evaluate_split(model, mpd_dir, media, eval_split, cfg.eval_batch_size, cfg.accuracy_threshold, cfg.amp)
-            row.update({f"val_{k}": metrics[k] for k in ("srcc", "plcc", "mae", "acc", "pref_acc")})
-            row["val_n"] = metrics["n"]
-        history.append(row)
-        if ctx.is_main:
-            write_metrics(run_dir, history)
-            srcc = row.get("val_srcc", math.nan)
-            if eval_split and not math.isnan(srcc) and srcc > best["val_srcc"]:
-                best = {"val_srcc": srcc, "epoch": epoch + 1}
-                ckpt.save(snapshot(epoch + 1, 0, []), run_dir / "best.pt")
-            say(
-                f"epoch {epoch + 1}: loss {row['train_loss']:.4f} (mse {row['train_mse']:.4f}"
-                + (f", dpo {row['train_dpo']:.4f}" if not math.isnan(row["train_dpo"]) else "")
-                + ")"
-                + (f"; {eval_split} SRCC {row['val_srcc']:.3f} MAE {row['val_mae']:.3f}" if eval_split else "")
-            )
-        save_full(epoch + 1, 0)
-        if stopped:
-            break
 
     finished = not stopped or global_step >= cfg.epochs * n_steps
     if finished and ctx.is_main:

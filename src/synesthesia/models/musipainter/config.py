@@ -49,8 +49,18 @@ class TrainConfig(ConfigData):
     device: str = "auto"
     max_steps: int | None = None
     progress: bool = True
+    #: Where the curves go (models/tracking.py): tensorboard, wandb, "tensorboard,wandb" or none.
+    tracker: str = "tensorboard"
+    #: Every ``sample_every`` epochs, ``sample_images`` images generated (``sample_steps``
+    #: DDIM steps) from the first validation clips go to the tracker; 0 images: none.
+    sample_images: int = 2
+    sample_steps: int = 25
+    sample_every: int = 1
 
     def __post_init__(self):
+        from synesthesia.models.tracking import parse_trackers
+
+        parse_trackers(self.tracker)
         if self.trainable not in TRAINABLE:
             raise ValueError(f"trainable must be one of {TRAINABLE}, not {self.trainable!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -65,7 +75,7 @@ class TrainConfig(ConfigData):
 
 
 #: Fields a resumed run may change (they do not change the result).
-RESUMABLE_CHANGES = frozenset({"max_steps", "num_workers", "progress", "device"})
+RESUMABLE_CHANGES = frozenset({"max_steps", "num_workers", "progress", "device", "tracker", "sample_images", "sample_steps", "sample_every"})
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def score_model(
     audios = sorted({r["audio_path"] for r in split_rows})
     image_index = {p: k for k, p in enumerate(images)}
     audio_index = {p: k for k, p in enumerate(audios)}
-    reference_images = [open_rgb(p, background) for p in images]
+    reference_images = [open_rgb(p, background=background) for p in images]
     gen = embedder.embed_images(generated)
     ref = embedder.embed_images(reference_images)
     labels = [r["category"] for r in rows]

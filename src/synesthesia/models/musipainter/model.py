@@ -13,8 +13,28 @@ UNet. At generation the same token is written into the embedding table, so a
 stock diffusers ``StableDiffusionPipeline`` runs the prompt.
 
 Loss (Eq. 3): ``L = L_LDM + λ_l1 ‖e_audio‖₁ + λ_CL (1 − cos(e_audio, l̂))²``
-with ``l̂`` the text encoder's output for the category name, averaged over
-the name's tokens (Eq. 2), and λ_l1 = λ_CL = 0.01 (the authors' values).
+with ``l̂`` the category name's embedding averaged over its tokens (Eq. 2),
+and λ_l1 = λ_CL = 0.01 (the authors' values).
+
+Two readings of Eq. 2–3 change what is trained; both are config keys, and
+the defaults are the readings that reproduce the paper's training, i.e.
+what the training code does: the authors' (as issue 23 reports it), and the
+public Musipainter implementation ``Apand0/MusiPainter``
+(``train_validation_no_accel_colab.py``: ``lambda_a * mean(|audio_token|)``
+and ``txt_embeddings[ids].mean(0)`` over the input-embedding table, both
+λ = 0.01):
+
+* ``l1_reduction = "mean"`` (default): the L1 term is the *mean* absolute
+  value of the 768-d token, so λ_l1 = 0.01 weighs it as the authors did.
+  ``"sum"`` is Eq. 3 as printed (‖e‖₁, the sum): with the same λ it is 768×
+  stronger, about the size of the diffusion loss, and pulls the token to 0.
+* ``label_space = "input_embeddings"`` (default): ``l̂`` averages the
+  label's rows of the text encoder's *input* token-embedding table, the space
+  the audio token lives in (it replaces a token's input embedding), so the
+  cosine compares like with like. ``"text_encoder_output"`` averages the text
+  encoder's final hidden states at the label's tokens (the paper's "encoded
+  using the generative model's textual encoder", read literally): a cosine
+  across two spaces.
 
 Choices where the paper is silent (also in the README):
 * attentive pooling = softmax over tokens of a learned score; the pooled
@@ -24,10 +44,9 @@ Choices where the paper is silent (also in the README):
   score ``w·ē_t + b``;
 * the paper pools "a sequence of 248"; BEATs makes (frames // 16) × 8 tokens
   (1,496 for 30 s), which we pool over as they are (pooling is length-free);
-* ``‖e_audio‖₁`` is the sum of absolute values of the 768-d token, averaged
-  over the batch; the LDM term is the mean squared error over latents;
-* ``l̂`` averages the final hidden states at the name's own token positions
-  (start/end tokens and padding excluded).
+* the L1 and Eq. 2 terms are averaged over the batch (Eq. 2 per example,
+  then the mean); the LDM term is the mean squared error over latents;
+* ``l̂`` uses the name's own tokens (start/end tokens and padding excluded).
 """
 
 from __future__ import annotations
@@ -54,6 +73,9 @@ CLIP_SECONDS = 30.0
 SD_IMAGE_SIZE = 512
 #: Hidden width of the attentive-pooling score (the authors' code: 768 → 384 → tanh → 1; the paper is silent).
 POOLING_HIDDEN = 384
+#: The readings of Eq. 3's L1 term and Eq. 2's label vector (see the module docstring); first = default.
+L1_REDUCTIONS = ("mean", "sum")
+LABEL_SPACES = ("input_embeddings", "text_encoder_output")
 
 
 @dataclass(frozen=True)
@@ -68,8 +90,14 @@ class MusipainterConfig(ConfigData):
     image_size: int = SD_IMAGE_SIZE
     clip_seconds: float = CLIP_SECONDS
     pooling_hidden: int = POOLING_HIDDEN  # 0: a single linear score
+    l1_reduction: str = L1_REDUCTIONS[0]
+    label_space: str = LABEL_SPACES[0]
 
     def __post_init__(self):
+        if self.l1_reduction not in L1_REDUCTIONS:
+            raise ValueError(f"l1_reduction must be one of {L1_REDUCTIONS}, not {self.l1_reduction!r}")
+        if self.label_space not in LABEL_SPACES:
+            raise ValueError(f"label_space must be one of {LABEL_SPACES}, not {self.label_space!r}")
         if self.placeholder not in self.prompt:
             raise ValueError(f"the prompt {self.prompt!r} must contain the placeholder {self.placeholder!r}")
 
@@ -131,7 +159,9 @@ def add_placeholder(tokenizer, text_encoder, placeholder: str = PLACEHOLDER) -> 
     tokenizer.add_tokens([placeholder])
     token_id = tokenizer.convert_tokens_to_ids(placeholder)
     if text_encoder.get_input_embeddings().num_embeddings <= token_id:
-        text_encoder.resize_token_embeddings(len(tokenizer))
+        # The new row is never read as it is (the hook replaces it in training,
+        # write_token at generation), so no mean/covariance initialisation.
+        text_encoder.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     return int(token_id)
 
 
@@ -168,15 +198,19 @@ def encode_prompt_with_audio(tokenizer, text_encoder, placeholder_id: int, token
 
 
 @torch.no_grad()
-def label_embeddings(tokenizer, text_encoder, labels: list[str]) -> torch.Tensor:
-    """l̂ per label (Eq. 2): the text encoder's final states at the label's
-    own token positions, averaged → ``[labels, dim]``."""
-    device = text_encoder.get_input_embeddings().weight.device
+def label_embeddings(tokenizer, text_encoder, labels: list[str], space: str = LABEL_SPACES[0]) -> torch.Tensor:
+    """l̂ per label (Eq. 2) → ``[labels, dim]``: the mean over the label's own
+    tokens of the input token-embedding rows (``space="input_embeddings"``,
+    the audio token's space) or of the text encoder's final hidden states
+    (``"text_encoder_output"``)."""
+    if space not in LABEL_SPACES:
+        raise ValueError(f"label space must be one of {LABEL_SPACES}, not {space!r}")
+    table = text_encoder.get_input_embeddings()
     out = []
     for label in labels:
-        ids = tokenizer(label, return_tensors="pt").input_ids.to(device)  # start, label tokens, end
-        states = text_encoder(ids)[0][0]
-        out.append(states[1:-1].mean(dim=0) if ids.shape[1] > 2 else states.mean(dim=0))
+        ids = tokenizer(label, return_tensors="pt").input_ids.to(table.weight.device)  # start, label tokens, end
+        rows = table(ids)[0] if space == "input_embeddings" else text_encoder(ids)[0][0]
+        out.append(rows[1:-1].mean(dim=0) if ids.shape[1] > 2 else rows.mean(dim=0))
     return torch.stack(out)
 
 
@@ -202,9 +236,14 @@ def musipainter_loss(
     labels: torch.Tensor,
     lambda_l1: float = LAMBDA_L1,
     lambda_cl: float = LAMBDA_CL,
+    l1_reduction: str = L1_REDUCTIONS[0],
 ) -> dict[str, torch.Tensor]:
-    """Eq. 3. Returns the total and its three terms (batch means)."""
+    """Eq. 3. Returns the total and its three terms (batch means); the L1
+    term is the token's mean or summed absolute value (``l1_reduction``)."""
+    if l1_reduction not in L1_REDUCTIONS:
+        raise ValueError(f"l1_reduction must be one of {L1_REDUCTIONS}, not {l1_reduction!r}")
     ldm = F.mse_loss(noise_pred.float(), target.float())
-    l1 = tokens.float().abs().sum(dim=-1).mean()
+    magnitude = tokens.float().abs()
+    l1 = (magnitude.mean(dim=-1) if l1_reduction == "mean" else magnitude.sum(dim=-1)).mean()
     cl = classification_loss(tokens, labels).mean()
     return {"loss": ldm + lambda_l1 * l1 + lambda_cl * cl, "ldm": ldm, "l1": l1, "cl": cl}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from synesthesia.datasets.io import atomic_output
+from synesthesia.models.checkpoints import load_state, save_state
 from synesthesia.models.devices import resolve_device
 from synesthesia.models.musipainter.beats import SAMPLE_RATE, beats_fbank, load_beats
 from synesthesia.models.musipainter.data import fixed_length
@@ -67,9 +67,7 @@ def audio_fbank(path: str | os.PathLike, clip_seconds: float) -> torch.Tensor:
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    with atomic_output(path) as tmp:
-        torch.save({"format": FORMAT, **state}, tmp)
-    return Path(path)
+    return save_state({"format": FORMAT, **state}, path)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -78,7 +76,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         path = path / "best.pt" if (path / "best.pt").exists() else path / "model.pt"
     if not path.exists():
         raise FileNotFoundError(f"no Musipainter checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = load_state(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{path} is not a Musipainter checkpoint written by synesthesia")
     return state

@@ -7,6 +7,9 @@ A run folder (``synesthesia train musipainter --out RUN_DIR``)::
       checkpoints/epoch-NNN.pt    full state after each epoch (trainable weights,
                                   optimizer, LR schedule, history, best)
       metrics.csv, metrics.jsonl  one row per epoch: train loss and its terms, val loss
+      tensorboard/                curves per optimizer step (loss and its terms, lr, grad norm,
+                                  examples/s), per epoch (train and val losses), and images
+                                  generated from validation clips (train.tracker; W&B on request)
       best.pt                     trainable weights of the epoch with the lowest
                                   validation loss ("validation loss per epoch picks
                                   the checkpoint", as the paper did)
@@ -18,8 +21,8 @@ schedule; the UNet, conditioned on "an art image of <*>" with the audio token
 in place of ``<*>``, predicts the noise (SD v1-4 is an ε-model); the loss is
 Eq. 3. The validation loss uses fixed noise and timesteps per example (seeded
 by its index), so epochs are comparable. Re-running into the same RUN_DIR
-resumes after the last finished epoch; a config change that alters the result
-is refused.
+resumes after the last finished epoch (the curves continue from its step); a
+config change that alters the result is refused.
 """
 
 from __future__ import annotations
@@ -29,14 +32,16 @@ import csv
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import torch
 
 from synesthesia.datasets.io import write_text
+from synesthesia.datasets.readers.shards import training_folder
 from synesthesia.models.musipainter.config import RESUMABLE_CHANGES, RunConfig, dump_config
 from synesthesia.models.musipainter.data import MusipainterExamples
-from synesthesia.models.musipainter.model import add_placeholder, encode_prompt_with_audio, label_embeddings, musipainter_loss
+from synesthesia.models.musipainter.model import add_placeholder, encode_prompt_with_audio, label_embeddings, musipainter_loss, write_token
 from synesthesia.models.musipainter.pipeline import (
     build_embedder,
     epoch_checkpoints,
@@ -45,6 +50,7 @@ from synesthesia.models.musipainter.pipeline import (
     save_checkpoint,
 )
 from synesthesia.models.devices import resolve_device
+from synesthesia.models.tracking import RunTracker, grad_norm
 
 METRIC_FIELDS = ("epoch", "step", "lr", "train_loss", "train_ldm", "train_l1", "train_cl", "val_loss", "val_ldm", "val_l1", "val_cl", "best")
 
@@ -55,7 +61,8 @@ class Trainer:
     def __init__(self, data_dir: str | os.PathLike, out_dir: str | os.PathLike, run: RunConfig):
         from diffusers import DDPMScheduler
 
-        self.data_dir, self.out_dir, self.run = Path(data_dir), Path(out_dir), run
+        # a built folder, or its `synesthesia export webdataset` shards (unpacked once)
+        self.data_dir, self.out_dir, self.run = training_folder(data_dir, "museart"), Path(out_dir), run
         m, t = run.model, run.train
         self.device = resolve_device(t.device)
         torch.manual_seed(t.seed)
@@ -79,7 +86,7 @@ class Trainer:
         for module in (self.text_encoder, self.vae, self.unet, self.embedder):
             module.to(self.device)
         # Eq. 2's l̂ per category: constants (the text encoder is frozen in both configurations).
-        self.labels = label_embeddings(self.tokenizer, self.text_encoder, self.train_set.categories)
+        self.labels = label_embeddings(self.tokenizer, self.text_encoder, self.train_set.categories, m.label_space)
         params = [p for module in self.trainable.values() for p in module.parameters()]
         self.optimizer = torch.optim.AdamW(params, lr=t.lr, betas=t.adam_betas, weight_decay=t.weight_decay)
         self.steps_per_epoch = math.ceil(len(self.train_set) / (t.batch_size * t.grad_accum_steps))
@@ -87,6 +94,7 @@ class Trainer:
         schedule = (lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total))) if t.lr_schedule == "cosine" else (lambda s: 1.0)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, schedule)
         self.epoch, self.step, self.history, self.best = 0, 0, [], None
+        self.tracker = RunTracker(self.out_dir, enabled=False)  # fit() opens the run's own
 
     # --- one batch ----------------------------------------------------------------------
 
@@ -111,7 +119,7 @@ class Trainer:
             pred = self.unet(noisy, timesteps, encoder_hidden_states=states).sample
         target = noise if self.noise.config.prediction_type == "epsilon" else self.noise.get_velocity(latents, noise, timesteps)
         labels = self.labels[batch["category_index"].to(self.device)]
-        return musipainter_loss(pred, target, tokens, labels, m.lambda_l1, m.lambda_cl)
+        return musipainter_loss(pred, target, tokens, labels, m.lambda_l1, m.lambda_cl, m.l1_reduction)
 
     # --- epochs ---------------------------------------------------------------------------
 
@@ -145,6 +153,7 @@ class Trainer:
             module.train()
         loader = self._loader(self.train_set, t.batch_size, t.seed * 1_000 + self.epoch)
         sums, n, micro = {}, 0, 0
+        window, window_n, started = {}, 0, time.perf_counter()  # the micro-batches of one optimizer step
         bar = None
         if progress:
             from tqdm import tqdm
@@ -156,14 +165,20 @@ class Trainer:
             micro += 1
             for key, value in losses.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach()) * len(batch["index"])
+                window[key] = window.get(key, 0.0) + float(value.detach()) * len(batch["index"])
             n += len(batch["index"])
+            window_n += len(batch["index"])
             if micro % t.grad_accum_steps == 0 or micro == len(loader):
-                if t.grad_clip_norm > 0:
-                    torch.nn.utils.clip_grad_norm_([p for m in self.trainable.values() for p in m.parameters()], t.grad_clip_norm)
+                params = [p for m in self.trainable.values() for p in m.parameters()]
+                norm = float(torch.nn.utils.clip_grad_norm_(params, t.grad_clip_norm)) if t.grad_clip_norm > 0 else grad_norm(params)
+                lr = self.scheduler.get_last_lr()[0]
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 self.step += 1
+                self.tracker.scalars({**{k: v / window_n for k, v in window.items()}, "lr": lr, "grad_norm": norm,
+                                      "examples_per_s": window_n / (time.perf_counter() - started)}, self.step, "train")
+                window, window_n, started = {}, 0, time.perf_counter()
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{float(losses['loss'].detach()):.4f}")
@@ -204,9 +219,41 @@ class Trainer:
         write_text("\n".join(lines) + "\n", self.out_dir / "metrics.csv")
         write_text("".join(json.dumps(row) + "\n" for row in self.history), self.out_dir / "metrics.jsonl")
 
+    @torch.no_grad()
+    def sample_images(self) -> list:
+        """Images from the first validation clips with a stock SD pipeline
+        (DDIM, seeded per image); the global random state is left as it was."""
+        from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+        t, m = self.run.train, self.run.model
+        count = min(t.sample_images, len(self.val_set) if self.val_set is not None else 0)
+        if not count:
+            return []
+        pipe = StableDiffusionPipeline(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
+                                       scheduler=DDIMScheduler.from_config(self.noise.config), safety_checker=None,
+                                       feature_extractor=None, requires_safety_checker=False)
+        pipe.set_progress_bar_config(disable=True)
+        table = self.text_encoder.get_input_embeddings().weight
+        kept = table[self.placeholder_id].clone()
+        images = []
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []), self._autocast():
+            self.embedder.eval()
+            for k in range(count):
+                token, _ = self.embedder(self.val_set[k]["fbank"][None].to(self.device))
+                write_token(self.text_encoder, self.placeholder_id, token[0])
+                images += pipe(m.prompt, num_inference_steps=t.sample_steps, height=m.image_size, width=m.image_size,
+                               generator=torch.Generator().manual_seed(k), output_type="pil").images
+        table[self.placeholder_id] = kept
+        return images
+
     def fit(self) -> dict:
+        resumed = self.resume()
+        with RunTracker(self.out_dir, self.run.train.tracker, resume_step=self.step + 1 if resumed else 0,
+                        config=self.run.to_dict()) as self.tracker:
+            return self._fit()
+
+    def _fit(self) -> dict:
         t = self.run.train
-        self.resume()
         while self.epoch < t.epochs and not (t.max_steps is not None and self.step >= t.max_steps):
             row = {"epoch": self.epoch + 1, **self.train_epoch(t.progress)}
             row.update(self.validate())
@@ -218,6 +265,10 @@ class Trainer:
                 self.best = {"epoch": self.epoch, "score": score}
                 save_checkpoint(self._state(full=False), self.out_dir / "best.pt")
             self.history.append(row)
+            self.tracker.scalars({k[len("train_"):]: v for k, v in row.items() if k.startswith("train_")}, self.step, "epoch")
+            self.tracker.scalars({k[len("val_"):]: v for k, v in row.items() if k.startswith("val_")}, self.step, "val")
+            if self.tracker.active and t.sample_every and self.epoch % t.sample_every == 0:
+                self.tracker.images("val/generated", self.sample_images(), self.step)
             save_checkpoint(self._state(full=True), self.out_dir / "checkpoints" / f"epoch-{self.epoch:03d}.pt")
             for old in epoch_checkpoints(self.out_dir)[:-1]:
                 old.unlink(missing_ok=True)

@@ -19,9 +19,10 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.recipes.artsound.config import DATASET, ArtSoundConfig
 from synesthesia.recipes.artsound.report import report_text
+from synesthesia.sources import open_source
 from synesthesia.stages.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS
 from synesthesia.stages.captioning.steps import fusion_shard_step, image_caption_shard_step, kept_rows, segment_caption_shard_step
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.shards import ShardRunner, ShardStore, plan_shards, run_serially, work_dir
 
 
@@ -47,16 +48,22 @@ class Ingested:
     tracks: pa.Table
     found: dict[str, int]
     rejected: dict[str, int]
+    #: why the build cannot go on (no usable artwork or track), else None
+    problem: str | None = None
 
 
 def ingest(
     artworks: str | os.PathLike, music: str | os.PathLike, out: Path, config: ArtSoundConfig, shard_size: int, run: ShardRunner = run_serially
 ) -> Ingested:
-    """Validate artworks and tracks (sharded): ``artworks.parquet``,
-    ``tracks.parquet``, ``quarantine.parquet``."""
+    """Read both inputs (selectors: a folder/CSV or ``KIND:PATH``, see
+    :mod:`synesthesia.sources`) and validate them (sharded):
+    ``artworks.parquet``, ``tracks.parquet``, ``quarantine.parquet``."""
     out.mkdir(parents=True, exist_ok=True)
-    a_root, images, q_images = ingest_source(artworks, IngestConfig.images(), out, "artworks", shard_size, run=run)
-    m_root, audio, q_audio = ingest_source(music, IngestConfig.audio(min_duration_s=config.min_track_seconds), out, "music", shard_size, run=run)
+    a_config, m_config = IngestConfig.images(), IngestConfig.audio(min_duration_s=config.min_track_seconds)
+    a_source = open_source(artworks, a_config.kind, a_config.folder_fields)
+    m_source = open_source(music, m_config.kind, m_config.folder_fields)
+    a_root, images, q_images = ingest_source(a_source, a_config, out, "artworks", shard_size, run=run)
+    m_root, audio, q_audio = ingest_source(m_source, m_config, out, "music", shard_size, run=run)
     images, audio = images.sort_by("image_id"), audio.sort_by("audio_id")
     dio.write_table(images, out / "artworks.parquet", S.IMAGES)
     dio.write_table(audio, out / "tracks.parquet", S.AUDIO)
@@ -65,6 +72,7 @@ def ingest(
         {"artworks": str(a_root), "music": str(m_root)}, images, audio,
         {"artworks": images.num_rows + q_images.num_rows, "music": audio.num_rows + q_audio.num_rows},
         {"artworks": q_images.num_rows, "music": q_audio.num_rows},
+        nothing_usable([("artworks", artworks, images, q_images), ("music tracks", music, audio, q_audio)]),
     )
 
 

@@ -158,6 +158,9 @@ class ArtSoundPairingConfig:
     candidates: int = DEFAULT_CANDIDATES
     #: Audio whose best available image is below this stays unpaired (None: off, as in the paper).
     min_similarity: float | None = None
+    #: Torch device for the pairing's similarity passes (e.g. "cuda"); None:
+    #: numpy on the CPU. The pairs do not depend on it (not part of the cache key).
+    pairing_device: str | None = None
     train_fraction: float = TRAIN_FRACTION
     val_size: int = VAL_SIZE
     seed: int = 0

@@ -295,7 +295,7 @@ def pair_approach(folder: Path, approach: str, method: str, config: ArtSoundPair
         if meta.get("key") == key:
             sims = cached.column("similarity").to_numpy()
             return cached, stats_row(approach, method, config.embedder, len(a_ids), len(i_ids), sims, int(meta["unpaired"]), float(meta["seconds"]))
-    result = match_ids(a_ids, A, i_ids, X, config.match(method))
+    result = match_ids(a_ids, A, i_ids, X, config.match(method), config.pairing_device)
     table = result.table(approach, method)
     meta = {"key": key, "unpaired": len(result.unpaired_audio), "seconds": result.stats["seconds"], "stats": result.stats}
     table = table.replace_schema_metadata({b"synesthesia": json.dumps(meta, default=str)})

@@ -80,8 +80,8 @@ def assemble_pairs(final: pa.Table, splits: list[str], inputs: PairingInputs) ->
     """``pairs.parquet``: the final approach's pairs with their split, the
     artwork and track metadata, and the kept captions with their scores."""
     schema = pairs_schema(inputs)
-    art = _lookup(inputs.artworks, "image_id", ["path", "style", "genre", "artist", "title"])
-    trk = _lookup(inputs.tracks, "audio_id", ["path", "genre"])
+    art = _lookup(inputs.artworks, "image_id", ["path", "style", "genre", "artist", "title", *S.PROVENANCE_COLUMNS])
+    trk = _lookup(inputs.tracks, "audio_id", ["path", "genre", "subgenres", "artist", "title", *S.PROVENANCE_COLUMNS])
     caps = {}
     for modality in ("image", "audio"):
         t = inputs.captions.get(modality)
@@ -111,6 +111,11 @@ def assemble_pairs(final: pa.Table, splits: list[str], inputs: PairingInputs) ->
             "artist": a.get("artist"),
             "title": a.get("title"),
             "music_genre": t.get("genre"),
+            "music_subgenres": t.get("subgenres"),
+            "music_artist": t.get("artist"),
+            "music_title": t.get("title"),
+            **{f"artwork_{k}": a.get(k) for k in S.PROVENANCE_COLUMNS},
+            **{f"music_{k}": t.get(k) for k in S.PROVENANCE_COLUMNS},
         }
         for modality, item in (("image", i_id), ("audio", a_id)):
             cap = caps[modality].get(item, {})

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import markdown as R
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.card import size_category, write_dataset_card
+from synesthesia.datasets.card import item_licences, licence_section, size_category, write_dataset_card
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.recipes.artsound.config import APPROACHES, PAPER_PAIRS, PAPER_TABLE5, ArtSoundPairingConfig
 from synesthesia.stages.captioning.steps import kept_rows
@@ -156,6 +156,7 @@ def report_text(out: Path, summary: dict) -> str:
         )
     )
     sections.append("## Quarantine\n\n" + R.quarantine_section(quarantine))
+    sections.append(licence_section({"artworks": item_licences(artworks), "tracks": item_licences(tracks)}))
     sections.append(
         "## Caption statistics (the paper's Table 1, on our data)\n\n"
         f"Over the kept caption of each item. Length in characters; CLIP-S and PAC-S are the scaled scores "
@@ -295,8 +296,13 @@ def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, sta
         + f"\n\nSplits: {config.train_fraction:.0%}/{1 - config.train_fraction:.0%} train/test stratified by artistic style, "
         f"a validation set of up to {config.val_size} pairs taken out of the test split (seed {config.seed}).",
         *(["## How the captions were made\n\n" + "\n\n".join(notes)] if (notes := caption_notes(folder)) else []),
+        licence_section({
+            "artworks": item_licences(pairs, "artwork_", id_column="image_id"),
+            "tracks": item_licences(pairs, "music_", id_column="audio_id"),
+        }),
+        # types in backticks: a bare `list<item: string>` reads as an HTML tag and vanishes
         "## Columns\n\n"
-        + R.md_table(["column", "type"], [(f"`{f.name}`", str(f.type)) for f in pairs.schema])
+        + R.md_table(["column", "type"], [(f"`{f.name}`", f"`{f.type}`") for f in pairs.schema])
         + "\n\n`image_path` / `audio_path` are relative to the media roots recorded in `dataset.json`. Similarity "
         "statistics per pairing approach (the paper's Table 5 on this data) are in `pairing_stats.parquet` and `report.md`.",
     ]

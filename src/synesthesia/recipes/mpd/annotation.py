@@ -6,7 +6,7 @@ data in DIR allows (:func:`run_phases`):
 1. **pairs → rating tasks**: ``assignments.parquet`` (k of R raters per pair),
    listening copies of the clips (``clips/``, ``clip_files.parquet``; the build
    makes them with the mels), copies of paintings with transparent pixels
-   composited as the model sees them (``painting_copies/``), Label Studio task JSON
+   composited as the model sees them (``served/paintings/``), Label Studio task JSON
    and configs in ``labelstudio/``. Waits for ``ratings.parquet``, which
    ``synesthesia annotate import`` / ``pull`` write from Label Studio exports.
 2. **ratings → scores, statistics, preference tasks**: ``scores.parquet``,
@@ -50,7 +50,7 @@ from synesthesia.recipes.mpd.config import (
     MPDAnnotationConfig,
 )
 from synesthesia.recipes.mpd.export import write_hf_export
-from synesthesia.recipes.mpd.labelstudio import write_labelstudio_files, write_painting_copies
+from synesthesia.recipes.mpd.labelstudio import write_labelstudio_files
 from synesthesia.recipes.mpd.status import mark_processed, status
 from synesthesia.recipes.mpd.build import listening_job
 from synesthesia.stages.audio import audio_pass
@@ -166,7 +166,6 @@ def run_phases(out: Path, config: MPDAnnotationConfig, seed: int, shard_size: in
     what each phase did and the folder's :func:`status`."""
     result: dict = {"assignments": plan_ratings(out, config, seed).num_rows}
     result["listening_copies"] = listening_copies(out, config, shard_size, run).num_rows
-    result["painting_copies"] = write_painting_copies(out)
     write_labelstudio_files(out, "ratings")
     if (out / RATINGS_FILE).exists():
         result["scores"] = score_ratings(out, config, seed)

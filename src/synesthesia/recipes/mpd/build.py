@@ -23,8 +23,9 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.media import ClipConfig
 from synesthesia.recipes.mpd.config import BUILD_SUMMARY, CLIP_MEDIA, DATASET, MPDConfig
+from synesthesia.sources import open_source
 from synesthesia.stages.audio import CopyJob, MelJob, PassResult, audio_pass, plan_clips, planned_starts
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.pairing import draw_mpd_pairs
 from synesthesia.stages.shards import ShardRunner, run_serially
 from synesthesia.stages.splits import stratified_split, weighted_split
@@ -63,29 +64,38 @@ class Items:
     roots: dict[str, str]
     found: dict[str, int]
     rejected: int
+    #: why the build cannot go on (no usable painting or track), else None
+    problem: str | None = None
 
 
 def ingest(
     paintings: str | os.PathLike, music: str | os.PathLike, out: Path, config: MPDConfig, shard_size: int, run: ShardRunner = run_serially
 ) -> Items:
-    """Validate both inputs (sharded), split the items and plan the 15 s clips;
-    writes paintings, tracks, clips and quarantine tables."""
+    """Read both inputs (selectors: a folder/CSV or ``KIND:PATH``, see
+    :mod:`synesthesia.sources`), validate them (sharded), split the items and
+    plan the 15 s clips; writes paintings, tracks, clips and quarantine tables."""
     out.mkdir(parents=True, exist_ok=True)
-    p_root, images, q_images = ingest_source(paintings, IngestConfig.images(), out, "paintings", shard_size, run=run)
-    m_root, audio_t, q_audio = ingest_source(music, IngestConfig.audio(min_duration_s=config.clip.clip_seconds), out, "music", shard_size, run=run)
+    p_config, m_config = IngestConfig.images(), IngestConfig.audio(min_duration_s=config.clip.clip_seconds)
+    p_source = open_source(paintings, p_config.kind, p_config.folder_fields)
+    m_source = open_source(music, m_config.kind, m_config.folder_fields)
+    p_root, images, q_images = ingest_source(p_source, p_config, out, "paintings", shard_size, run=run)
+    m_root, audio_t, q_audio = ingest_source(m_source, m_config, out, "music", shard_size, run=run)
     found = {"paintings": images.num_rows + q_images.num_rows, "music": audio_t.num_rows + q_audio.num_rows}
     roots = {"paintings": str(p_root), "music": str(m_root)}
-    return _write_items(out, images, audio_t, dio.concat([q_images, q_audio], S.QUARANTINE), config, roots, found)
+    problem = nothing_usable([("paintings", paintings, images, q_images), ("music tracks", music, audio_t, q_audio)])
+    return _write_items(out, images, audio_t, dio.concat([q_images, q_audio], S.QUARANTINE), config, roots, found, problem)
 
 
-def _write_items(out: Path, images: pa.Table, audio_t: pa.Table, quarantine: pa.Table, config: MPDConfig, roots: dict, found: dict) -> Items:
+def _write_items(
+    out: Path, images: pa.Table, audio_t: pa.Table, quarantine: pa.Table, config: MPDConfig, roots: dict, found: dict, problem: str | None = None
+) -> Items:
     paintings_t, tracks_t = assemble_items(images, audio_t, config)
     clips_t = plan_clips(tracks_t, config.clip)
     dio.write_table(paintings_t, out / "paintings.parquet", S.MPD_PAINTINGS)
     dio.write_table(tracks_t, out / "tracks.parquet", S.MPD_TRACKS)
     dio.write_table(clips_t, out / "clips.parquet", S.CLIPS)
     dio.write_table(quarantine, out / "quarantine.parquet", S.QUARANTINE)
-    return Items(paintings_t, tracks_t, clips_t, roots, found, quarantine.num_rows)
+    return Items(paintings_t, tracks_t, clips_t, roots, found, quarantine.num_rows, problem)
 
 
 def draw_pairs(out: Path, items: Items, config: MPDConfig) -> dict:
@@ -109,7 +119,8 @@ def drop_failed(out: Path, items: Items, config: MPDConfig, failed: pa.Table) ->
     keep = pc.invert(pc.is_in(items.tracks.column("path"), value_set=failed.column("path")))
     quarantine = dio.concat([dio.read_table(out / "quarantine.parquet", S.QUARANTINE), failed], S.QUARANTINE)
     paintings, tracks = (t.drop_columns(["split"]) for t in (items.paintings, items.tracks.filter(keep)))
-    return _write_items(out, paintings, tracks, quarantine, config, items.roots, items.found)
+    problem = None if tracks.num_rows else f"no usable music track: all {failed.num_rows} failed their full decode (reasons in quarantine.parquet, stage audio)"
+    return _write_items(out, paintings, tracks, quarantine, config, items.roots, items.found, problem)
 
 
 def audio(out: Path, items: Items, config: MPDConfig, shard_size: int, run: ShardRunner = run_serially) -> tuple[Items, dict, PassResult]:
@@ -131,6 +142,8 @@ def audio(out: Path, items: Items, config: MPDConfig, shard_size: int, run: Shar
         if not result.failed.num_rows:
             break
         items = drop_failed(out, items, config, result.failed)
+        if items.problem:
+            break
     dio.write_table(result.clip_files, out / CLIP_MEDIA, S.CLIP_FILES)
     return items, pairs_summary, result
 

@@ -16,7 +16,7 @@ A built MPD folder::
 
     and, as annotation proceeds (recipes/mpd/annotation.py):
 
-      assignments.parquet, painting_copies/, labelstudio/                    phase 1
+      assignments.parquet, served/paintings/, labelstudio/                   phase 1
       ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
       agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
       preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3
@@ -53,9 +53,12 @@ ASSIGNMENTS = "assignments.parquet"
 #: Listening copies of the clips for raters (schema.CLIP_FILES; paths relative to CLIP_MEDIA_DIR).
 CLIP_MEDIA = "clip_files.parquet"
 CLIP_MEDIA_DIR = "clips"
-#: What raters see of a painting with transparent pixels: a PNG composited onto
-#: the build's alpha background, as the model sees it (others are served as they are).
-PAINTING_COPIES_DIR = "painting_copies"
+#: The paintings raters see, served from inside the dataset folder (hard
+#: links or copies of the ingested files; a painting with transparent pixels
+#: as a PNG composited onto the build's alpha background, the picture the
+#: model's reader gives): Label Studio's document root is the dataset folder
+#: and its storages are these two media folders only.
+SERVED_PAINTINGS = "served/paintings"
 #: FLAC: lossless, plays in every current browser, fast to encode.
 DEFAULT_FORMAT = "flac"
 RATINGS_FILE = "ratings.parquet"

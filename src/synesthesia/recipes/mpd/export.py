@@ -62,7 +62,11 @@ def write_hf_export(out: Path) -> dict:
     config, _ = annotation_config(out)
     n_ratings = tables["scores"].column("n_ratings")
     body = _card_body(out, info, config, pc.min_max(n_ratings).as_py() if len(n_ratings) else None)
-    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [body.strip()], configs=configs)
+    licences = card.licence_section({
+        "paintings": card.item_licences(dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)),
+        "tracks": card.item_licences(dio.read_table(out / "tracks.parquet", S.MPD_TRACKS)),
+    })
+    card.write_dataset_card(out, "MPD (music-painting coherence)", None, [body.strip(), licences], {"license": "other"}, configs=configs)
     return {name: list(globs) for name, globs in configs.items()}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -13,10 +14,11 @@ import pyarrow as pa
 
 from synesthesia.annotation.labelstudio import parse as LP
 from synesthesia.annotation.labelstudio.configs import RATINGS, label_config
-from synesthesia.annotation.labelstudio.tasks import MediaLinks, default_document_root, preference_tasks, rating_tasks
+from synesthesia.annotation.labelstudio.tasks import MediaLinks, preference_tasks, rating_tasks
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import stable_hash
+from synesthesia.datasets.locks import writer_lock
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 from synesthesia.recipes.mpd.config import (
     ASSIGNMENTS,
@@ -24,71 +26,88 @@ from synesthesia.recipes.mpd.config import (
     CLIP_MEDIA_DIR,
     IMPORT_LOG,
     LABELSTUDIO,
-    PAINTING_COPIES_DIR,
     PREFERENCE_ASSIGNMENTS,
     PREFERENCE_TASKS_FILE,
     PREFERENCE_VOTES,
     RATINGS_FILE,
     REJECTS,
+    SERVED_PAINTINGS,
     read_optional,
 )
 
 
-def _copy_names(out: Path) -> tuple[dict[str, str], dict[str, Path], str]:
-    """({painting id: copy file name} for paintings with transparent pixels,
-    {painting id: source file} for those, the alpha background)."""
+def served_painting(painting_id: str, suffix: str) -> str:
+    """Where a painting's served file lives below :data:`SERVED_PAINTINGS`
+    (256 sub-folders, like the listening copies)."""
+    return f"{hashlib.sha1(painting_id.encode()).hexdigest()[:2]}/{painting_id}{suffix.lower()}"
+
+
+def _serve(source: Path, target: Path) -> None:
+    """``target`` becomes ``source``'s content: a hard link when both are on
+    one file system (no copy), else a copy; written under a temp name and
+    renamed, so a kill never leaves half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.serve.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+
+
+def serve_paintings(out: str | os.PathLike) -> dict[str, Path]:
+    """Every paired painting inside the dataset folder, under
+    :data:`SERVED_PAINTINGS`, so that Label Studio serves the dataset's own
+    media folders and never the input tree (the source is resolved, so a
+    symlinked corpus serves the real file, and must stay inside the paintings
+    root ingest read it from). A painting with transparent pixels is served
+    as a PNG composited onto the build's alpha background
+    (:func:`~synesthesia.datasets.media.open_rgb`, the picture the model's
+    reader gives), so raters and the model judge the same image; named by its
+    content and background, it is made once. Idempotent: an up-to-date file
+    is kept, files of paintings no longer paired are removed. Returns
+    painting id → file."""
+    out = Path(out)
     manifest = dio.read_manifest(out)
+    root = Path(manifest["media_roots"]["paintings"]).resolve()
     background = (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+    wanted = set(dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["painting_id"]).column("painting_id").to_pylist())
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path", "sha256", "has_alpha"])
-    names, sources = {}, {}
-    for pid, path, sha, alpha in zip(*(paintings[c].to_pylist() for c in ("painting_id", "path", "sha256", "has_alpha"))):
+    folder = out / SERVED_PAINTINGS
+    served = {}
+    for pid, rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("painting_id", "path", "sha256", "has_alpha"))):
+        if pid not in wanted:
+            continue
+        source = (root / rel).resolve()
+        if not source.is_relative_to(root):
+            raise ValueError(f"{root / rel}: resolves outside the paintings root ({source}); it is not served")
         if alpha:
-            names[pid] = f"{pid}-{stable_hash(sha, background, length=8)}.png"
-            sources[pid] = Path(manifest["media_roots"]["paintings"]) / path
-    return names, sources, background
-
-
-def write_painting_copies(out: str | os.PathLike) -> int:
-    """``painting_copies/<id>-<key>.png`` for every painting with transparent
-    pixels: composited onto the build's alpha background as the model sees it
-    (:func:`~synesthesia.datasets.media.open_rgb`), at full size, so raters
-    and the model judge the same picture. Made once per file and background;
-    copies no painting owns any more are removed. Returns how many there are."""
-    out = Path(out)
-    names, sources, background = _copy_names(out)
-    folder = out / PAINTING_COPIES_DIR
-    for pid, name in names.items():
-        if not (folder / name).is_file():
-            with dio.atomic_output(folder / name) as tmp:
-                open_rgb(sources[pid], background).save(tmp, format="PNG")
-    keep = set(names.values())
+            target = folder / served_painting(pid, f".{stable_hash(sha, background, length=8)}.png")
+            if not target.exists():
+                with dio.atomic_output(target) as tmp:
+                    open_rgb(source, background=background).save(tmp, format="PNG")
+            served[pid] = target
+            continue
+        target = folder / served_painting(pid, source.suffix)
+        have = target.stat() if target.exists() else None
+        src = source.stat()
+        if have is None or not (os.path.samefile(source, target) or (have.st_size, have.st_mtime_ns) == (src.st_size, src.st_mtime_ns)):
+            _serve(source, target)
+        served[pid] = target
+    keep = {p.resolve() for p in served.values()}
     if folder.is_dir():
-        for f in folder.iterdir():
-            if f.name not in keep:
+        for f in folder.glob("*/*"):
+            if f.resolve() not in keep:
                 f.unlink()
-    return len(names)
-
-
-def storage_folders(out: str | os.PathLike) -> list[Path]:
-    """Every folder a task's media link may point into (each needs a Label Studio storage)."""
-    out = Path(out)
-    folders = [Path(dio.read_manifest(out)["media_roots"]["paintings"]), out / CLIP_MEDIA_DIR]
-    return folders + ([out / PAINTING_COPIES_DIR] if (out / PAINTING_COPIES_DIR).is_dir() else [])
+    return served
 
 
 def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Absolute paths of what raters see: every painting (its composited copy
-    when it has transparent pixels, see :func:`write_painting_copies`) and
-    every clip's listening copy."""
+    """The files raters get: every paired painting's served copy and every
+    clip's listening copy (absolute paths inside the dataset folder)."""
     out = Path(out)
-    roots = dio.read_manifest(out)["media_roots"]
-    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
-    p_files = {pid: Path(roots["paintings"]) / path for pid, path in zip(paintings["painting_id"].to_pylist(), paintings["path"].to_pylist())}
-    names, _, _ = _copy_names(out)
-    missing = [pid for pid, name in names.items() if not (out / PAINTING_COPIES_DIR / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{out}: {len(missing)} painting(s) with transparency have no copy in {PAINTING_COPIES_DIR}/; run `synesthesia annotate run`")
-    p_files.update({pid: out / PAINTING_COPIES_DIR / name for pid, name in names.items()})
+    p_files = serve_paintings(out)
     media = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
     if media is None:
         raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
@@ -96,11 +115,17 @@ def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path
     return p_files, c_files
 
 
+def media_folders(out: str | os.PathLike) -> list[Path]:
+    """The folders Label Studio may serve: the served paintings and the
+    listening copies, both inside the dataset folder (its local-files storages)."""
+    out = Path(out).resolve()
+    return [out / SERVED_PAINTINGS, out / CLIP_MEDIA_DIR]
+
+
 def default_links(out: str | os.PathLike) -> MediaLinks:
-    """Local-files links under the deepest folder holding the paintings and DIR."""
-    out = Path(out)
-    roots = dio.read_manifest(out)["media_roots"]
-    return MediaLinks(default_document_root(roots["paintings"], out))
+    """Local-files links relative to the dataset folder, the default document
+    root (every medium raters get lives inside it: :func:`media_folders`)."""
+    return MediaLinks(Path(out).resolve())
 
 
 def _raters_by(table: pa.Table | None, key: str) -> dict[str, list[str]]:
@@ -147,10 +172,21 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     ``preference_votes.parquet`` (merged with earlier imports), with the
     unusable annotations in ``annotation_rejects.parquet``.
 
-    A malformed file raises :class:`~synesthesia.annotation.labelstudio.parse.ExportFormatError`
-    before anything is written."""
+    A malformed file, or one none of whose tasks is this dataset's, raises
+    :class:`~synesthesia.annotation.labelstudio.parse.ExportFormatError`
+    before anything is written. Holds the folder's writer lock: two imports
+    at once cannot lose each other's rows."""
     out = Path(out)
-    export = Path(export)
+    not_mpd = f"{out}: not a built MPD folder (no pairs.parquet); build it with `synesthesia build mpd` first"
+    if not out.is_dir():
+        raise FileNotFoundError(not_mpd)
+    with writer_lock(out, "annotate import"):  # first: a folder being built says so
+        if not (out / "pairs.parquet").is_file():
+            raise FileNotFoundError(not_mpd)
+        return _import(out, Path(export), kind)
+
+
+def _import(out: Path, export: Path, kind: str | None) -> dict:
     tasks = LP.read_export(export)
     detected = LP.detect_kind(tasks, export)  # refuses an export with no tasks, or none of ours
     if kind is not None:
@@ -172,6 +208,12 @@ def import_annotations(out: str | os.PathLike, export: str | os.PathLike, kind: 
     else:
         raise ValueError(f"unknown kind {kind!r}: ratings or preferences")
     parsed = LP.parse_export(tasks, kind, known, export.name)
+    if not parsed.known_tasks:
+        what = "pair ids" if kind == RATINGS else "preference task ids"
+        raise LP.ExportFormatError(
+            f"{export}: none of its {parsed.counts.get('tasks', 0)} tasks has one of {out}'s {what}: is it the export of "
+            "another dataset's project? Nothing was imported."
+        )
     seen = set(parsed.rows.column("annotation_id").to_pylist()) | set(parsed.rejects.column("annotation_id").to_pylist())
     existing = read_optional(out, target, schema)
     merged, repeated = LP.merge(existing if existing is not None else S.empty(schema), parsed.rows, key, export.name, kind, seen)

@@ -16,6 +16,7 @@ from synesthesia.annotation.agreement import PAPER_ALPHA
 from synesthesia.annotation.preferences import CLIPS_GIVEN_PAINTING, MPD_PREFERENCE_TASKS, PAINTINGS_GIVEN_CLIP, PAPER_CONSENSUS, consensus
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import markdown as R
+from synesthesia.datasets.card import item_licences, licence_section
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.recipes.mpd.config import (
@@ -80,6 +81,7 @@ def data_sections(out: Path, summary: dict) -> list[str]:
         ),
         "## Quarantine\n\n" + R.quarantine_section(quarantine),
         _media_section(summary, alpha, background, hot, gained),
+        licence_section({"paintings": item_licences(paintings), "tracks": item_licences(tracks)}),
         "## Paintings by style and split\n\n" + R.crosstab(paintings.column("style").to_pylist(), paintings.column("split").to_pylist(), "style", splits)
         if cfg["split_mode"] == "items"
         else "## Paintings by style\n\n" + R.counts_table(paintings.column("style").to_pylist(), "style"),
@@ -97,7 +99,7 @@ def _media_section(summary: dict, alpha: int, background: str, hot: int, gained:
     audio = summary.get("audio_pass") or {}
     lines = [
         f"Paintings with transparent pixels ({alpha}) are composited onto `{background}` (`--alpha-background`) for the "
-        "model's reader and for what raters see (`painting_copies/`), so both judge the same picture.",
+        "model's reader and for what raters see (`served/paintings/`), so both judge the same picture.",
         f"Audio: ingest checks each file's header and decodes its first and last second; the audio pass decodes each track once "
         f"for its mels and its listening copies ({audio.get('shards', '–')} shards of about equal duration"
         + (f", run on {audio['workers']} worker process(es)" if audio.get("workers") else "")

@@ -15,7 +15,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.inputs import quarantine_row
 from synesthesia.stages.audio import CopyJob, audio_pass, plan_clips
-from synesthesia.stages.ingest import IngestConfig, ingest_source
+from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.shards import ShardRunner, run_serially
 from synesthesia.datasets.keys import SPLITS
 from synesthesia.recipes.museart.config import DATASET, INDEX_FILES, PAIR_ROWS_PER_PART, SPLIT_MODES, MuseartConfig, config_dict, group_key
@@ -34,6 +34,7 @@ def assemble_images(valid: pa.Table, info: Mapping[str, dict]) -> pa.Table:
                 "image_id": r["image_id"], "name": info[r["path"]]["name"], "path": r["path"], "sha256": r["sha256"],
                 "n_bytes": r["n_bytes"], "width": r["width"], "height": r["height"], "format": r["format"],
                 "has_alpha": r["has_alpha"], "category": r["category"], "published_split": info[r["path"]]["published_split"],
+                **{k: r[k] for k in S.PROVENANCE_COLUMNS},
             }
         )
     return S.from_rows(rows, S.MUSEART_IMAGES).sort_by("image_id")
@@ -61,7 +62,7 @@ def assemble_audio(valid: pa.Table, clips: pa.Table, clip_files: pa.Table, info:
                 "source_peak": s["source_peak"], "gain": s["gain"],
                 "source_duration_s": f["duration_s"], "source_sample_rate": f["sample_rate"],
                 "source_channels": f["channels"], "sha256": f["sha256"], "category": f["category"],
-                "published_split": info[f["path"]]["published_split"],
+                "published_split": info[f["path"]]["published_split"], **{k: f[k] for k in S.PROVENANCE_COLUMNS},
             }
         )
     return S.from_rows(rows, S.MUSEART_AUDIO).sort_by("audio_id")
@@ -203,6 +204,8 @@ class Ingested:
     rejected: dict[str, pa.Table]
     info: dict[str, dict]
     problems: list[dict]
+    #: why the build cannot go on (no usable image or audio file), else None
+    problem: str | None = None
 
 
 @dataclass
@@ -236,8 +239,11 @@ def ingest(
         ("audio", audio, "audio", IngestConfig("audio", min_duration_s=config.ingest_min_seconds)),
     ):
         source, info[kind] = scan_museart_source(path, kind, indexes[kind], INDEX_FILES[kind])
-        roots[kind], valid[kind], rejected[kind] = ingest_source(path, ingest_config, out, name, shard_size, source=source, run=run)
-    return Ingested(roots, valid, rejected, info, problems)
+        roots[kind], valid[kind], rejected[kind] = ingest_source(source, ingest_config, out, name, shard_size, run=run)
+    problem = nothing_usable([("images", images, valid["image"], rejected["image"]), ("audio files", audio, valid["audio"], rejected["audio"])])
+    if problem:  # the user needs the reasons: the quarantine table now, not after a build that cannot happen
+        dio.write_table(dio.concat([rejected["image"], rejected["audio"], S.from_rows(problems, S.QUARANTINE)], S.QUARANTINE), out / "quarantine.parquet", S.QUARANTINE)
+    return Ingested(roots, valid, rejected, info, problems, problem)
 
 
 def clip_files(ingested: Ingested, out: Path, config: MuseartConfig, shard_size: int, run: ShardRunner = run_serially) -> tuple[pa.Table, pa.Table]:

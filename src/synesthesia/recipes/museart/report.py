@@ -134,9 +134,19 @@ def card_sections(summary: dict, notes: list[str] = ()) -> list[str]:
     ]
 
 
+def licences(out: Path) -> str:
+    """The licence section of the report and the card (audio: once per source file)."""
+    images = dio.read_table(out / "images.parquet", S.MUSEART_IMAGES)
+    audio = dio.read_table(out / "audio.parquet", S.MUSEART_AUDIO)
+    return C.licence_section({"images": C.item_licences(images), "audio files": C.item_licences(audio, id_column="track_id")})
+
+
 def write_report_and_card(out: Path, summary: dict) -> None:
     """``report.md`` and the dataset card ``README.md`` (YAML configs → ``pairs/<split>/*.parquet``)."""
-    report = "# Museart build report\n\n" + "\n\n".join(report_sections(out, summary)) + "\n"
+    licence_text = licences(out)
+    report = "# Museart build report\n\n" + "\n\n".join(report_sections(out, summary) + [licence_text]) + "\n"
     dio.write_text(report, out / "report.md")
     notes = media_notes(out, summary)["notes"]
-    C.write_dataset_card(out, "Museart (synesthesia build)", {s: f"pairs/{s}/*.parquet" for s in summary["splits"]}, card_sections(summary, notes))
+    C.write_dataset_card(
+        out, "Museart (synesthesia build)", {s: f"pairs/{s}/*.parquet" for s in summary["splits"]}, card_sections(summary, notes) + [licence_text], {"license": "other"}
+    )

@@ -166,8 +166,13 @@ VLLM_HELP = (
     "--captioner openai|transformers|features"
 )
 TRANSFORMERS_HELP = "the 'transformers' captioning backend needs torch and transformers: pip install 'synesthesia[ml]'"
+OPENAI_HELP = "the 'openai' captioning backend needs the openai client: pip install openai (a dependency of synesthesia)"
 #: Python modules each generator backend imports when it starts.
-BACKEND_MODULES = {"vllm": (("vllm",), VLLM_HELP), "transformers": (("torch", "transformers"), TRANSFORMERS_HELP)}
+BACKEND_MODULES = {
+    "vllm": (("vllm",), VLLM_HELP),
+    "transformers": (("torch", "transformers"), TRANSFORMERS_HELP),
+    "openai": (("openai",), OPENAI_HELP),
+}
 
 
 def check_backend_installed(config: "GeneratorConfig") -> None:

@@ -97,7 +97,7 @@ def image_features(path: str, max_side: int = 256, background: str = DEFAULT_ALP
     (transparent pixels composited onto ``background``)."""
     from PIL import Image
 
-    im = open_rgb(path, background)
+    im = open_rgb(path, max_side, background=background)  # a JPEG decoded at reduced size
     im.thumbnail((max_side, max_side))
     rgb = np.asarray(im, dtype=np.float32)
     quant = im.quantize(colors=5, method=Image.Quantize.MEDIANCUT)

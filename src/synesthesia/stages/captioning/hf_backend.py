@@ -72,7 +72,7 @@ class TransformersGenerator(TextGenerator):
         if request.image_path is not None:
             from synesthesia.datasets.media import open_rgb
 
-            image = open_rgb(request.image_path, request.image_background)
+            image = open_rgb(request.image_path, background=request.image_background)
             messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": request.prompt}]}]
             text = self._chat(self.processor, messages) or self.image_template.format(prompt=request.prompt)
             return self.processor(images=image, text=text, return_tensors="pt")

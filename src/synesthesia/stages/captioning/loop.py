@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
+from synesthesia.datasets.secrets import redact
 from synesthesia.stages.captioning import GenerationRequest, TextGenerator
 from synesthesia.stages.captioning.prompts import PromptSet, issues_for
 
@@ -184,7 +185,8 @@ def run_caption_loop(
         scores = [scored[(m[0], r.text)] for m, _, r in good]
         for (item_id, *_), base, result in zip(meta, bases, results):
             if not result.ok:
-                rows[item_id].append({**base, "caption": None, "n_chars": None, "error": result.error or "no text returned"})
+                # a server's error body may echo the request, credentials included
+                rows[item_id].append({**base, "caption": None, "n_chars": None, "error": redact(result.error or "no text returned")})
                 stopped.add(item_id)
         for ((item_id, *_), base, result), score in zip(good, scores):
             value = score.get(scorer.composite)

@@ -14,8 +14,12 @@ bottom, that loads the authors' ``transfer.pth`` checkpoint as is:
 3. **BART-base encoder-decoder.** The 32 audio frames are the encoder's
    ``inputs_embeds``; the decoder writes the caption. Beam search with 5
    beams, max length 128 (the released inference settings), min length 2,
-   no repeated 3-grams and early stopping (the generation defaults the
-   released code inherits from ``facebook/bart-base``'s config).
+   no repeated 3-grams, early stopping and ``<s>`` forced as the first
+   generated token (the generation defaults the released code inherits from
+   ``facebook/bart-base``'s config under its pinned transformers 4.26.1;
+   transformers 5 no longer reads them from config.json, so they are passed
+   explicitly: without the forced ``<s>`` the ids differ from the official
+   code's, tests/models/test_reference_lpmusiccaps.py).
 
 State-dict layout of the release (``{"state_dict": ..., "epoch": ...}``,
 keys optionally prefixed ``module.``)::
@@ -94,6 +98,7 @@ class LPMusicCapsConfig:
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 3
     early_stopping: bool = True
+    forced_bos_token_id: int | None = 0
     batch_size: int = 8
 
     @property
@@ -190,6 +195,7 @@ def build_model(config: LPMusicCapsConfig, bart_config=None):
                 repetition_penalty=config.repetition_penalty,
                 no_repeat_ngram_size=config.no_repeat_ngram_size,
                 early_stopping=config.early_stopping,
+                forced_bos_token_id=config.forced_bos_token_id,
                 do_sample=False,
             )
 

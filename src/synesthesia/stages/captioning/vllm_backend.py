@@ -73,7 +73,7 @@ class VLLMGenerator(TextGenerator):
             prompts, ok = [], []
             for i in images:
                 try:
-                    image = open_rgb(requests[i].image_path, requests[i].image_background)
+                    image = open_rgb(requests[i].image_path, background=requests[i].image_background)
                 except OSError as exc:
                     results[i] = GenerationResult(None, f"cannot read image: {exc}")
                     continue

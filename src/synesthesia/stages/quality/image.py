@@ -203,8 +203,9 @@ class _ClipEncoder:
 
         backgrounds = list(backgrounds) if backgrounds is not None else [DEFAULT_ALPHA_BACKGROUND] * len(paths)
         out = []
+        size = int(self.model.config.vision_config.image_size)  # 224 for ViT-B/32
         for i in range(0, len(paths), batch_size):
-            images = [open_rgb(p, b) for p, b in zip(paths[i : i + batch_size], backgrounds[i : i + batch_size])]
+            images = [open_rgb(p, size, background=b) for p, b in zip(paths[i : i + batch_size], backgrounds[i : i + batch_size])]
             pixels = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
             with torch.no_grad():
                 feats = _features(self.model.get_image_features(pixel_values=pixels))
