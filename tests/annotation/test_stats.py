@@ -21,7 +21,7 @@ from synesthesia.annotation.aggregate import (
     aggregate_scores,
     dispersion,
 )
-from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP, PAPER_ALPHA, agreement, alpha_from_matrix, krippendorff_alpha_interval
+from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP, PAPER_ALPHA, RATER_AGREEMENT, agreement, alpha_from_matrix, krippendorff_alpha_interval
 from synesthesia.annotation.assign import (
     MPD_RATER_POOL,
     MPD_RATERS_PER_PAIR,
@@ -255,7 +255,7 @@ def test_per_rater_figures_match_a_direct_recomputation_and_find_the_bad_rater()
     ratings = sim.rate(assignments)
     result = agreement(ratings, n_boot=0)
     stats = {r["rater_id"]: r for r in result.raters.to_pylist()}
-    assert result.raters.schema.names == S.MPD_RATER_STATS.names
+    assert result.raters.schema.names == S.MPD_RATER_STATS.names[: len(result.raters.schema.names)] == RATER_AGREEMENT.names
     df = ratings.to_pandas()
     for rater in ["rater-01", "rater-07"]:
         rest = df[df["rater_id"] != rater]

@@ -30,6 +30,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from synesthesia.annotation.labelstudio.accounts import RATERS_COLUMNS
+from synesthesia.annotation.quality import GOLD_COLUMNS
 from synesthesia.datasets import schema as S
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,6 +142,12 @@ COLUMNS = {
         "scores.parquet": S.MPD_SCORES,
         "unscored.parquet": S.MPD_UNSCORED,
         "rater_stats.parquet": S.MPD_RATER_STATS,
+        "qc_gold.parquet": S.MPD_GOLD,
+        "queues.parquet": S.MPD_QUEUES,
+        "qc_tasks.parquet": S.MPD_QC_TASKS,
+        "qc_answers.parquet": S.MPD_QC_ANSWERS,
+        "gold.csv": list(GOLD_COLUMNS),
+        "raters.csv": list(RATERS_COLUMNS),
         "preference_tasks.parquet": S.MPD_PREFERENCE_TASKS,
         "preference_assignments.parquet": S.MPD_PREFERENCE_ASSIGNMENTS,
         "preference_votes.parquet": S.MPD_PREFERENCE_VOTES,

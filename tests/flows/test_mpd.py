@@ -83,7 +83,7 @@ def test_flow_outputs(local_build, tiny_corpus):
     from PIL import Image
 
     from synesthesia.datasets.media import open_rgb
-    from synesthesia.recipes.mpd import media_files, media_folders
+    from synesthesia.recipes.mpd import SERVED_MEDIA, media_files, storage_folders
 
     alpha = paintings.filter(paintings["has_alpha"])
     assert alpha.num_rows == 3  # the generated corpus's two RGBA cut-outs and one palette PNG with a transparent colour
@@ -92,8 +92,7 @@ def test_flow_outputs(local_build, tiny_corpus):
     links = {t["data"]["painting_id"]: t["data"]["image"] for t in tasks}
     for pid, path in zip(alpha["painting_id"].to_pylist(), alpha["path"].to_pylist()):
         copy = served[pid]
-        folder = copy.resolve().parent.parent
-        assert folder == (out / "served" / "paintings").resolve() and folder in media_folders(out) and copy.suffix == ".png"
+        assert copy.is_relative_to(storage_folders(out)[0]) and copy.parent == (out / SERVED_MEDIA / "paintings" / path).parent and copy.suffix == ".png"
         assert np.array_equal(np.asarray(Image.open(copy)), np.asarray(open_rgb(Path(tiny_corpus["paintings"]) / path)))
         assert pid not in links or links[pid].endswith(f"{copy.parent.name}/{copy.name}")
     assert any(pid in links for pid in alpha["painting_id"].to_pylist())

@@ -51,6 +51,7 @@ def _save(page, tmp_path: Path, name: str) -> Path:
 
 
 def _cards(page) -> list[dict]:
+    page.wait_for_selector("#grid[aria-busy=false]")  # a render may wait for a chunk of rows to load
     return page.eval_on_selector_all(".card", "cs => cs.map(c => ({key: c.dataset.key, split: c.dataset.split, score: c.dataset.score}))")
 
 

@@ -2,7 +2,8 @@
 (``scripts/test_setup.py``). Standard library only, so the setup can run with
 any Python 3 while the project's own environment is being installed.
 
-* Label Studio 1.23 in REPO/.venv-labelstudio (about a minute);
+* Label Studio 1.23 in REPO/.venv-labelstudio, with its migrated template
+  database (a few minutes, once);
 * Debian's chromium for the browser test (apt-get, as root).
 
 vLLM's CPU build: :mod:`support.vllm_env`.
@@ -10,13 +11,10 @@ vLLM's CPU build: :mod:`support.vllm_env`.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 LABEL_STUDIO_SPEC = "label-studio>=1.23,<1.24"
@@ -24,35 +22,15 @@ VENV_NAME = ".venv-labelstudio"
 CHROMIUM = "/usr/bin/chromium"
 
 
-def installed_labelstudio(venv: Path) -> Path | None:
-    exe = venv / "bin" / "label-studio"
-    return exe if exe.exists() and (venv / ".synesthesia-installed").exists() else None
-
-
 def install_labelstudio(repo_root: Path) -> Path:
-    """Create REPO/.venv-labelstudio with Label Studio when it is not there yet
-    (idempotent; one installer at a time). Returns the ``label-studio`` executable."""
-    venv = repo_root / VENV_NAME
-    if (exe := installed_labelstudio(venv)) is not None:
-        return exe
-    lock_path = Path(tempfile.gettempdir()) / f"synesthesia-labelstudio-{hashlib.sha1(str(venv).encode()).hexdigest()[:12]}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (exe := installed_labelstudio(venv)) is not None:
-            return exe
-        commands = [
-            [sys.executable, "-m", "venv", "--clear", str(venv)],
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", LABEL_STUDIO_SPEC],
-        ]
-        for cmd in commands:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
-            if done.returncode != 0:
-                raise RuntimeError(
-                    f"installing Label Studio failed ({' '.join(cmd)}):\n{(done.stdout + done.stderr)[-3000:]}\n"
-                    f"Install it by hand with: python3 -m venv {venv} && {venv}/bin/pip install '{LABEL_STUDIO_SPEC}'"
-                )
-        (venv / ".synesthesia-installed").write_text(LABEL_STUDIO_SPEC + "\n")
-    return venv / "bin" / "label-studio"
+    """REPO/.venv-labelstudio with Label Studio and its migrated template
+    database (the package's own installer, the one ``annotate serve`` uses;
+    idempotent, one installer at a time). Returns the ``label-studio`` executable."""
+    sys.path.insert(0, str(repo_root / "src"))  # stdlib-only modules of the package: no venv needed yet
+    from synesthesia.annotation.labelstudio.server import ensure_labelstudio
+
+    venv = Path(os.environ["SYNESTHESIA_LABEL_STUDIO_VENV"]) if os.environ.get("SYNESTHESIA_LABEL_STUDIO_VENV") else repo_root / VENV_NAME
+    return ensure_labelstudio(venv, python=sys.executable)
 
 
 def install_chromium() -> str:

@@ -15,6 +15,9 @@ def read_events(run_dir: str | Path):
 
 
 def scalars(run_dir: str | Path) -> dict[str, list[tuple[int, float]]]:
-    """{tag: [(step, value), ...]} in step order."""
+    """{tag: [(step, value), ...]} in step order. Event files are read in name
+    order (a one-second timestamp, then the pid), so a resumed run started in
+    the same second as the first can come first: sort by step (a stable sort,
+    so a duplicated step still shows)."""
     acc = read_events(run_dir)
-    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    return {tag: sorted(((e.step, e.value) for e in acc.Scalars(tag)), key=lambda sv: sv[0]) for tag in acc.Tags()["scalars"]}

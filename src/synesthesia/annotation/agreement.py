@@ -51,6 +51,10 @@ DEFAULT_BOOTSTRAP = 1000
 #: MPD paper: "the computed alpha score is 0.86" (reference column of report.md).
 PAPER_ALPHA = 0.86
 CONFIDENCE = 0.95
+#: The per-rater agreement columns of schema.MPD_RATER_STATS (annotation.quality adds the rest).
+RATER_AGREEMENT = pa.schema(
+    [S.MPD_RATER_STATS.field(n) for n in ("rater_id", "n_ratings", "mean_score", "bias", "corr", "alpha_without", "alpha_delta")]
+)
 
 
 def _unit_sums(unit_codes: np.ndarray, x: np.ndarray, n_units: int) -> np.ndarray:
@@ -122,7 +126,7 @@ class Agreement:
     n_boot: int
     n_units: int  # pairable units (pairs with >= 2 ratings)
     n_values: int  # pairable values
-    raters: pa.Table = field(repr=False)  # schema.MPD_RATER_STATS
+    raters: pa.Table = field(repr=False)  # RATER_AGREEMENT
 
     def summary(self) -> dict:
         return {
@@ -160,7 +164,7 @@ def agreement(ratings: pa.Table, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0)
     rater_codes, rater_names = factorize(ratings.column("rater_id"), sort=True)
     raw = ratings.column("score").to_numpy(zero_copy_only=False).astype(np.float64)
     if raw.size == 0:
-        return Agreement(float("nan"), float("nan"), float("nan"), 0, 0, 0, S.empty(S.MPD_RATER_STATS))
+        return Agreement(float("nan"), float("nan"), float("nan"), 0, 0, 0, S.empty(RATER_AGREEMENT))
     center = raw.mean()
     x = raw - center
     n_units = int(pairs.max()) + 1
@@ -208,7 +212,7 @@ def agreement(ratings: pa.Table, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0)
             "alpha_without": pa.array(alpha_without, pa.float64(), from_pandas=True),
             "alpha_delta": pa.array(alpha_without - alpha, pa.float64(), from_pandas=True),
         },
-        schema=S.MPD_RATER_STATS,
+        schema=RATER_AGREEMENT,
     )
     return Agreement(
         alpha=alpha,

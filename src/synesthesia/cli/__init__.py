@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from synesthesia import __version__
-from synesthesia.cli import annotate, build, build_artsound, demo, models, publish  # noqa: F401 (build_artsound registers on build.app)
+from synesthesia.cli import annotate, annotate_serve, build, build_artsound, demo, models, publish  # noqa: F401 (build_artsound / annotate_serve register on build.app / annotate.app)
 
 app = typer.Typer(
     help=(

@@ -97,6 +97,11 @@ def build_mpd_cmd(
     ),
     clip_format: ClipFormat = typer.Option(ClipFormat.flac, help="Format of the clips' listening copies for raters.", rich_help_panel=ANNOTATION),
     alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
+    exclude_flagged: bool = typer.Option(
+        False, "--exclude-flagged/--include-flagged",
+        help="Leave raters flagged by the quality-control rule out of scores, alpha and consensus (their ratings stay in ratings.parquet).",
+        rich_help_panel=ANNOTATION,
+    ),
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
@@ -132,6 +137,7 @@ def build_mpd_cmd(
         preference_tasks=preference_tasks,
         consensus=ConsensusConfig(min_votes=votes_per_task),
         clip_media_format=clip_format.value,
+        exclude_flagged=exclude_flagged,
     )
     config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation, alpha_background=alpha_background)
     summary = build_mpd(paintings, music, out, config, shard_size or mpd.DEFAULT_SHARD_SIZE, runner_config(runner, workers, dask_address))

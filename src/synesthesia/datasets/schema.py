@@ -238,7 +238,8 @@ MPD_UNSCORED = pa.schema(
     ]
 )
 
-#: Per-rater agreement figures (so a project lead can spot a bad rater).
+#: Per-rater agreement and quality-control figures (so a project lead can spot
+#: a bad rater), and the flag of annotation.quality's rule.
 MPD_RATER_STATS = pa.schema(
     [
         ("rater_id", pa.string()),
@@ -248,6 +249,20 @@ MPD_RATER_STATS = pa.schema(
         ("corr", pa.float64()),  # Pearson r with the leave-one-out consensus
         ("alpha_without", pa.float64()),  # Krippendorff's alpha with this rater left out
         ("alpha_delta", pa.float64()),  # alpha_without - alpha (> 0: agreement rises without the rater)
+        ("n_gold", pa.int64()),  # gold rating tasks answered
+        ("gold_mae", pa.float64()),  # mean |rating - agreed reference score| over them
+        ("n_repeats", pa.int64()),  # repeated pairs answered twice
+        ("repeat_mad", pa.float64()),  # mean |first rating - second rating| over them
+        ("n_vote_gold", pa.int64()),  # gold preference tasks answered
+        ("vote_gold_wrong", pa.float64()),  # share of them answered against the obvious choice
+        ("n_vote_repeats", pa.int64()),  # preference tasks answered twice
+        ("vote_repeat_flips", pa.float64()),  # share of them answered differently the second time
+        ("n_late", pa.int64()),  # the rater's latest ratings (a third, by annotated_at) with a consensus
+        ("late_deviation", pa.float64()),  # mean |rating - mean of the pair's other ratings| over them
+        ("median_seconds", pa.float64()),  # median Label Studio lead time per task, all kinds
+        ("flagged", pa.bool_()),  # the flag rule fired (the ratings are kept; see flag_reasons)
+        ("flag_reasons", pa.string()),  # why, "; "-separated ("" when not flagged)
+        ("excluded", pa.bool_()),  # left out of scores, alpha and consensus (annotate run --exclude-flagged)
     ]
 )
 
@@ -285,6 +300,66 @@ MPD_PREFERENCE_VOTES = pa.schema(
         ("rater_id", pa.string()),
         ("choice", pa.string()),  # "a" | "b"
         ("chosen_id", pa.string()),
+        ("annotation_id", pa.string()),
+        ("lead_time_s", pa.float64()),
+        ("annotated_at", pa.timestamp("us", tz="UTC")),
+        ("source", pa.string()),
+    ]
+)
+
+#: Reference answers for quality control (``annotate serve/push --gold FILE``):
+#: a rating pair with an agreed score, or a preference task with an obvious answer.
+MPD_GOLD = pa.schema(
+    [
+        ("gold_id", pa.string()),
+        ("kind", pa.string()),  # "ratings" or a PREFERENCE_KINDS value
+        ("painting_id", pa.string()),  # ratings: the pair shown
+        ("clip_id", pa.string()),
+        ("score", pa.float64()),  # ratings: the agreed reference score
+        ("query_id", pa.string()),  # preferences: a painting_id or clip_id, per kind
+        ("better_id", pa.string()),  # preferences: the candidate that obviously fits better
+        ("worse_id", pa.string()),
+    ]
+)
+
+#: Every task of every rater's queue (one Label Studio project per rater and
+#: project kind), in the order the rater gets them.
+MPD_QUEUES = pa.schema(
+    [
+        ("rater_id", pa.string()),  # planned rater (assignments.parquet)
+        ("project_kind", pa.string()),  # "ratings" or a PREFERENCE_KINDS value
+        ("position", pa.int32()),
+        ("item_id", pa.string()),  # pair_id / task_id, or the qc_id of a check
+        ("check", pa.string()),  # "" (a task of the plan), "gold" or "repeat"
+    ]
+)
+
+#: The quality-control tasks mixed into the queues: what each shows, what it checks.
+MPD_QC_TASKS = pa.schema(
+    [
+        ("qc_id", pa.string()),
+        ("check", pa.string()),  # "gold" | "repeat"
+        ("project_kind", pa.string()),
+        ("rater_id", pa.string()),  # planned rater whose queue holds it
+        ("of_id", pa.string()),  # repeat: the pair_id / task_id shown again; gold: the gold_id
+        ("painting_id", pa.string()),  # ratings: the pair shown
+        ("clip_id", pa.string()),
+        ("query_id", pa.string()),  # preferences: what is shown
+        ("candidate_a", pa.string()),
+        ("candidate_b", pa.string()),
+        ("reference_score", pa.float64()),  # gold ratings
+        ("reference_id", pa.string()),  # gold preferences: the better candidate
+    ]
+)
+
+#: Answers to quality-control tasks. They never enter ratings.parquet or
+#: preference_votes.parquet, so no pair is scored twice from one rater.
+MPD_QC_ANSWERS = pa.schema(
+    [
+        ("qc_id", pa.string()),
+        ("rater_id", pa.string()),  # who answered (ls-user-<id>)
+        ("score", pa.float64()),  # ratings
+        ("chosen_id", pa.string()),  # preferences
         ("annotation_id", pa.string()),
         ("lead_time_s", pa.float64()),
         ("annotated_at", pa.timestamp("us", tz="UTC")),

@@ -333,7 +333,7 @@ def test_cli_trains_resumes_evaluates_and_generates(museart_dir, tiny_sd, tiny_b
     assert [s for s, _ in curves["train/loss"]] == list(range(1, steps[-1] + 1))
     assert all(np.isfinite(v) for _, v in curves["train/grad_norm"]) and curves["train/ldm"] and curves["train/cl"]
     assert curves["val/loss"] == [(s, pytest.approx(h["val_loss"])) for s, h in zip(steps, history)]
-    images = read_events(run_dir).Images("val/generated")
+    images = sorted(read_events(run_dir).Images("val/generated"), key=lambda im: im.step)  # files read in name order
     assert [im.step for im in images] == steps and (images[0].width, images[0].height) == (2 * 32, 32)  # two samples side by side
     assert torch.load(run_dir / "best.pt", weights_only=False)["epoch"] == best_epoch  # validation loss picks the checkpoint
     refused = runner.invoke(app, ["train", "musipainter", *common[:-4], "--sd-model", str(tiny_sd), "--beats-checkpoint", str(tiny_beats_file), "--config", "model1"])

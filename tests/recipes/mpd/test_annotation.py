@@ -19,6 +19,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from synesthesia.cli import app
+from synesthesia.annotation.labelstudio.configs import label_config
 from synesthesia.datasets import io as dio
 from synesthesia.recipes import mpd as MA
 from synesthesia.datasets import schema as S
@@ -73,7 +74,17 @@ def test_phase1_writes_rating_tasks_and_waits_for_ratings(phases, tiny_corpus):
             assert url.startswith("/data/local-files/?d=")
             assert (root / unquote(url.split("?d=", 1)[1])).is_file()
         assert len(t["data"]["raters"].split(",")) == 5
-    assert (out / MA.LABELSTUDIO / "ratings.xml").read_text().startswith("<View>")
+    assert (out / MA.LABELSTUDIO / "ratings.xml").read_text() == label_config("ratings")
+    # the document root holds links to the dataset's paintings and listening copies, and nothing else
+    assert root == (out / MA.SERVED_MEDIA).absolute() and sorted(p.name for p in root.iterdir()) == ["clips", "paintings"]
+    painting_root = Path(dio.read_manifest(out)["media_roots"]["paintings"])
+    links = sorted(p for p in (root / "paintings").rglob("*") if not p.is_dir())
+    paths = dio.read_table(out / "paintings.parquet").column("path").to_pylist()
+    assert [p.relative_to(root / "paintings").as_posix() for p in links] == sorted(paths)
+    # real files (a hard link or a copy), never a link out of the served folder, with the painting's bytes
+    assert not any(p.is_symlink() for p in links)
+    assert all(p.read_bytes() == (painting_root / p.relative_to(root / "paintings")).read_bytes() for p in links)
+    assert (root / "clips").is_symlink() and (root / "clips").resolve() == (out / MA.CLIP_MEDIA_DIR).resolve()
 
 
 def test_phase2_scores_flags_short_pairs_and_builds_preference_tasks(phases):
@@ -127,6 +138,10 @@ def test_phase3_consensus_hf_export_and_card(phases):
     assert "scored pairs have 5 ratings each" in card_text and "12 distinct raters took part" in card_text
     # the generated corpus is a plain folder: no source gives a licence, and the card says so
     assert "## Licences" in card and "| paintings | (not given) | (not given) |" in card and "No item's source gives a licence." in card_text
+    flagged = sum(dio.read_table(out / MA.RATER_STATS).column("flagged").to_pylist())
+    assert "No gold or repeat checks were answered" in card_text
+    assert (f"{flagged} rater(s) were flagged by the quality-control rule; their ratings are included" in card_text) if flagged else (
+        "No rater was flagged" in card_text)
     scores_ds = datasets.load_dataset(str(out), "scores")
     n_scored = dio.read_table(out / MA.SCORES).num_rows
     assert sum(len(scores_ds[s]) for s in scores_ds) == n_scored
@@ -157,7 +172,10 @@ def test_report_has_figures_agreement_raters_and_says_ratings_are_simulated(phas
     stats = {r["rater_id"]: r for r in dio.read_table(out / MA.RATER_STATS).to_pylist()}
     assert len(raters) == ANNOTATION.rater_pool == len(stats)
     for row in raters:
-        assert int(row[1]) == stats[row[0]]["n_ratings"] and float(row[3]) == pytest.approx(stats[row[0]]["bias"], abs=5e-4 + 1e-12)  # shown to 3 decimals
+        assert int(row[1]) == stats[row[0]]["n_ratings"] and float(row[2]) == pytest.approx(stats[row[0]]["bias"], abs=5e-4 + 1e-12)  # shown to 3 decimals
+        assert row[-1].startswith("**flagged**") == stats[row[0]]["flagged"]
+    flagged = [r for r in raters if stats[r[0]]["flagged"]]
+    assert raters[: len(flagged)] == flagged  # flagged raters come first
     # consensus counts per kind agree with the tables
     prefs = dio.read_table(out / MA.PREFERENCE_PAIRS).to_pandas()
     tasks = dio.read_table(out / MA.PREFERENCE_TASKS_FILE).to_pandas()

@@ -3,12 +3,14 @@
 with `synesthesia annotate push`, annotations by five users created through
 the API, pulled with `synesthesia annotate pull`, imported, scored; and the
 labeling pages answered in headless Chromium, whose answers must come back
-exactly in the export. One server and one browser session for the module."""
+exactly in the export, on a 1366×768 screen without scrolling. One server
+and one browser session for the module."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,11 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.labelstudio import LabelStudioServer, ensure_chromium, ensure_labelstudio
+from support.labelstudio import (
+    LAPTOP, LabelStudioServer, artifact_dir, assert_on_screen, ensure_chromium, ensure_labelstudio, log_in, set_scale, submit_button, wait_for_media,
+)
 from support.mpd_phases import ANNOTATION, CONFIG
 from synesthesia.annotation.labelstudio import client as C
 from synesthesia.datasets import io as dio
 from synesthesia.recipes import mpd as MA
+from synesthesia.recipes.mpd.campaign import planned_raters
 from synesthesia.datasets import schema as S
 
 pytestmark = pytest.mark.slow
@@ -180,57 +185,63 @@ def test_preference_votes_round_trip_into_consensus(server, client, live):
     assert f"1 tasks have fewer than {ANNOTATION.consensus.min_votes} votes and {no_votes} have none" in st["message"]
 
 
-def test_browser_answers_come_back_exactly(server, client, live, tmp_path):
+def test_browser_pages_fit_a_laptop_and_answers_come_back_exactly(server, client, live, tmp_path_factory):
+    """The three labeling pages at 1366×768 in Label Studio's data manager
+    (the narrower view, beside the task list): every part on screen (bounding
+    boxes), the scale refused until touched, keyboard answers; then the
+    exported values are exactly what the page showed."""
     ensure_chromium()
     from playwright.sync_api import sync_playwright
 
+    screens = artifact_dir(tmp_path_factory)
     ds_r, ds_p = live["ds_r"], live["ds_p"]
     rating_pair = sorted(live["tasks"]["ratings"])[API_PAIRS]  # not touched by the API test
     cgp_task = sorted(live["tasks"]["clips_given_painting"])[2]
     pgc_task = sorted(live["tasks"]["paintings_given_clip"])[1]
     pages = [
-        ("ratings", live["tasks"]["ratings"][rating_pair], ("slider", "0.37")),
-        ("clips_given_painting", live["tasks"]["clips_given_painting"][cgp_task], ("choice", "Clip B")),
-        ("paintings_given_clip", live["tasks"]["paintings_given_clip"][pgc_task], ("choice", "Painting A")),
+        ("ratings", live["tasks"]["ratings"][rating_pair], 0.37),
+        ("clips_given_painting", live["tasks"]["clips_given_painting"][cgp_task], "b"),
+        ("paintings_given_clip", live["tasks"]["paintings_given_clip"][pgc_task], "a"),
     ]
     timings = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        browser = p.chromium.launch(executable_path=ensure_chromium(), headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport=LAPTOP)
         try:
-            page.goto(f"{server.url}/user/login/")
-            page.fill("input[name=email]", server.email)
-            page.fill("input[name=password]", server.password)
-            page.click("button[type=submit], input[type=submit]")
-            page.wait_for_url(lambda url: "/user/login" not in url, timeout=60_000)
-            for kind, task_id, (how, value) in pages:
+            log_in(page, server.url, server.email, server.password)
+            for kind, task_id, answer in pages:
                 started = time.perf_counter()
-                project = live["projects"][kind]["project_id"]
-                page.goto(f"{server.url}/projects/{project}/data?task={task_id}")
-                page.wait_for_load_state("networkidle", timeout=90_000)
-                # the audio is decoded once the player shows the clip's 15 s duration (local-file media served)
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('input[type=text]')].some(e => e.value.endsWith('00:15:000'))", timeout=90_000
-                )
+                page.goto(f"{server.url}/projects/{live['projects'][kind]['project_id']}/data?task={task_id}")
+                wait_for_media(page)
                 assert page.get_by_text("There was an issue loading").count() == 0
-                if how == "slider":
-                    slider = page.locator("input[type=range][name=coherence]")
-                    slider.wait_for(timeout=90_000)
-                    slider.fill(value)
-                    assert page.input_value("input[type=range][name=coherence]") == value
+                assert_on_screen(page, kind)
+                page.screenshot(path=str(screens / f"live-{kind}-before.png"))
+                assert submit_button(page).is_disabled(), f"{kind}: Submit must wait for an answer"
+                page.keyboard.press("Control+Enter")  # the submit key does nothing either
+                assert page.get_by_text("Annotation saved successfully").count() == 0
+                if kind == "ratings":
+                    assert "not set" in page.locator(".mpd-scale output").evaluate("e => getComputedStyle(e, '::after').content")
+                    assert set_scale(page, answer) == "0.37" and page.input_value("input[type=range][name=coherence]") == "0.37"
                 else:
-                    radio = page.get_by_role("radio", name=value)
-                    radio.wait_for(state="attached", timeout=90_000)
-                    radio.check(force=True)  # the styled radio hides the native input
-                    assert radio.is_checked()
-                page.get_by_role("button", name="Submit").click()
+                    if kind == "clips_given_painting":  # Shift+2 plays clip B: its time moves
+                        page.keyboard.press("Shift+2")
+                        clip_b = page.locator("[data-testid=timebox-current-time] input").nth(1)
+                        page.wait_for_function("e => e.value !== '00:00:00:000'", arg=clip_b.element_handle(), timeout=20_000)
+                        page.keyboard.press("Shift+2")
+                    page.keyboard.press(answer)  # the A / B keys
+                    label = ("Clip " if kind == "clips_given_painting" else "Painting ") + answer.upper()
+                    assert page.get_by_role("radio", name=label).is_checked()
+                assert submit_button(page).is_enabled()
+                assert_on_screen(page, kind)
+                page.screenshot(path=str(screens / f"live-{kind}-answered.png"))
+                submit_button(page).click()
                 saved = page.get_by_text("Annotation saved successfully")
                 refused = page.get_by_text("is required")
                 saved.or_(refused).first.wait_for(timeout=30_000)
                 assert refused.count() == 0, f"{kind}: Label Studio did not take the answer"
                 timings[kind] = time.perf_counter() - started
         except Exception:
-            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            page.screenshot(path=str(screens / "live-failure.png"), full_page=True)
             raise
         finally:
             browser.close()
@@ -251,3 +262,31 @@ def test_browser_answers_come_back_exactly(server, client, live, tmp_path):
     cli(server, "annotate", "pull", "--dataset", str(ds_p), "--kind", "preferences")
     votes = {(r["task_id"], r["rater_id"]): r["choice"] for r in dio.read_table(ds_p / MA.PREFERENCE_VOTES).to_pylist()}
     assert votes[(cgp_task, f"ls-user-{me}")] == "b" and votes[(pgc_task, f"ls-user-{me}")] == "a"
+
+
+def test_a_campaign_on_a_team_server_waits_for_the_raters_accounts(server, client, mpd_annotation_phases, tmp_path):
+    """The documented steps for a team's Label Studio: URL and key from the
+    environment, raters who signed up themselves, `push --raters-file` making
+    one project per rater, `status --live` reading them."""
+    ds = Path(shutil.copytree(mpd_annotation_phases["phase1"], tmp_path / "team-ds", symlinks=True))
+    planned = planned_raters(ds)
+    emails = [f"team{i:02d}@synesthesia.test" for i in range(len(planned))]
+    raters = tmp_path / "raters.csv"
+    raters.write_text("email,name\n" + "".join(f"{e},Rater {i}\n" for i, e in enumerate(emails)))
+    for e in emails[:5]:
+        client.users.create(username=e.split("@")[0], email=e)
+    push = ["annotate", "push", "--dataset", str(ds), "--raters-file", str(raters), "--document-root", str(server.document_root)]
+    env = dict(os.environ, LABEL_STUDIO_URL=server.url, LABEL_STUDIO_API_KEY=server.token)
+    refused = subprocess.run([sys.executable, "-m", "synesthesia", *push], env=env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and f"{len(planned) - 5} rater(s) have no account" in refused.stderr and emails[5] in refused.stderr
+    assert not (ds / MA.PROJECTS).exists() and not (ds / MA.QUEUES).exists()  # nothing half-done
+    users = {e: int(client.users.create(username=e.split("@")[0], email=e).id) for e in emails[5:]}
+    out = cli(server, *push).stdout
+    assert f"ratings: {len(planned)} rater projects ({len(planned)} new)" in out and "password" not in out  # nobody's password is made here
+    projects = C.load_projects(ds / MA.PROJECTS)
+    assert sorted(e["rater"] for e in projects.values()) == planned
+    assert all(projects[f"ratings/{planned[i]}"]["user_id"] == users[emails[i]] for i in range(5, len(planned)))
+    queues = dio.read_table(ds / MA.QUEUES).to_pandas()
+    live = cli(server, "annotate", "status", "--dataset", str(ds), "--live").stdout
+    for rid, mine in queues.groupby("rater_id"):
+        assert re.search(rf"^\s+{rid}\s+ls-user-\d+\s+0/{len(mine)}\s", live, flags=re.M), live

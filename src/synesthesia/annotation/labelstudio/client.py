@@ -1,10 +1,12 @@
 """Talking to a live Label Studio through ``label-studio-sdk`` 2.x.
 
 The server URL comes from an argument or ``LABEL_STUDIO_URL``; the API key
-**only** from ``LABEL_STUDIO_API_KEY``. The key is never printed, logged or
-written anywhere; errors from the server are re-raised with the status code
-and the server's message only (the SDK's own error text includes response
-headers).
+from ``LABEL_STUDIO_API_KEY``, or, for the Label Studio that ``synesthesia
+annotate serve`` runs, from that campaign's user-only credentials file. The
+key is never printed (except the once ``annotate serve`` creates it), logged
+or written anywhere else; errors from the server are re-raised with the
+status code and the server's message only (the SDK's own error text includes
+response headers), with any key in use scrubbed.
 
 A push is safe to repeat: projects are remembered per kind in the dataset
 folder (``labelstudio/projects.json``: URL and project id, no key), Local
@@ -24,6 +26,8 @@ from synesthesia.datasets.secrets import redact
 URL_ENV = "LABEL_STUDIO_URL"
 KEY_ENV = "LABEL_STUDIO_API_KEY"
 IMPORT_BATCH = 1000
+#: Keys handed to connect(): scrubbed from every error message.
+_KEYS_IN_USE: set[str] = set()
 
 
 class LabelStudioError(RuntimeError):
@@ -37,12 +41,14 @@ def resolve_url(url: str | None = None) -> str:
     return url.rstrip("/")
 
 
-def connect(url: str | None = None, timeout: float = 120.0):
-    """A ``label_studio_sdk.LabelStudio`` client for ``url`` (or ``$LABEL_STUDIO_URL``)."""
+def connect(url: str | None = None, timeout: float = 120.0, key: str | None = None):
+    """A ``label_studio_sdk.LabelStudio`` client for ``url`` (or ``$LABEL_STUDIO_URL``)
+    with ``key`` (a local campaign's token, from its user-only file) or ``$LABEL_STUDIO_API_KEY``."""
     url = resolve_url(url)
-    key = os.environ.get(KEY_ENV)
+    key = key or os.environ.get(KEY_ENV)
     if not key:
         raise LabelStudioError(f"no API key: set {KEY_ENV} (it is read from the environment only)")
+    _KEYS_IN_USE.add(key)
     try:
         from label_studio_sdk import LabelStudio
     except ImportError:
@@ -60,7 +66,8 @@ def _call(what: str, fn, *args, **kwargs):
         detail = body if isinstance(body, (dict, str)) else type(exc).__name__
         if isinstance(detail, dict):
             detail = {k: v for k, v in detail.items() if k in ("detail", "validation_errors", "status_code")}
-        detail = redact(str(detail), os.environ.get(KEY_ENV, ""))  # a server may echo the request back in its error body
+        # a server may echo the request back in its error body
+        detail = redact(str(detail), os.environ.get(KEY_ENV, ""), *_KEYS_IN_USE)
         raise LabelStudioError(f"Label Studio: {what} failed" + (f" (HTTP {status})" if status else "") + f": {detail}") from None
 
 
@@ -72,8 +79,9 @@ def project_exists(client, project_id: int) -> bool:
         return False
 
 
-def create_project(client, title: str, label_config: str, maximum_annotations: int | None = None) -> int:
-    kwargs = {"title": title, "label_config": label_config}
+def create_project(client, title: str, label_config: str, maximum_annotations: int | None = None, **settings) -> int:
+    """A new project; ``settings``: other ``projects.create`` fields (sampling, ...)."""
+    kwargs = {"title": title, "label_config": label_config, **settings}
     if maximum_annotations:
         kwargs["maximum_annotations"] = maximum_annotations
     project = _call("creating a project", client.projects.create, **kwargs)
@@ -83,7 +91,7 @@ def create_project(client, title: str, label_config: str, maximum_annotations: i
 def add_local_storage(client, project_id: int, folder: str | os.PathLike, title: str) -> None:
     """A Local Files import storage on ``folder`` (needed for Label Studio to
     serve ``/data/local-files/`` URLs from it); added once per folder."""
-    folder = str(Path(folder).resolve())
+    folder = os.path.abspath(folder)  # not resolved: Label Studio compares paths lexically (links stay links)
     existing = _call("listing storages", client.import_storage.local.list, project=project_id)
     if any(getattr(s, "path", None) == folder for s in existing or []):
         return
@@ -104,9 +112,10 @@ def existing_ids(client, project_id: int, key: str) -> set[str]:
     return {t.get("data", {}).get(key) for t in tasks if isinstance(t, dict)} - {None}
 
 
-def import_tasks(client, project_id: int, tasks: list[dict], key: str) -> dict:
-    """Import the tasks whose ``data[key]`` is not in the project yet."""
-    present = existing_ids(client, project_id, key)
+def import_tasks(client, project_id: int, tasks: list[dict], key: str, present: set | None = None) -> dict:
+    """Import the tasks whose ``data[key]`` is not in the project yet
+    (``present``: the ids known to be there; default: read from the project)."""
+    present = existing_ids(client, project_id, key) if present is None else present
     new = [t for t in tasks if t["data"][key] not in present]
     for start in range(0, len(new), IMPORT_BATCH):
         _call("importing tasks", client.projects.import_tasks, project_id, request=new[start : start + IMPORT_BATCH])
@@ -117,12 +126,24 @@ def load_projects(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
-def remember_project(path: Path, kind: str, url: str, project_id: int) -> None:
+def remember_project(path: Path, key: str, url: str, project_id: int, **extra) -> None:
+    """Record project ``key`` (a project kind, or ``<kind>/<rater>`` for a
+    rater's own project, with ``kind`` and ``rater`` in ``extra``)."""
     from synesthesia.datasets.io import write_text
 
     projects = load_projects(path)
-    projects[kind] = {"url": url, "project_id": project_id}
+    projects[key] = {"url": url, "project_id": project_id, **extra}
     write_text(json.dumps(projects, indent=2, sort_keys=True) + "\n", path)
+
+
+def projects_of(registry: Path, kind: str, url: str | None = None) -> dict[str, dict]:
+    """The recorded projects of a project kind (the shared one and every
+    rater's own), optionally only those on ``url``."""
+    return {
+        key: entry
+        for key, entry in load_projects(registry).items()
+        if entry.get("kind", key) == kind and (url is None or entry.get("url") == url)
+    }
 
 
 def push(
@@ -137,17 +158,21 @@ def push(
     storage_folders: Iterable[Path] = (),
     project_id: int | None = None,
     maximum_annotations: int | None = None,
+    settings: dict | None = None,
+    extra: dict | None = None,
 ) -> dict:
-    """Create (or reuse) the project of ``kind`` and import its missing tasks."""
+    """Create (or reuse) the project recorded as ``kind`` (a project kind, or
+    a rater's ``<kind>/<rater>``) and import its missing tasks. ``settings``:
+    more ``projects.create`` fields; ``extra``: more fields to record."""
     known = load_projects(registry).get(kind)
     if project_id is None and known and known.get("url") == url and project_exists(client, known["project_id"]):
         project_id = int(known["project_id"])
     created = project_id is None
     if created:
-        project_id = create_project(client, title, label_config, maximum_annotations)
-    remember_project(registry, kind, url, project_id)
+        project_id = create_project(client, title, label_config, maximum_annotations, **(settings or {}))
+    remember_project(registry, kind, url, project_id, **(extra or {}))
     for folder in storage_folders:
         add_local_storage(client, project_id, folder, f"synesthesia media: {Path(folder).name}")
-    result = import_tasks(client, project_id, tasks, key)
+    result = import_tasks(client, project_id, tasks, key, set() if created else None)  # a new project holds nothing yet
     result["created"] = created
     return result

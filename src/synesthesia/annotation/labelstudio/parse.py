@@ -28,9 +28,16 @@ Content problems are per annotation, counted and returned as reject rows
 
 A rater who annotated the same task more than once: the latest valid
 annotation (by ``updated_at``, then Label Studio's annotation id) is kept,
-each older one is a ``repeated`` reject. This is applied by :func:`merge`
-across every import into a dataset, so importing an export twice, or a newer
-export of the same project, gives the same table as importing it once.
+each older one is a ``repeated`` reject. This is applied by
+:func:`~synesthesia.annotation.labelstudio.merge.merge` across every import
+into a dataset, so importing an export twice, or a newer export of the same
+project, gives the same table as importing it once.
+
+Quality-control tasks (gold and repeat checks, ``annotation.quality``) look
+like any other task to the rater: their ``pair_id`` / ``task_id`` is the
+check's ``qc_id``. Their answers become ``schema.MPD_QC_ANSWERS`` rows
+(:attr:`ParsedExport.qc_rows`), never ratings or votes, with the same
+rejects.
 
 Rater ids: ``ls-user-<completed_by>`` (Label Studio's user id; emails are
 not copied into the dataset).
@@ -51,6 +58,7 @@ import pandas as pd
 import pyarrow as pa
 
 from synesthesia.annotation.labelstudio.configs import CHOICE_VALUES, PREFERENCE_CONTROL, RATING_CONTROL, RATINGS
+from synesthesia.annotation.labelstudio.merge import REPEATED  # noqa: F401 (a reason, listed with the others)
 from synesthesia.datasets import schema as S
 
 SOURCE = "labelstudio"
@@ -69,7 +77,6 @@ NO_RATER = "no rater"
 TASK_CHANGED = "task changed"  # the export's candidates are not the table's
 BAD_RATER = "rater id not an integer"
 BAD_TIME = "malformed timestamp"
-REPEATED = "repeated"  # an older annotation of the same task by the same rater
 
 
 class ExportFormatError(ValueError):
@@ -82,6 +89,7 @@ class ParsedExport:
     rows: pa.Table  # MPD_RATINGS or MPD_PREFERENCE_VOTES (may hold repeats; see merge)
     rejects: pa.Table  # ANNOTATION_REJECTS
     counts: dict = field(default_factory=dict)
+    qc_rows: pa.Table = field(default_factory=lambda: S.empty(S.MPD_QC_ANSWERS))  # answers to quality-control tasks
     #: tasks whose id is one of the dataset's (an export with none is refused)
     known_tasks: int = 0
 
@@ -267,17 +275,21 @@ def parse_export(
     known: Mapping[str, tuple[str, str]] | set,
     export_name: str,
     control: str | None = None,
+    checks: Mapping[str, tuple[str, str] | None] | None = None,
 ) -> ParsedExport:
     """Valid rows and rejects of one export.
 
     ``kind`` ``ratings``: ``known`` is the set of our pair ids.
     ``kind`` ``preferences``: ``known`` maps task_id → (candidate_a, candidate_b).
+    ``checks``: the quality-control tasks, qc_id → (candidate_a, candidate_b)
+    of a preference check, ``None`` for a rating check.
     """
     if kind not in (RATINGS, PREFERENCES):
         raise ValueError(f"kind must be {RATINGS!r} or {PREFERENCES!r}")
     control = control or (RATING_CONTROL if kind == RATINGS else PREFERENCE_CONTROL)
     key = "pair_id" if kind == RATINGS else "task_id"
-    rows, rejects, raw_times = [], [], []
+    checks = checks or {}
+    rows, rejects, raw_times = [], [], []  # rows: our tasks' and the checks' valid annotations, in order
     counts: Counter = Counter()
 
     def reject(ann: dict, ours: str, aid: str, rid: str | None, problem: str) -> None:
@@ -295,8 +307,13 @@ def parse_export(
         counts["annotations"] += len(annotations)
         ours = task["data"].get(key)
         task_problem, shown = None, None
+        is_check = isinstance(ours, str) and ours in checks
         if not isinstance(ours, str) or not ours:
             task_problem, ours = NO_ID, f"ls-task-{task.get('id', '?')}"
+        elif is_check:
+            if kind != RATINGS:
+                shown = _shown_candidates(task["data"], checks[ours])
+                task_problem = TASK_CHANGED if shown is None else None
         elif ours not in known:
             task_problem = UNKNOWN_PAIR if kind == RATINGS else UNKNOWN_TASK
         elif kind != RATINGS:
@@ -332,6 +349,16 @@ def parse_export(
                 "annotated_at": None,
                 "source": SOURCE,
             }
+            if is_check:
+                row["qc_id"] = row.pop(key)
+                if kind == RATINGS:
+                    row["score"] = value
+                else:
+                    row["chosen_id"] = shown[0 if value == "a" else 1]
+                rows.append(row)
+                raw_times.append(raw_time)
+                kept_anns.append((ann, ours))
+                continue
             if kind == RATINGS:
                 row["score"] = value
             else:
@@ -347,12 +374,20 @@ def parse_export(
         ann, ours = kept_anns[k]
         reject(ann, ours, rows[k]["annotation_id"], rows[k]["rater_id"], BAD_TIME)
     good = ~malformed
+    is_qc = np.array(["qc_id" in r for r in rows], dtype=bool)
     schema = S.MPD_RATINGS if kind == RATINGS else S.MPD_PREFERENCE_VOTES
-    columns = {name: [r[name] for r, ok in zip(rows, good) if ok] for name in schema.names if name != "annotated_at"}
-    columns["annotated_at"] = pa.Array.from_pandas(times[good].reset_index(drop=True)).cast(schema.field("annotated_at").type, safe=False)
-    table = pa.table({name: columns[name] for name in schema.names}, schema=schema)
-    counts["valid"] = table.num_rows
-    return ParsedExport(kind, table, S.from_rows(rejects, S.ANNOTATION_REJECTS), dict(counts), known_tasks)
+
+    def table(mask: np.ndarray, schema: pa.Schema) -> pa.Table:
+        picked = [r for r, ok in zip(rows, mask) if ok]
+        columns = {name: [r.get(name) for r in picked] for name in schema.names if name != "annotated_at"}
+        columns["annotated_at"] = pa.Array.from_pandas(times[mask].reset_index(drop=True)).cast(schema.field("annotated_at").type, safe=False)
+        return pa.table({name: columns[name] for name in schema.names}, schema=schema)
+
+    valid, qc = table(good & ~is_qc, schema), table(good & is_qc, S.MPD_QC_ANSWERS)
+    counts["valid"] = valid.num_rows
+    if qc.num_rows:
+        counts["checks"] = qc.num_rows
+    return ParsedExport(kind, valid, S.from_rows(rejects, S.ANNOTATION_REJECTS), dict(counts), qc_rows=qc, known_tasks=known_tasks)
 
 
 def _shown_candidates(data: Mapping, table: tuple[str, str]) -> tuple[str, str] | None:
@@ -366,62 +401,3 @@ def _shown_candidates(data: Mapping, table: tuple[str, str]) -> tuple[str, str] 
     if {a, b} != set(table) or a == b:
         return None
     return a, b
-
-
-def merge(
-    existing: pa.Table, new: pa.Table, item_key: str, export_name: str, kind: str, seen: set[str] | None = None
-) -> tuple[pa.Table, pa.Table]:
-    """Union of ``existing`` and ``new`` rows: an annotation seen again (its
-    ``annotation_id`` in ``seen``, by default the ids of ``new``) is replaced
-    by its new version — or dropped, when the new version was rejected; then
-    one row per (item, rater) — the latest — is kept. Returns ``(merged,
-    repeated)``, ``repeated`` being reject rows for the older annotations dropped."""
-    schema = existing.schema
-    new = S.conform(new, schema)
-    fresh = set(new.column("annotation_id").to_pylist()) | set(seen or ())
-    keep_old = ~pd.Series(existing.column("annotation_id").to_pylist(), dtype=object).isin(fresh).to_numpy()
-    combined = pa.concat_tables([existing.filter(pa.array(keep_old)), new])
-    if combined.num_rows == 0:
-        return combined, S.empty(S.ANNOTATION_REJECTS)
-    ids = combined.column("annotation_id").to_pandas()
-    df = pd.DataFrame(
-        {
-            "item": combined.column(item_key).to_pandas(),
-            "rater": combined.column("rater_id").to_pandas(),
-            "at": combined.column("annotated_at").to_pandas(),
-            # Label Studio's numeric annotation id (``ls-123`` → 123) orders annotations with the same time; other ids first
-            "num": pd.to_numeric(ids.str.rsplit("-", n=1).str[-1], errors="coerce").fillna(-1.0),
-        }
-    )
-    df["at"] = df["at"].fillna(pd.Timestamp.min.tz_localize("UTC"))
-    order = df.sort_values(["item", "rater", "at", "num"], kind="stable").index.to_numpy()
-    ordered = df.loc[order]
-    last = ~ordered.duplicated(["item", "rater"], keep="last").to_numpy()
-    kept_idx = np.sort(order[last])
-    dropped_idx = np.sort(order[~last])
-    merged = combined.take(pa.array(kept_idx, pa.int64()))
-    dropped = combined.take(pa.array(dropped_idx, pa.int64()))
-    value_col = "score" if "score" in schema.names else "choice"
-    repeated = pa.table(
-        {
-            "export_file": pa.array([export_name] * dropped.num_rows, pa.string()),
-            "kind": pa.array([kind] * dropped.num_rows, pa.string()),
-            "task_ref": dropped.column(item_key),
-            "annotation_id": dropped.column("annotation_id"),
-            "rater_id": dropped.column("rater_id"),
-            "reason": pa.array([REPEATED] * dropped.num_rows, pa.string()),
-            "value": pa.array([json.dumps(v) for v in dropped.column(value_col).to_pylist()], pa.string()),
-        },
-        schema=S.ANNOTATION_REJECTS,
-    )
-    return merged.sort_by([(item_key, "ascending"), ("rater_id", "ascending")]), repeated
-
-
-def merge_rejects(existing: pa.Table, new: pa.Table, reevaluated: set[str]) -> pa.Table:
-    """Reject rows after an import: drop old rows of annotations this import
-    re-evaluated, add the new ones, one row per (annotation, reason)."""
-    old = existing.filter(pa.array(~pd.Series(existing.column("annotation_id").to_pylist(), dtype=object).isin(reevaluated).to_numpy()))
-    both = pa.concat_tables([S.conform(old, S.ANNOTATION_REJECTS), S.conform(new, S.ANNOTATION_REJECTS)])
-    df = both.select(["annotation_id", "reason"]).to_pandas()
-    unique = ~df.duplicated(keep="last").to_numpy()
-    return both.filter(pa.array(unique))

@@ -5,9 +5,8 @@ preferences), so importing an export never depends on Label Studio's task
 ids, plus the planned raters (``raters``, for filtering in the Data Manager).
 
 Media are referenced in one of two ways (:class:`MediaLinks`), both relative
-to one declared folder, the *document root* (by default the dataset folder,
-which holds every medium raters get: the served paintings and the clips'
-listening copies):
+to one declared folder, the *document root* (for an MPD folder, the folder of
+links to its media that ``recipes.mpd.labelstudio.served_media`` keeps):
 
 * Label Studio local files (default): ``/data/local-files/?d=<path relative
   to the root>``. Start Label Studio with ``LOCAL_FILES_SERVING_ENABLED=true``
@@ -40,8 +39,10 @@ class MediaLinks:
     url_prefix: str | None = None
 
     def relative(self, path: str | os.PathLike) -> str:
-        root = Path(self.document_root).resolve()
-        full = Path(path).resolve()
+        # abspath, not resolve: the served folder holds links, and Label Studio
+        # checks its document root and storages lexically, without following them
+        root = Path(os.path.abspath(self.document_root))
+        full = Path(os.path.abspath(path))
         try:
             return full.relative_to(root).as_posix()
         except ValueError:

@@ -12,8 +12,9 @@ In the order a build runs them (``flows/mpd.py`` maps them onto Prefect):
 5. :func:`write_report` — ``report.md``.
 
 Between the phases, people label in Label Studio
-(:func:`labelstudio_tasks`, :func:`import_annotations`); :func:`status` says
-what a folder waits for.
+(:func:`labelstudio_tasks`, :func:`import_annotations`; a whole campaign with
+per-rater queues and quality checks: :func:`setup_campaign`, ``server``,
+``live``); :func:`status` says what a folder waits for.
 """
 
 from synesthesia.recipes.mpd.annotation import (
@@ -33,7 +34,6 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     ASSIGNMENTS,
     CLIP_MEDIA,
     CLIP_MEDIA_DIR,
-    SERVED_PAINTINGS,
     DEFAULT_FORMAT,
     RATINGS_FILE,
     SCORES,
@@ -45,6 +45,12 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     PREFERENCE_VOTES,
     PREFERENCE_PAIRS,
     REJECTS,
+    GOLD,
+    QUEUES,
+    QC_TASKS,
+    QC_ANSWERS,
+    SERVED_MEDIA,
+    SERVER_POINTER,
     LABELSTUDIO,
     IMPORT_LOG,
     PROCESSED,
@@ -57,6 +63,9 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     WAITING_FOR_RUN,
     MPDAnnotationConfig,
     annotation_config,
+    excluded_raters,
+    set_exclude_flagged,
+    used_votes,
     DATASET,
     SPLIT_MODES,
     MPDConfig,
@@ -64,15 +73,9 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
 )
 from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
 from synesthesia.recipes.mpd.labelstudio import (
-    default_links,
-    import_annotations,
-    import_log,
-    labelstudio_tasks,
-    media_files,
-    media_folders,
-    serve_paintings,
-    write_labelstudio_files,
+    default_links, import_annotations, import_log, labelstudio_tasks, media_files, served_media, storage_folders, write_labelstudio_files,
 )
+from synesthesia.recipes.mpd.campaign import import_gold, phase_kinds, plan_campaign, rater_tasks, roster_for, setup_campaign
 from synesthesia.recipes.mpd.report import annotation_sections, data_sections, write_report
 from synesthesia.recipes.mpd.status import status
 
@@ -81,15 +84,15 @@ __all__ = [
     "finish", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
     "simulate_ratings", "simulate_votes",
     "HF_FOLDER", "scored_pairs_table", "write_hf_export",
-    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "media_folders", "serve_paintings",
+    "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "served_media", "storage_folders",
     "write_labelstudio_files",
+    "import_gold", "phase_kinds", "plan_campaign", "rater_tasks", "roster_for", "setup_campaign",
     "write_report", "annotation_sections", "data_sections", "status",
     "DEFAULT_SHARD_SIZE",
     "BUILD_SUMMARY",
     "ASSIGNMENTS",
     "CLIP_MEDIA",
     "CLIP_MEDIA_DIR",
-    "SERVED_PAINTINGS",
     "DEFAULT_FORMAT",
     "RATINGS_FILE",
     "SCORES",
@@ -101,6 +104,12 @@ __all__ = [
     "PREFERENCE_VOTES",
     "PREFERENCE_PAIRS",
     "REJECTS",
+    "GOLD",
+    "QUEUES",
+    "QC_TASKS",
+    "QC_ANSWERS",
+    "SERVED_MEDIA",
+    "SERVER_POINTER",
     "LABELSTUDIO",
     "IMPORT_LOG",
     "PROCESSED",
@@ -113,6 +122,9 @@ __all__ = [
     "WAITING_FOR_RUN",
     "MPDAnnotationConfig",
     "annotation_config",
+    "excluded_raters",
+    "set_exclude_flagged",
+    "used_votes",
     "DATASET",
     "SPLIT_MODES",
     "MPDConfig",

@@ -6,11 +6,12 @@ data in DIR allows (:func:`run_phases`):
 1. **pairs → rating tasks**: ``assignments.parquet`` (k of R raters per pair),
    listening copies of the clips (``clips/``, ``clip_files.parquet``; the build
    makes them with the mels), copies of paintings with transparent pixels
-   composited as the model sees them (``served/paintings/``), Label Studio task JSON
+   composited as the model sees them (``labelstudio/media/paintings/``), Label Studio task JSON
    and configs in ``labelstudio/``. Waits for ``ratings.parquet``, which
    ``synesthesia annotate import`` / ``pull`` write from Label Studio exports.
 2. **ratings → scores, statistics, preference tasks**: ``scores.parquet``,
-   ``unscored.parquet``, ``rater_stats.parquet``, ``agreement.json``,
+   ``unscored.parquet``, ``rater_stats.parquet`` (with the quality-control
+   checks and flags of :mod:`synesthesia.annotation.quality`), ``agreement.json``,
    ``preference_tasks.parquet``, ``preference_assignments.parquet`` and their
    task JSON. Waits for ``preference_votes.parquet``. Preference tasks are
    rebuilt on every run (scores may still change) until the first vote is
@@ -33,6 +34,7 @@ from synesthesia.annotation.aggregate import aggregate_scores, dispersion, ratin
 from synesthesia.annotation.agreement import agreement
 from synesthesia.annotation.assign import assign_raters
 from synesthesia.annotation.preferences import PreferenceConfig, build_preference_tasks, consensus
+from synesthesia.annotation.quality import flagged_raters, qc_stats, rater_table, without_raters
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.recipes.mpd.config import (
@@ -43,11 +45,15 @@ from synesthesia.recipes.mpd.config import (
     PREFERENCE_PAIRS,
     PREFERENCE_TASKS_FILE,
     PREFERENCE_VOTES,
+    QC_ANSWERS,
+    QC_TASKS,
     RATER_STATS,
     RATINGS_FILE,
     SCORES,
     UNSCORED,
     MPDAnnotationConfig,
+    read_optional,
+    used_votes,
 )
 from synesthesia.recipes.mpd.export import write_hf_export
 from synesthesia.recipes.mpd.labelstudio import write_labelstudio_files
@@ -88,7 +94,10 @@ def listening_copies(out: Path, config: MPDAnnotationConfig, shard_size: int, ru
 # --- phase 2: scores, agreement, preference tasks ----------------------------------------
 
 def score_ratings(out: str | os.PathLike, config: MPDAnnotationConfig, seed: int) -> dict:
-    """Scores, unscored pairs, α with its bootstrap interval, per-rater figures."""
+    """Scores, unscored pairs, α with its bootstrap interval, per-rater
+    figures with the quality-control checks and the flag rule; with
+    ``config.exclude_flagged`` the flagged raters' ratings are left out of
+    the scores and α (they stay in ``ratings.parquet``)."""
     out = Path(out)
     ratings = dio.read_table(out / RATINGS_FILE, S.MPD_RATINGS)
     pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["pair_id"])
@@ -96,26 +105,40 @@ def score_ratings(out: str | os.PathLike, config: MPDAnnotationConfig, seed: int
     current = pc.is_in(ratings.column("pair_id"), value_set=pairs.column("pair_id"))
     stale = ratings.num_rows - int(pc.sum(current).as_py() or 0)
     ratings = ratings.filter(current)
-    scores, unscored = aggregate_scores(ratings, config.aggregation)
+    checks = [read_optional(out, name, schema) for name, schema in ((QC_TASKS, S.MPD_QC_TASKS), (QC_ANSWERS, S.MPD_QC_ANSWERS))]
+    stats = qc_stats(ratings, read_optional(out, PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES), *checks, config=config.qc)
+    everyone = agreement(ratings, 0 if config.exclude_flagged else config.n_boot, seed)
+    raters = rater_table(everyone.raters, stats, config.qc, config.exclude_flagged)
+    dio.write_table(raters, out / RATER_STATS, S.MPD_RATER_STATS)
+    excluded = flagged_raters(raters, only_excluded=True)
+    used = without_raters(ratings, excluded)
+    agree = agreement(used, config.n_boot, seed) if config.exclude_flagged else everyone
+    scores, unscored = aggregate_scores(used, config.aggregation)
     dio.write_table(scores, out / SCORES, S.MPD_SCORES)
     dio.write_table(unscored, out / UNSCORED, S.MPD_UNSCORED)
-    agree = agreement(ratings, config.n_boot, seed)
-    dio.write_table(agree.raters, out / RATER_STATS, S.MPD_RATER_STATS)
-    sources = dict(zip(*np.unique(np.asarray(ratings.column("source").to_pylist(), dtype=str), return_counts=True))) if ratings.num_rows else {}
+    sources = dict(zip(*np.unique(np.asarray(used.column("source").to_pylist(), dtype=str), return_counts=True))) if used.num_rows else {}
     summary = {
-        "ratings": ratings.num_rows,
+        "ratings": used.num_rows,
         "stale_ratings": stale,
         "sources": {str(k): int(v) for k, v in sources.items()},
-        "raters": int(pc.count_distinct(ratings.column("rater_id")).as_py()) if ratings.num_rows else 0,
+        "raters": int(pc.count_distinct(used.column("rater_id")).as_py()) if used.num_rows else 0,
         "pairs": pairs.num_rows,
         "scored": scores.num_rows,
         "unscored": unscored.num_rows,
-        "ratings_per_pair": rating_counts(pairs.column("pair_id"), ratings),
+        "ratings_per_pair": rating_counts(pairs.column("pair_id"), used),
         "ambiguous": int(pc.sum(scores.column("ambiguous")).as_py() or 0),
         "dispersion": dispersion(scores, config.aggregation.sigma_thresholds),
         "ddof": config.aggregation.ddof,
         "band": list(config.aggregation.band),
         "agreement": agree.summary(),
+        "quality": {
+            "flagged": sorted(flagged_raters(raters)),
+            "excluded": sorted(excluded),
+            "excluded_ratings": ratings.num_rows - used.num_rows,
+            "alpha_everyone": everyone.alpha,
+            "gold_answers": int(pc.sum(raters.column("n_gold")).as_py() or 0),
+            "repeat_answers": int(pc.sum(raters.column("n_repeats")).as_py() or 0),
+        },
     }
     dio.write_text(json.dumps(summary, indent=2, default=str) + "\n", out / AGREEMENT)
     mark_processed(out, RATINGS_FILE)
@@ -151,8 +174,7 @@ def finish(out: str | os.PathLike, config: MPDAnnotationConfig) -> dict:
     """Consensus preference pairs, the Hugging Face split shards and the card."""
     out = Path(out)
     tasks = dio.read_table(out / PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
-    votes = dio.read_table(out / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
-    pairs_table, summary = consensus(tasks, votes, config.consensus)
+    pairs_table, summary = consensus(tasks, used_votes(out), config.consensus)
     dio.write_table(pairs_table, out / PREFERENCE_PAIRS, S.MPD_PREFERENCE_PAIRS)
     summary["hf"] = write_hf_export(out)
     mark_processed(out, PREFERENCE_VOTES)

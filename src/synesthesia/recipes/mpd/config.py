@@ -16,7 +16,7 @@ A built MPD folder::
 
     and, as annotation proceeds (recipes/mpd/annotation.py):
 
-      assignments.parquet, served/paintings/, labelstudio/                   phase 1
+      assignments.parquet, labelstudio/ (media/: what raters see)             phase 1
       ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
       agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
       preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3
@@ -36,7 +36,9 @@ from synesthesia.annotation.aggregate import AggregationConfig
 from synesthesia.annotation.agreement import DEFAULT_BOOTSTRAP
 from synesthesia.annotation.assign import MPD_RATER_POOL, MPD_RATERS_PER_PAIR, MPD_RATERS_PER_PREFERENCE_TASK
 from synesthesia.annotation.preferences import MPD_PREFERENCE_TASKS, ConsensusConfig
+from synesthesia.annotation.quality import QCConfig, flagged_raters
 from synesthesia.datasets import io as dio
+from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import DEFAULT_FRACTIONS
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, MelConfig, background_rgb
 from synesthesia.stages.audio import CLIP_FORMATS
@@ -53,12 +55,6 @@ ASSIGNMENTS = "assignments.parquet"
 #: Listening copies of the clips for raters (schema.CLIP_FILES; paths relative to CLIP_MEDIA_DIR).
 CLIP_MEDIA = "clip_files.parquet"
 CLIP_MEDIA_DIR = "clips"
-#: The paintings raters see, served from inside the dataset folder (hard
-#: links or copies of the ingested files; a painting with transparent pixels
-#: as a PNG composited onto the build's alpha background, the picture the
-#: model's reader gives): Label Studio's document root is the dataset folder
-#: and its storages are these two media folders only.
-SERVED_PAINTINGS = "served/paintings"
 #: FLAC: lossless, plays in every current browser, fast to encode.
 DEFAULT_FORMAT = "flac"
 RATINGS_FILE = "ratings.parquet"
@@ -71,12 +67,23 @@ PREFERENCE_ASSIGNMENTS = "preference_assignments.parquet"
 PREFERENCE_VOTES = "preference_votes.parquet"
 PREFERENCE_PAIRS = "preference_pairs.parquet"
 REJECTS = "annotation_rejects.parquet"
+#: Quality control (annotation.quality): gold items, each rater's queue, the
+#: checks in the queues and the answers to them.
+GOLD = "qc_gold.parquet"
+QUEUES = "queues.parquet"
+QC_TASKS = "qc_tasks.parquet"
+QC_ANSWERS = "qc_answers.parquet"
 LABELSTUDIO = "labelstudio"
 IMPORT_LOG = "labelstudio/imports.json"
 #: SHA-256 of the ratings / votes files the last `annotate run` used, so
 #: `status` can tell imported-but-not-yet-processed annotations apart.
 PROCESSED = "labelstudio/processed.json"
 PROJECTS = "labelstudio/projects.json"
+#: Where the Label Studio of `annotate serve` keeps its state, and its URL (no secrets).
+SERVER_POINTER = "labelstudio/server.json"
+#: The one folder Label Studio serves media from (its document root): links to
+#: the dataset's paintings and listening copies, nothing else (labelstudio.served_media).
+SERVED_MEDIA = "labelstudio/media"
 FIGURES = "figures"
 
 WAITING_FOR_RATINGS = "waiting for ratings"
@@ -98,6 +105,10 @@ class MPDAnnotationConfig:
     preference_tasks: int = MPD_PREFERENCE_TASKS
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     clip_media_format: str = DEFAULT_FORMAT
+    #: gold / repeat shares of the rater queues and the flag rule (annotation.quality)
+    qc: QCConfig = field(default_factory=QCConfig)
+    #: leave flagged raters out of scores, alpha and consensus (`annotate run --exclude-flagged`)
+    exclude_flagged: bool = False
 
     def __post_init__(self):
         if not 1 <= self.raters_per_pair <= self.rater_pool:
@@ -123,6 +134,7 @@ class MPDAnnotationConfig:
         return cls(
             aggregation=AggregationConfig(**agg),
             consensus=ConsensusConfig(**(d.pop("consensus", {}) or {})),
+            qc=QCConfig(**(d.pop("qc", {}) or {})),
             **{k: v for k, v in d.items() if k in known},
         )
 
@@ -131,6 +143,26 @@ def annotation_config(out: str | os.PathLike) -> tuple[MPDAnnotationConfig, int]
     """The annotation config and seed recorded in ``dataset.json``."""
     cfg = dio.read_manifest(out).get("config", {})
     return MPDAnnotationConfig.from_dict(cfg.get("annotation")), int(cfg.get("seed", 0))
+
+
+def set_exclude_flagged(out: str | os.PathLike, exclude: bool) -> None:
+    """Record in ``dataset.json`` whether flagged raters are left out (kept
+    for every later run until changed again)."""
+    manifest = dio.read_manifest(out)
+    manifest.setdefault("config", {}).setdefault("annotation", {})["exclude_flagged"] = bool(exclude)
+    dio.write_manifest(out, manifest)
+
+
+def excluded_raters(out: Path) -> set[str]:
+    """The raters the last scoring left out (``rater_stats.parquet``'s ``excluded``)."""
+    return flagged_raters(read_optional(Path(out), RATER_STATS, S.MPD_RATER_STATS), only_excluded=True)
+
+
+def used_votes(out: Path) -> pa.Table:
+    """``preference_votes.parquet`` without the votes of excluded raters (what consensus counts)."""
+    from synesthesia.annotation.quality import without_raters
+
+    return without_raters(dio.read_table(Path(out) / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES), excluded_raters(out))
 
 
 DATASET = "mpd"

@@ -138,4 +138,22 @@ prefs = datasets.load_dataset("path/to/{out.name}", "preferences")
 
 Krippendorff's α (interval) = {a['alpha']:.3f} (95 % bootstrap interval {a['ci95'][0]:.3f}–{a['ci95'][1]:.3f},
 {a['n_boot']} resamples of pairs); mean σ of the raw ratings = {info['dispersion']['mean_sigma']:.3f}.
+
+{_quality_note(info.get("quality", {}))}
 """
+
+
+def _quality_note(q: dict) -> str:
+    """The card's sentence on quality control (gold / repeat checks, flagged raters)."""
+    checks = (
+        f"{q.get('gold_answers', 0):,} answers to gold pairs and {q.get('repeat_answers', 0):,} to repeated pairs were mixed into the "
+        "raters' queues (they never count in a score). "
+        if q.get("gold_answers") or q.get("repeat_answers") else "No gold or repeat checks were answered. "
+    )
+    flagged = q.get("flagged", [])
+    if not flagged:
+        return checks + "No rater was flagged by the quality-control rule."
+    if q.get("excluded"):
+        return (checks + f"{len(flagged)} rater(s) were flagged and their {q.get('excluded_ratings', 0):,} ratings are **left out** of the "
+                f"scores, α and consensus (α with them: {q.get('alpha_everyone', float('nan')):.3f}); `rater_stats.parquet` says why.")
+    return checks + f"{len(flagged)} rater(s) were flagged by the quality-control rule; their ratings are included (`rater_stats.parquet` says why)."

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from synesthesia.annotation.labelstudio import merge as LM
 from synesthesia.annotation.labelstudio import parse as LP
 from synesthesia.annotation.labelstudio.configs import RATINGS, label_config
 from synesthesia.annotation.labelstudio.tasks import MediaLinks, preference_tasks, rating_tasks
@@ -29,17 +30,16 @@ from synesthesia.recipes.mpd.config import (
     PREFERENCE_ASSIGNMENTS,
     PREFERENCE_TASKS_FILE,
     PREFERENCE_VOTES,
+    QC_ANSWERS,
+    QC_TASKS,
     RATINGS_FILE,
     REJECTS,
-    SERVED_PAINTINGS,
+    SERVED_MEDIA,
     read_optional,
 )
 
-
-def served_painting(painting_id: str, suffix: str) -> str:
-    """Where a painting's served file lives below :data:`SERVED_PAINTINGS`
-    (256 sub-folders, like the listening copies)."""
-    return f"{hashlib.sha1(painting_id.encode()).hexdigest()[:2]}/{painting_id}{suffix.lower()}"
+#: The two sub-folders of the served media folder (each a Label Studio Local Files storage).
+SERVED_PAINTINGS, SERVED_CLIPS = "paintings", "clips"
 
 
 def _serve(source: Path, target: Path) -> None:
@@ -56,76 +56,108 @@ def _serve(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def serve_paintings(out: str | os.PathLike) -> dict[str, Path]:
-    """Every paired painting inside the dataset folder, under
-    :data:`SERVED_PAINTINGS`, so that Label Studio serves the dataset's own
-    media folders and never the input tree (the source is resolved, so a
-    symlinked corpus serves the real file, and must stay inside the paintings
-    root ingest read it from). A painting with transparent pixels is served
-    as a PNG composited onto the build's alpha background
-    (:func:`~synesthesia.datasets.media.open_rgb`, the picture the model's
-    reader gives), so raters and the model judge the same image; named by its
-    content and background, it is made once. Idempotent: an up-to-date file
-    is kept, files of paintings no longer paired are removed. Returns
-    painting id → file."""
+def _up_to_date(source: Path, target: Path) -> bool:
+    if target.is_symlink() or not target.is_file():
+        return False
+    have, src = target.stat(), source.stat()
+    return os.path.samefile(source, target) or (have.st_size, have.st_mtime_ns) == (src.st_size, src.st_mtime_ns)
+
+
+def _alpha_background(manifest: dict) -> str:
+    return (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+
+
+def served_painting(rel: str, has_alpha: bool, sha256: str, background: str) -> Path:
+    """Where a painting lives below ``paintings/`` of the served folder: at its
+    own relative path, or, with transparent pixels, as
+    ``<path without suffix>.<key>.png`` (its composite, named by its content and
+    the background, so a new background makes a new file)."""
+    rel = Path(rel)
+    return rel.with_name(f"{rel.stem}.{stable_hash(sha256, background, length=8)}.png") if has_alpha else rel
+
+
+def served_media(out: str | os.PathLike) -> Path:
+    """``DIR/labelstudio/media``, the one folder Label Studio serves (its
+    document root), made or brought up to date here: ``paintings/<path>`` is
+    each painting of ``paintings.parquet`` as a real file inside the dataset
+    (a hard link, or a copy across file systems; never a link out of it, so
+    nothing outside the dataset is served even if Label Studio resolves
+    paths), its source resolved (a symlinked corpus serves the real file)
+    and confined to the paintings root ingest read it from; ``clips`` a
+    relative link to the listening copies ``DIR/clips``. A painting with
+    transparent pixels is served as a PNG composited onto the build's alpha
+    background (:func:`~synesthesia.datasets.media.open_rgb`, the picture the
+    model's reader gives; :func:`served_painting` names it), so raters and the
+    model judge the same image. Files of paintings no longer in the table are
+    removed. The single place that decides what Label Studio may serve."""
     out = Path(out)
+    root = out / SERVED_MEDIA
     manifest = dio.read_manifest(out)
-    root = Path(manifest["media_roots"]["paintings"]).resolve()
-    background = (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
-    wanted = set(dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["painting_id"]).column("painting_id").to_pylist())
-    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path", "sha256", "has_alpha"])
-    folder = out / SERVED_PAINTINGS
-    served = {}
-    for pid, rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("painting_id", "path", "sha256", "has_alpha"))):
-        if pid not in wanted:
-            continue
-        source = (root / rel).resolve()
-        if not source.is_relative_to(root):
-            raise ValueError(f"{root / rel}: resolves outside the paintings root ({source}); it is not served")
+    paintings_root = Path(manifest["media_roots"]["paintings"]).resolve()
+    background = _alpha_background(manifest)
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["path", "sha256", "has_alpha"])
+    folder = root / SERVED_PAINTINGS
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = set()
+    for rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("path", "sha256", "has_alpha"))):
+        served = served_painting(rel, bool(alpha), sha, background)
+        wanted.add(served)
+        target, source = folder / served, (paintings_root / rel).resolve()
+        if not source.is_relative_to(paintings_root):
+            raise ValueError(f"{paintings_root / rel}: resolves outside the paintings root ({source}); it is not served")
         if alpha:
-            target = folder / served_painting(pid, f".{stable_hash(sha, background, length=8)}.png")
-            if not target.exists():
+            if target.is_symlink() or not target.is_file():
+                target.unlink(missing_ok=True)
                 with dio.atomic_output(target) as tmp:
                     open_rgb(source, background=background).save(tmp, format="PNG")
-            served[pid] = target
-            continue
-        target = folder / served_painting(pid, source.suffix)
-        have = target.stat() if target.exists() else None
-        src = source.stat()
-        if have is None or not (os.path.samefile(source, target) or (have.st_size, have.st_mtime_ns) == (src.st_size, src.st_mtime_ns)):
+        elif not _up_to_date(source, target):
+            if target.is_symlink():
+                target.unlink()
             _serve(source, target)
-        served[pid] = target
-    keep = {p.resolve() for p in served.values()}
-    if folder.is_dir():
-        for f in folder.glob("*/*"):
-            if f.resolve() not in keep:
-                f.unlink()
-    return served
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            path = Path(dirpath) / name
+            if path.relative_to(folder) not in wanted:
+                path.unlink()
+    clips, target = root / SERVED_CLIPS, Path("..") / ".." / CLIP_MEDIA_DIR  # relative: the dataset folder may move
+    if not (clips.is_symlink() and os.readlink(clips) == str(target)):
+        if clips.is_dir() and not clips.is_symlink():
+            shutil.rmtree(clips)  # a copy made by a copy of the folder that followed the link: ours to replace
+        elif clips.is_symlink() or clips.exists():
+            clips.unlink()
+        clips.symlink_to(target, target_is_directory=True)
+    return root
 
 
 def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:
-    """The files raters get: every paired painting's served copy and every
-    clip's listening copy (absolute paths inside the dataset folder)."""
+    """Every painting and every clip's listening copy, as paths inside the
+    served media folder (:func:`served_media`)."""
     out = Path(out)
-    p_files = serve_paintings(out)
+    root = served_media(out)
+    manifest = dio.read_manifest(out)
+    background = _alpha_background(manifest)
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path", "sha256", "has_alpha"])
+    p_files = {
+        pid: root / SERVED_PAINTINGS / served_painting(rel, bool(alpha), sha, background)
+        for pid, rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("painting_id", "path", "sha256", "has_alpha")))
+    }
     media = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
     if media is None:
         raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
-    c_files = {cid: out / CLIP_MEDIA_DIR / path for cid, path in zip(media["clip_id"].to_pylist(), media["path"].to_pylist())}
+    c_files = {cid: root / SERVED_CLIPS / path for cid, path in zip(media["clip_id"].to_pylist(), media["path"].to_pylist())}
     return p_files, c_files
 
 
-def media_folders(out: str | os.PathLike) -> list[Path]:
-    """The folders Label Studio may serve: the served paintings and the
-    listening copies, both inside the dataset folder (its local-files storages)."""
-    out = Path(out).resolve()
-    return [out / SERVED_PAINTINGS, out / CLIP_MEDIA_DIR]
+def storage_folders(out: str | os.PathLike) -> list[Path]:
+    """The Local Files storages a project needs: the two served sub-folders."""
+    root = Path(out) / SERVED_MEDIA
+    return [root / SERVED_PAINTINGS, root / SERVED_CLIPS]
 
 
 def default_links(out: str | os.PathLike) -> MediaLinks:
-    """Local-files links relative to the dataset folder, the default document
-    root (every medium raters get lives inside it: :func:`media_folders`)."""
-    return MediaLinks(Path(out).resolve())
+    """Local-files links relative to the served media folder (Label Studio's
+    LOCAL_FILES_DOCUMENT_ROOT must be that folder)."""
+    return MediaLinks(Path(os.path.abspath(Path(out) / SERVED_MEDIA)))
 
 
 def _raters_by(table: pa.Table | None, key: str) -> dict[str, list[str]]:
@@ -195,33 +227,29 @@ def _import(out: Path, export: Path, kind: str | None) -> dict:
             field = "pair_id" if detected == RATINGS else "task_id"
             raise LP.ExportFormatError(f"{export}: --kind {kind} was given, but its tasks are {detected} tasks ({field} in the task data)")
     kind = detected
-    if kind == RATINGS:
-        pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["pair_id"])
-        known: set | dict = set(pairs.column("pair_id").to_pylist())
-        target, schema, key = RATINGS_FILE, S.MPD_RATINGS, "pair_id"
-    elif kind == LP.PREFERENCES:
-        ptasks = read_optional(out, PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
-        if ptasks is None:
-            raise LP.ExportFormatError(f"{export}: {out} has no {PREFERENCE_TASKS_FILE} yet, so preference votes cannot be matched")
-        known = {t: (a, b) for t, a, b in zip(ptasks["task_id"].to_pylist(), ptasks["candidate_a"].to_pylist(), ptasks["candidate_b"].to_pylist())}
-        target, schema, key = PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES, "task_id"
-    else:
-        raise ValueError(f"unknown kind {kind!r}: ratings or preferences")
-    parsed = LP.parse_export(tasks, kind, known, export.name)
+    if kind == LP.PREFERENCES and not (out / PREFERENCE_TASKS_FILE).exists():
+        raise LP.ExportFormatError(f"{export}: {out} has no {PREFERENCE_TASKS_FILE} yet, so preference votes cannot be matched")
+    known = known_items(out, kind)
+    target, schema, key = (RATINGS_FILE, S.MPD_RATINGS, "pair_id") if kind == RATINGS else (PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES, "task_id")
+    parsed = LP.parse_export(tasks, kind, known, export.name, checks=check_tasks(out, kind))
     if not parsed.known_tasks:
         what = "pair ids" if kind == RATINGS else "preference task ids"
         raise LP.ExportFormatError(
             f"{export}: none of its {parsed.counts.get('tasks', 0)} tasks has one of {out}'s {what}: is it the export of "
             "another dataset's project? Nothing was imported."
         )
-    seen = set(parsed.rows.column("annotation_id").to_pylist()) | set(parsed.rejects.column("annotation_id").to_pylist())
+    seen = set().union(*(t.column("annotation_id").to_pylist() for t in (parsed.rows, parsed.rejects, parsed.qc_rows)))
     existing = read_optional(out, target, schema)
-    merged, repeated = LP.merge(existing if existing is not None else S.empty(schema), parsed.rows, key, export.name, kind, seen)
+    merged, repeated = LM.merge(existing if existing is not None else S.empty(schema), parsed.rows, key, export.name, kind, seen)
+    old_answers = read_optional(out, QC_ANSWERS, S.MPD_QC_ANSWERS)
+    answers, repeated_checks = LM.merge(
+        old_answers if old_answers is not None else S.empty(S.MPD_QC_ANSWERS), parsed.qc_rows, "qc_id", export.name, kind, seen
+    )
     old_rejects = read_optional(out, REJECTS, S.ANNOTATION_REJECTS)
     old_rejects = S.empty(S.ANNOTATION_REJECTS) if old_rejects is None else old_rejects
-    rejects = LP.merge_rejects(old_rejects, pa.concat_tables([parsed.rejects, repeated]), seen)
+    rejects = LM.merge_rejects(old_rejects, pa.concat_tables([parsed.rejects, repeated, repeated_checks]), seen)
     counts = dict(parsed.counts)
-    counts[LP.REPEATED] = repeated.num_rows
+    counts[LM.REPEATED] = repeated.num_rows + repeated_checks.num_rows
     entry = {
         "file": str(export.resolve()),
         "sha256": hashlib.sha256(export.read_bytes()).hexdigest(),
@@ -234,8 +262,35 @@ def _import(out: Path, export: Path, kind: str | None) -> dict:
     log.append(entry)
     dio.write_table(rejects, out / REJECTS, S.ANNOTATION_REJECTS)
     dio.write_table(merged, out / target, schema)
+    if answers.num_rows or old_answers is not None:
+        dio.write_table(answers, out / QC_ANSWERS, S.MPD_QC_ANSWERS)
     dio.write_text(json.dumps(log, indent=2) + "\n", out / IMPORT_LOG)
     return entry
+
+
+def known_items(out: Path, kind: str) -> set | dict:
+    """What an export of ``kind`` may name: the pair ids (``ratings``), or per
+    preference task id its (candidate_a, candidate_b) (``preferences``)."""
+    if kind == RATINGS:
+        return set(dio.read_table(out / "pairs.parquet", S.MPD_PAIRS, columns=["pair_id"]).column("pair_id").to_pylist())
+    if kind != LP.PREFERENCES:
+        raise ValueError(f"unknown kind {kind!r}: ratings or preferences")
+    ptasks = read_optional(out, PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
+    if ptasks is None:
+        return {}
+    return {t: (a, b) for t, a, b in zip(ptasks["task_id"].to_pylist(), ptasks["candidate_a"].to_pylist(), ptasks["candidate_b"].to_pylist())}
+
+
+def check_tasks(out: Path, kind: str) -> dict[str, tuple[str, str] | None]:
+    """The quality-control tasks an export of ``kind`` may hold: qc_id →
+    (candidate_a, candidate_b) for preference checks, ``None`` for rating ones."""
+    table = read_optional(out, QC_TASKS, S.MPD_QC_TASKS)
+    if table is None:
+        return {}
+    rows = table.select(["qc_id", "project_kind", "candidate_a", "candidate_b"]).to_pylist()
+    if kind == RATINGS:
+        return {r["qc_id"]: None for r in rows if r["project_kind"] == RATINGS}
+    return {r["qc_id"]: (r["candidate_a"], r["candidate_b"]) for r in rows if r["project_kind"] != RATINGS}
 
 
 def import_log(out: Path) -> list:

@@ -32,6 +32,7 @@ from synesthesia.recipes.mpd.config import (
     UNSCORED,
     annotation_config,
     read_optional,
+    used_votes,
 )
 from synesthesia.recipes.mpd.export import simulated_note
 from synesthesia.recipes.mpd.labelstudio import import_log
@@ -99,7 +100,7 @@ def _media_section(summary: dict, alpha: int, background: str, hot: int, gained:
     audio = summary.get("audio_pass") or {}
     lines = [
         f"Paintings with transparent pixels ({alpha}) are composited onto `{background}` (`--alpha-background`) for the "
-        "model's reader and for what raters see (`served/paintings/`), so both judge the same picture.",
+        "model's reader and for what raters see (`labelstudio/media/paintings/`), so both judge the same picture.",
         f"Audio: ingest checks each file's header and decodes its first and last second; the audio pass decodes each track once "
         f"for its mels and its listening copies ({audio.get('shards', '–')} shards of about equal duration"
         + (f", run on {audio['workers']} worker process(es)" if audio.get("workers") else "")
@@ -164,6 +165,45 @@ def _figures(out: Path, scores: pa.Table, band: tuple[float, float], thresholds:
     return f"{FIGURES}/score_histogram.png", f"{FIGURES}/sigma_histogram.png"
 
 
+def _num(x, fmt: str) -> str:
+    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, fmt)
+
+
+def _raters_section(out: Path, info: dict, cfg) -> str:
+    """Per-rater agreement and quality-control figures, flagged raters first."""
+    raters = dio.read_table(out / RATER_STATS, S.MPD_RATER_STATS).to_pandas()
+    raters = raters.sort_values(["flagged", "alpha_delta"], ascending=[False, False], na_position="last")
+    rows = [
+        (r.rater_id, r.n_ratings, _num(r.bias, "+.3f"), _num(r.corr, ".3f"), _num(r.alpha_delta, "+.4f"),
+         f"{_num(r.gold_mae, '.3f')} ({r.n_gold})", f"{_num(r.repeat_mad, '.3f')} ({r.n_repeats})", _num(r.late_deviation, ".3f"),
+         _num(r.median_seconds, ".1f"), ("**flagged**: " + r.flag_reasons + (" — *excluded*" if r.excluded else "")) if r.flagged else "")
+        for r in raters.itertuples()
+    ]
+    q = info.get("quality", {})
+    qc = cfg.qc
+    flagged = q.get("flagged", [])
+    if not flagged:
+        verdict = "No rater is flagged."
+    elif q.get("excluded"):
+        verdict = (f"{len(flagged)} rater(s) flagged and **excluded**: their {q.get('excluded_ratings', 0):,} ratings stay in `ratings.parquet` "
+                   f"but not in the scores, α or consensus (α with everyone: {q.get('alpha_everyone', float('nan')):.3f}). "
+                   "`synesthesia annotate run --include-flagged` takes them back.")
+    else:
+        verdict = (f"{len(flagged)} rater(s) flagged; their ratings are still used. `synesthesia annotate run --exclude-flagged` "
+                   "recomputes scores, α and consensus without them.")
+    return (
+        "## Per rater\n\nBias and correlation are against the leave-one-out consensus (the mean of the *other* ratings of the same "
+        "pair); Δα is α without the rater minus α with everyone. Quality control (beyond the paper): "
+        f"{q.get('gold_answers', 0):,} answers to gold pairs and {q.get('repeat_answers', 0):,} to repeated pairs were mixed into the "
+        "raters' queues; *gold* is the mean |rating − agreed score| (with the number of gold pairs), *repeat* the mean |first − second "
+        "rating|, *late* the mean distance from the others over the rater's latest third of ratings, *s/task* Label Studio's median lead "
+        f"time. A rater is flagged when (with enough evidence) gold > {qc.max_gold_mae:g}, repeat > {qc.max_repeat_mad:g}, "
+        f"late > {qc.max_late_deviation:g}, corr < {qc.min_corr:g}, more than {100 * qc.max_vote_gold_wrong:.0f} % of gold preferences "
+        f"are wrong, or the median time is under {qc.min_median_seconds:g} s (docs/annotation.md). {verdict} Flagged raters first.\n\n"
+        + R.md_table(["rater", "ratings", "bias", "corr", "Δα", "gold", "repeat", "late", "s/task", "flag"], rows)
+    )
+
+
 def annotation_sections(out: str | os.PathLike) -> list[str]:
     """The annotation sections of ``report.md`` (whatever phases are done)."""
     out = Path(out)
@@ -216,17 +256,7 @@ def annotation_sections(out: str | os.PathLike) -> list[str]:
         f"({a['pairs']:,} pairs, {a['ratings']:,} ratings); its interval comes from {a['n_boot']} bootstrap resamples of pairs.\n\n"
         + R.md_table(["figure", "this dataset", "MPD paper"], disp_rows)
     )
-    raters = dio.read_table(out / RATER_STATS, S.MPD_RATER_STATS).to_pandas().sort_values("alpha_delta", ascending=False)
-    rows = [
-        (r.rater_id, r.n_ratings, f"{r.mean_score:.3f}", f"{r.bias:+.3f}", f"{r.corr:.3f}", f"{r.alpha_without:.3f}", f"{r.alpha_delta:+.4f}")
-        for r in raters.itertuples()
-    ]
-    sections.append(
-        "## Per rater\n\nBias and correlation are against the leave-one-out consensus (the mean of the *other* ratings of the same "
-        "pair); `α without` is α recomputed with all of the rater's ratings left out. Sorted so that raters whose removal raises α "
-        "the most come first: look at those.\n\n"
-        + R.md_table(["rater", "ratings", "mean score", "bias", "corr", "α without", "Δα"], rows)
-    )
+    sections.append(_raters_section(out, info, cfg))
     ptasks = read_optional(out, PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
     if ptasks is not None:
         text = (
@@ -237,7 +267,7 @@ def annotation_sections(out: str | os.PathLike) -> list[str]:
         )
         sections.append(text)
     if (out / PREFERENCE_PAIRS).exists() and (out / PREFERENCE_VOTES).exists():
-        votes = dio.read_table(out / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
+        votes = used_votes(out)
         _, summary = consensus(ptasks, votes, cfg.consensus)
         vsrc = {k: int(v) for k, v in zip(*np.unique(np.asarray(votes.column("source").to_pylist(), dtype=str), return_counts=True))}
         rows = [(k, s["tasks"], s["kept"], s["no_majority"], s["waiting"], s["no_votes"]) for k, s in summary.items() if k != "votes"]

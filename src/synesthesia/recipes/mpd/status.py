@@ -28,6 +28,7 @@ from synesthesia.recipes.mpd.config import (
     WAITING_FOR_RUN,
     WAITING_FOR_VOTES,
     annotation_config,
+    used_votes,
 )
 
 
@@ -59,10 +60,10 @@ def status(out: str | os.PathLike) -> dict:
         return {
             "phase": WAITING_FOR_RATINGS,
             "message": (
-                f"phase 1 of 3 done: {n} pairs have rating tasks. Waiting for ratings: label "
-                f"{LABELSTUDIO}/ratings.tasks.json in Label Studio (or `synesthesia annotate push --kind ratings`), then "
-                f"`synesthesia annotate pull` or `synesthesia annotate import --dataset {out} --export FILE`, "
-                "and run this command again."
+                f"phase 1 of 3 done: {n} pairs have rating tasks. Waiting for ratings: `synesthesia annotate serve --dataset {out}` "
+                "runs a Label Studio with every rater's queue (or `synesthesia annotate push` to a team's, or label "
+                f"{LABELSTUDIO}/ratings.tasks.json by hand), then `synesthesia annotate pull` or "
+                f"`synesthesia annotate import --dataset {out} --export FILE`, and run this command again."
             ),
         }
     for name, what in ((RATINGS_FILE, "ratings"), (PREFERENCE_VOTES, "preference votes")):
@@ -83,15 +84,15 @@ def status(out: str | os.PathLike) -> dict:
         return {
             "phase": WAITING_FOR_VOTES,
             "message": (
-                f"phase 2 of 3 done: scores and preference tasks written.{extra} Waiting for preference votes: label "
-                f"{LABELSTUDIO}/clips_given_painting.tasks.json and paintings_given_clip.tasks.json "
-                "(or `synesthesia annotate push --kind preferences`), import the exports, and run this command again."
+                f"phase 2 of 3 done: scores and preference tasks written.{extra} Waiting for preference votes: on a served "
+                "campaign they are in the raters' projects already (else `synesthesia annotate push`, or label "
+                f"{LABELSTUDIO}/clips_given_painting.tasks.json and paintings_given_clip.tasks.json by hand); "
+                "pull or import the exports, and run this command again."
             ),
         }
     config, _ = annotation_config(out)
     tasks = dio.read_table(out / PREFERENCE_TASKS_FILE, S.MPD_PREFERENCE_TASKS)
-    votes = dio.read_table(out / PREFERENCE_VOTES, S.MPD_PREFERENCE_VOTES)
-    _, summary = consensus(tasks, votes, config.consensus)
+    _, summary = consensus(tasks, used_votes(out), config.consensus)
     per_kind = [summary[k] for k in S.PREFERENCE_KINDS]
     kept = sum(v["kept"] for v in per_kind)
     waiting = sum(v["waiting"] for v in per_kind)

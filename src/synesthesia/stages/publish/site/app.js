@@ -133,7 +133,10 @@
     return el("article", attrs, [picture, body]);
   }
 
+  var renders = 0;  // a render waiting for chunks must not overwrite a later one
+
   function render() {
+    var mine = ++renders;
     writeHash();
     var rows = selection();
     var pages = Math.max(1, Math.ceil(rows.length / state.size));
@@ -149,6 +152,7 @@
     var grid = document.getElementById("grid");
     grid.setAttribute("aria-busy", "true");
     withChunks(ks, function () {
+      if (mine !== renders) return;
       var frag = document.createDocumentFragment();
       shown.forEach(function (i) { frag.appendChild(card(i, SYN.chunks[Math.floor(i / index.chunk_rows)][i % index.chunk_rows])); });
       grid.replaceChildren(frag);
