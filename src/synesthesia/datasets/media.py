@@ -160,7 +160,7 @@ def decode_track_audio(
         for block in f.blocks(DECODE_BLOCK, dtype="int16" if pcm16 else "float32", always_2d=True):
             n = block.shape[0]
             if n:
-                peak = max(peak, float(max(block.max(), -block.min())) * float(scale))
+                peak = max(peak, max(float(block.max()), -float(block.min())) * float(scale))  # negate as float: -(-32768) overflows int16
                 finite = finite and (pcm16 or bool(np.isfinite(block).all()))
             for k, (a, b) in enumerate(wanted):
                 if a < pos + n and b > pos:
