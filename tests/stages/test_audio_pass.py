@@ -16,7 +16,8 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.media import ClipConfig, MelConfig, load_audio
 from synesthesia.stages.audio import MIN_SHARDS, CopyJob, MelJob, audio_pass, plan_clips, plan_pass, read_mels
-from synesthesia.stages.ingest import IngestConfig, ingest_items, scan_source
+from synesthesia.sources import scan_generic
+from synesthesia.stages.ingest import IngestConfig, ingest_items
 from synesthesia.stages.shards import plan_shards
 
 
@@ -28,7 +29,7 @@ def _tracks(folder: Path, files: dict[str, tuple[np.ndarray, int, str, str]]) ->
             for start in range(0, len(y), 1 << 16):  # in blocks: libsndfile 1.2 crashes writing long Vorbis in one call
                 f.write(y[start : start + (1 << 16)])
     config = IngestConfig.audio(folder_fields=())
-    source = scan_source(folder, config)
+    source = scan_generic(folder, config.kind, config.folder_fields)
     good, bad = ingest_items(source.root, source.items, config)
     assert bad.num_rows == 0, bad.to_pylist()
     return good.rename_columns(["track_id" if c == "audio_id" else c for c in good.column_names])

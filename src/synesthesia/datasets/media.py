@@ -279,6 +279,12 @@ _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _WIDE_GREY = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
+def build_alpha_background(manifest: dict) -> str:
+    """The colour a build composited transparent pixels onto (``--alpha-background``
+    in its ``dataset.json`` config; the default for folders built before it)."""
+    return (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+
+
 def background_rgb(background: str = DEFAULT_ALPHA_BACKGROUND) -> tuple[int, int, int]:
     """The RGB triple of a colour name or ``#rrggbb`` (ValueError names the problem)."""
     from PIL import ImageColor

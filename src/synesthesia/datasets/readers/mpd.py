@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import stable_hash
-from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, load_rgb
+from synesthesia.datasets.media import build_alpha_background, load_rgb
 
 CACHE_DIRNAME = "_work/mpjudge-cache"
 
@@ -175,11 +175,6 @@ def mel_cache(folder: str | os.PathLike, cache_dir: str | os.PathLike | None = N
     return path
 
 
-def alpha_background(manifest: dict) -> str:
-    """The colour a build composited transparent pixels onto (``--alpha-background``)."""
-    return (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
-
-
 def painting_cache(folder: str | os.PathLike, size: int, cache_dir: str | os.PathLike | None = None, workers: int = 4) -> Path:
     """Build (once) and return the uint8 memmap of every painting at ``size``
     (transparent pixels composited onto the build's alpha background)."""
@@ -187,7 +182,7 @@ def painting_cache(folder: str | os.PathLike, size: int, cache_dir: str | os.Pat
     paintings = dio.read_table(folder / "paintings.parquet", columns=["painting_id", "path", "sha256"])
     ids = paintings.column("painting_id").to_pylist()
     manifest = dio.read_manifest(folder)
-    background = alpha_background(manifest)
+    background = build_alpha_background(manifest)
     # the background in the key also retires caches made before transparency was composited
     key = stable_hash([size, ids, paintings.column("sha256").to_pylist(), background])
     path = Path(cache_dir or folder / CACHE_DIRNAME) / f"paintings-{size}-{key}.npy"

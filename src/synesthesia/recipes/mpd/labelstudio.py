@@ -20,7 +20,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import stable_hash
 from synesthesia.datasets.locks import writer_lock
-from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
+from synesthesia.datasets.media import build_alpha_background, open_rgb
 from synesthesia.recipes.mpd.config import (
     ASSIGNMENTS,
     CLIP_MEDIA,
@@ -63,10 +63,6 @@ def _up_to_date(source: Path, target: Path) -> bool:
     return os.path.samefile(source, target) or (have.st_size, have.st_mtime_ns) == (src.st_size, src.st_mtime_ns)
 
 
-def _alpha_background(manifest: dict) -> str:
-    return (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
-
-
 def served_painting(rel: str, has_alpha: bool, sha256: str, background: str) -> Path:
     """Where a painting lives below ``paintings/`` of the served folder: at its
     own relative path, or, with transparent pixels, as
@@ -94,7 +90,7 @@ def served_media(out: str | os.PathLike) -> Path:
     root = out / SERVED_MEDIA
     manifest = dio.read_manifest(out)
     paintings_root = Path(manifest["media_roots"]["paintings"]).resolve()
-    background = _alpha_background(manifest)
+    background = build_alpha_background(manifest)
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["path", "sha256", "has_alpha"])
     folder = root / SERVED_PAINTINGS
     folder.mkdir(parents=True, exist_ok=True)
@@ -135,7 +131,7 @@ def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path
     out = Path(out)
     root = served_media(out)
     manifest = dio.read_manifest(out)
-    background = _alpha_background(manifest)
+    background = build_alpha_background(manifest)
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path", "sha256", "has_alpha"])
     p_files = {
         pid: root / SERVED_PAINTINGS / served_painting(rel, bool(alpha), sha, background)
