@@ -69,7 +69,9 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     DATASET,
     SPLIT_MODES,
     MPDConfig,
+    NotAnMPDFolder,
     read_optional,
+    require_mpd_folder,
 )
 from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
 from synesthesia.recipes.mpd.labelstudio import (
@@ -129,4 +131,8 @@ __all__ = [
     "SPLIT_MODES",
     "MPDConfig",
     "read_optional",
+    "NotAnMPDFolder",
+    "require_mpd_folder",
+    "NotAnMPDFolder",
+    "require_mpd_folder",
 ]

@@ -195,6 +195,26 @@ class MPDConfig:
             raise ValueError("n_pairs must be >= 0")
 
 
+class NotAnMPDFolder(FileNotFoundError):
+    """The folder an annotation command was given is not a built MPD folder."""
+
+
+def require_mpd_folder(out: str | os.PathLike) -> Path:
+    """``out`` if it is a built MPD folder; otherwise one sentence saying what
+    it is (another dataset's folder, a folder still being built, not a
+    dataset) and what to give instead."""
+    out = Path(out)
+    manifest = out / dio.MANIFEST
+    if not manifest.is_file():
+        raise NotAnMPDFolder(f"{out}: not an MPD folder (no {dio.MANIFEST}); give the folder `synesthesia build mpd` wrote")
+    dataset = dio.read_manifest(out).get("dataset")
+    if dataset != DATASET:
+        raise NotAnMPDFolder(f"{out}: its {dio.MANIFEST} says {dataset!r}: not an MPD folder; annotation commands work on the folder `synesthesia build mpd` wrote")
+    if not (out / "pairs.parquet").is_file():
+        raise NotAnMPDFolder(f"{out}: an MPD folder without pairs.parquet (its build has not finished); run `synesthesia build mpd` first")
+    return out
+
+
 def read_optional(out: Path, name: str, schema: pa.Schema) -> pa.Table | None:
     """``out/name`` read with ``schema``, or None when the file does not exist."""
     path = out / name

@@ -36,6 +36,7 @@ from synesthesia.recipes.mpd.config import (
     REJECTS,
     SERVED_MEDIA,
     read_optional,
+    require_mpd_folder,
 )
 
 #: The two sub-folders of the served media folder (each a Label Studio Local Files storage).
@@ -167,8 +168,9 @@ def _raters_by(table: pa.Table | None, key: str) -> dict[str, list[str]]:
 
 def labelstudio_tasks(out: str | os.PathLike, kind: str, links: MediaLinks | None = None) -> dict[str, list[dict]]:
     """Label Studio task JSON per project kind: ``kind`` ``ratings`` → one
-    project; ``preferences`` → one per preference kind (or name one kind)."""
-    out = Path(out)
+    project; ``preferences`` → one per preference kind (or name one kind).
+    A folder that is not a built MPD folder raises :class:`NotAnMPDFolder`."""
+    out = require_mpd_folder(out)
     links = links or default_links(out)
     p_files, c_files = media_files(out)
     if kind == RATINGS:
