@@ -43,15 +43,16 @@ def _hot_square(seconds: float, sr: int = 44_100) -> np.ndarray:
 
 def test_each_track_is_decoded_once_for_ingest_mels_and_listening_copies(tmp_path, monkeypatch):
     """Ingest checks header + probe; the one full decode feeds both outputs
-    (counted as whole-file reads through soundfile)."""
+    (counted as whole-file decodes: soundfile's block reader, which only the
+    full decode uses; ingest's probe reads two seconds)."""
     reads = Counter()
-    real_read = sf.read
+    real_blocks = sf.SoundFile.blocks
 
-    def counting_read(file, *args, **kwargs):
-        reads[Path(str(file)).name] += 1
-        return real_read(file, *args, **kwargs)
+    def counting_blocks(self, *args, **kwargs):
+        reads[Path(str(self.name)).name] += 1
+        return real_blocks(self, *args, **kwargs)
 
-    monkeypatch.setattr(sf, "read", counting_read)
+    monkeypatch.setattr(sf.SoundFile, "blocks", counting_blocks)
     rng = np.random.default_rng(0)
     files = {f"t{k}.{ext}": ((rng.standard_normal((int(sr * s), 2)) * 0.1).astype(np.float32), sr, fmt, sub)
              for k, (s, sr, ext, fmt, sub) in enumerate([(31, 44_100, "ogg", "OGG", "VORBIS"), (47, 22_050, "flac", "FLAC", "PCM_16"), (16, 16_000, "wav", "WAV", "PCM_16")])}
