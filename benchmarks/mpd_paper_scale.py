@@ -93,7 +93,7 @@ def instrument(acct: sc.Accounting) -> None:
     import synesthesia.recipes.mpd.build as build
 
     acct.wrap_run_shards()
-    for attr, name in (("ingest", "ingest + splits + clip plan"), ("mels", "mels (audio stage)"), ("pairs", "pairs"),
+    for attr, name in (("ingest", "ingest + splits + clip plan"), ("audio", "audio pass (mels, listening copies; pairs)"), ("finish_build", "build summary"),
                        ("run_phases", "annotation phases"), ("write_report", "report"), ("build_summary", "summary"),
                        ("annotation_config", "read config")):
         acct.wrap_stage(mpd, attr, name)
@@ -154,7 +154,7 @@ def main() -> None:
 
     n_clips = pq.read_metadata(out / "clips.parquet").num_rows
     tracks = pq.read_table(out / "tracks.parquet", columns=["duration_s"]).column("duration_s").to_numpy()
-    mel = next(r for r in acct.rows if r.name.startswith("mels"))
+    mel = next(r for r in acct.rows if r.name.startswith("audio pass"))
     cpu = sum(mel.cpu.values())
     print(f"\naudio stage: {n_clips:,} clips from {len(tracks):,} tracks ({tracks.sum() / 3600:.1f} h decoded): "
           f"{n_clips / mel.wall:,.0f} clips/s, {tracks.sum() / mel.wall:,.0f}x real time on {args.workers} workers "

@@ -1,3 +1,5 @@
+"""``python -m synesthesia``: the same as the ``synesthesia`` command."""
+
 from synesthesia.cli import app
 
-app()
+app(prog_name="synesthesia")

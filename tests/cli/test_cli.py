@@ -1,9 +1,10 @@
 """The CLI's shared option parsing (a merge once left two `_options` that disagreed)."""
 
+import pyarrow as pa
 import pytest
 import typer
 
-from synesthesia.cli import app, build_artsound
+from synesthesia.cli import app, build_artsound, checks
 from synesthesia.cli.common import ML_INSTALL, TRACEBACK_ENV, options
 from synesthesia.recipes.artsound import make_config
 
@@ -139,3 +140,40 @@ def test_every_command_has_a_worked_example_in_its_help():
     assert len(found) >= 20
     for path, cmd in found:
         assert f"Example: synesthesia {' '.join(path)}" in (cmd.help or "") or "Example: LABEL_STUDIO_URL" in (cmd.help or ""), path
+
+
+@pytest.mark.parametrize("dataset", ["artsound", "museart", None])
+@pytest.mark.parametrize("command", [["annotate", "status"], ["annotate", "export", "--kind", "ratings", "--out", "tasks.json"]])
+def test_annotation_commands_on_a_folder_that_is_not_mpd_say_so_in_one_line(tmp_path, monkeypatch, dataset, command):
+    """An ArtSound or Museart folder (its dataset.json names it; both have a
+    pairs.parquet) or a plain folder: one error line, exit 2, nothing written."""
+    from typer.testing import CliRunner
+
+    from synesthesia.datasets import io as dio
+
+    monkeypatch.delenv(TRACEBACK_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    if dataset:
+        dio.write_manifest(folder, {"dataset": dataset, "media_roots": {}, "config": {}})
+        dio.write_table(pa.table({"pair_id": ["p0"]}), folder / "pairs.parquet")
+    result = CliRunner().invoke(app, [*command, "--dataset", str(folder)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()  # checked before any work: the error line alone
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in result.output, result.output
+    if dataset:
+        assert f"holds {'an' if dataset == 'artsound' else 'a'} {checks.DATASET_NAMES[dataset]} dataset; this command works on MPD folders" in lines[0], lines[0]
+    else:
+        assert "not a dataset folder (no dataset.json" in lines[0], lines[0]
+    assert not (tmp_path / "tasks.json").exists() and not (folder / "labelstudio").exists()
+
+
+@pytest.mark.parametrize("module", ["synesthesia", "synesthesia.cli"])
+def test_python_dash_m_runs_the_same_command(module):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", module, "build", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Usage: synesthesia build" in result.stdout and "mpd" in result.stdout and "artsound" in result.stdout

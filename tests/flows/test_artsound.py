@@ -25,6 +25,7 @@ from synesthesia.recipes.artsound import make_config, read_kept_captions
 from synesthesia.recipes.artsound import ArtSoundPairingConfig
 from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.runner import RunnerConfig
+from synesthesia.stages.captioning import FEATURES_MODEL
 from synesthesia.stages.captioning.loop import LoopConfig
 from synesthesia.stages.captioning.prompts import IMAGE_PROMPT_V1
 from synesthesia.stages.quality.image import ICSConfig, openai_clip_to_hf
@@ -128,7 +129,8 @@ def test_outputs_and_contracts(built, tiny_corpus):
     kept_images, kept_audio = read_kept_captions(out)
     assert kept_images.num_rows == t["artworks"].num_rows and kept_audio.num_rows == t["tracks"].num_rows
     images = t["image_captions"].to_pylist()
-    assert all(r["backend"] == "features" and r["model"] == "synesthesia-features-v1" for r in images)
+    assert all(r["backend"] == "features" and r["model"] == FEATURES_MODEL == "features-stand-in-v2" for r in images)
+    assert set(seg["model"].to_pylist()) == {FEATURES_MODEL} and {r["model"] for r in t["audio_captions"].to_pylist()} == {FEATURES_MODEL}
     assert {r["prompt"] for r in images if r["attempt"] == 0} == {IMAGE_PROMPT_V1}
     for r in images:
         assert r["ics"] == pytest.approx(0.35 * r["clip_norm"] + 0.65 * r["pac_norm"])
@@ -146,7 +148,13 @@ def test_outputs_and_contracts(built, tiny_corpus):
     report = (out / "report.md").read_text()
     for heading in ("## Counts per stage", "## Quarantine", "## Caption statistics (the paper's Table 1, on our data)", "## Regeneration loop", "## Models and prompts"):
         assert heading in report
-    assert "captions from the `features` captioner" in report
+    card = (out / "README.md").read_text()
+    for text in (report, card):  # the stand-in, what ACS means for it, the padded segment
+        assert "**Stand-in captions.**" in text and FEATURES_MODEL in text and "ACS here measures how much of the segments' wording" in text
+        assert "**Zero padding.** 1 of " in text
+    # no fused caption passes by copying a segment sentence
+    sentences = {s.strip() for c in seg["caption"].to_pylist() for s in c.split(". ")}
+    assert not any(s.strip() in sentences for r in audio for s in r["caption"].split(". "))
     n_pass = sum(r["passed"] for r in audio if r["kept"])
     assert f"| ≥ threshold (0.80) | – | – | – | {sum(r['passed'] for r in images if r['kept'])} | – | – | – | {n_pass} |" in report
     assert summary["failed"] == {"artworks": [], "tracks": []}
@@ -159,11 +167,31 @@ def test_outputs_and_contracts(built, tiny_corpus):
     assert (out / "README.md").exists() and (out / "figures" / "similarity_violins.png").exists()
 
 
-def test_rerun_regenerates_nothing(built, inputs):
+def _worker_processes() -> list:
+    """Live process-pool workers started by this test process."""
+    import psutil
+
+    return [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+
+
+def test_rerun_regenerates_nothing_and_each_phase_releases_its_workers(built, inputs, monkeypatch):
+    """On the process pool: the captioning phase's workers (each with its own
+    models) are gone before the pairing phase starts its own."""
+    from synesthesia.recipes import artsound
+
     out, _ = built
     before = _snapshot(out)
     parts = {p: p.stat().st_mtime_ns for p in (out / "_work").rglob("part-*.parquet")}
-    build_artsound(inputs["artworks"], inputs["music"], out, _config(inputs), shard_size=5, runner=RunnerConfig("local", 2), pairing=PAIRING)
+    at_pairing: list = []
+    real_embed = artsound.embed
+
+    def embed(*args, **kwargs):
+        at_pairing.extend(_worker_processes())
+        return real_embed(*args, **kwargs)
+
+    monkeypatch.setattr(artsound, "embed", embed)
+    summary = build_artsound(inputs["artworks"], inputs["music"], out, _config(inputs), shard_size=5, runner=RunnerConfig("local", 2), pairing=PAIRING)
+    assert summary["pairing"]["pairs"] > 0 and at_pairing == []
     after = _snapshot(out)
     for name in TABLES:
         assert before[name].equals(after[name]), name
@@ -184,13 +212,18 @@ def test_cli_help_and_missing_weights_message(tmp_path, tiny_corpus):
                    "--embedder", "--pairing", "--approach", "--captions-only"]:
         assert option in out, option
     args = ["build", "artsound", "--paintings", str(tiny_corpus["paintings"]), "--music", str(tiny_corpus["music"]), "--out", str(tmp_path / "x")]
-    result = subprocess.run(_cli(*args, "--captioner", "features"), capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2 and "clip_ViT-B-32.pth" in result.stderr and "--skip-pac" in result.stderr
+    env = {**os.environ, "SYNESTHESIA_IMAGEBIND_CHECKPOINT": str(tmp_path / "absent.pth"), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(_cli(*args, "--captioner", "features"), capture_output=True, text=True, timeout=120, env=env)
+    # every missing piece in one message, no traceback, and the offline command that runs here
+    assert result.returncode == 2 and "Traceback" not in result.stderr and result.stderr.startswith("error: the ArtSound build cannot start")
+    for piece in ("clip_ViT-B-32.pth", "--skip-pac", "'openai/clip-vit-base-patch32'", "BERTScore model 'roberta-large'", "imagebind_huge.pth"):
+        assert piece in result.stderr, piece
+    offline = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("synesthesia build artsound")]
+    assert offline and "--captioner features --skip-ics --bertscore-model minilm-packaged --embedder minilm-text --approach caption-caption" in offline[0]
     result = subprocess.run(_cli(*args, "--captioner", "vllm", "--skip-ics"), capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "transfer.pth" in result.stderr and "--lpmusiccaps-checkpoint" in result.stderr
     # captioning needs nothing missing here, but the default pairing embedder (ImageBind) has no checkpoint
-    env = {**os.environ, "SYNESTHESIA_IMAGEBIND_CHECKPOINT": str(tmp_path / "absent.pth")}
-    result = subprocess.run(_cli(*args, "--captioner", "features", "--skip-ics"), capture_output=True, text=True, timeout=120, env=env)
+    result = subprocess.run(_cli(*args, "--captioner", "features", "--skip-ics", "--bertscore-model", "minilm-packaged"), capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2 and "imagebind_huge.pth" in result.stderr and "dl.fbaipublicfiles.com" in result.stderr
     assert not (tmp_path / "x").exists()  # stopped before doing any work
 
@@ -235,13 +268,14 @@ def test_preflight_says_when_a_captioning_backend_is_not_installed(monkeypatch):
 
     from synesthesia.recipes.artsound import preflight
     from synesthesia.flows.demo import demo_artsound_config
-    from synesthesia.stages.captioning import BackendUnavailable, GeneratorConfig
+    from synesthesia.recipes.artsound import ArtSoundPreflightError
+    from synesthesia.stages.captioning import GeneratorConfig
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None if name in ("vllm", "transformers") else real(name, *a, **k))
     for backend, install in (("vllm", r"pip install 'synesthesia\[vllm\]'"), ("transformers", r"pip install 'synesthesia\[ml\]'")):
         for field in ("image_captioner", "fusion"):
             config = dataclasses.replace(demo_artsound_config(), **{field: GeneratorConfig(backend, "some/model")})
-            with pytest.raises(BackendUnavailable, match=install):
+            with pytest.raises(ArtSoundPreflightError, match=install):
                 preflight(config, None)
     preflight(demo_artsound_config(), None)  # the features backend needs nothing

@@ -89,7 +89,7 @@ def test_mpd_deployment_builds_what_the_cli_builds_and_shows_tasks_progress_and_
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     runs = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run]))
-    stages = {"ingest-paintings", "ingest-music", "mels", "clip-files"}
+    stages = {"ingest-paintings", "ingest-music", "audio"}
     with client_for(deployed) as client:
         # the server records task runs from events, a moment after they happen
         tasks = eventually(lambda: client.read_task_runs(flow_run_filter=runs), lambda t: {r.task_key for r in t} == stages and all(r.state.is_completed() for r in t))
@@ -102,8 +102,10 @@ def test_mpd_deployment_builds_what_the_cli_builds_and_shows_tasks_progress_and_
     assert {"stage": "pairs drawn", "count": str(pq.read_metadata(out / "pairs.parquet").num_rows)} in counts
     assert by_key["mpd-quarantine"].type == "table"
     progress = [a for a in artifacts if a.type == "progress"]
-    assert len(progress) == len(stages) and all(a.data == 100.0 for a in progress)
-    assert {a.description.split(":")[0] for a in progress} == stages
+    # one per run of a stage; the annotation phase runs the audio stage again for
+    # the listening copies (every shard reused)
+    assert all(a.data == 100.0 for a in progress)
+    assert sorted(a.description.split(":")[0] for a in progress) == sorted([*stages, "audio"])
 
 
 def test_museart_and_artsound_deployments_build_what_the_cli_builds(deployed, prefect_api, tiny_corpus, tmp_path):

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -72,7 +73,32 @@ def test_flow_outputs(local_build, tiny_corpus):
     c_split = dict(zip(clips["clip_id"].to_pylist(), clips["split"].to_pylist()))
     for row in pairs.to_pylist():
         assert p_split[row["painting_id"]] == c_split[row["clip_id"]] == row["split"]
+    # the audio pass: few tracks still spread over both processes of the local runner
+    assert summary["audio_pass"]["shards"] >= 2 and summary["audio_pass"]["workers"] == 2
+    copies = dio.read_table(out / "clip_files.parquet")
+    assert sorted(copies["clip_id"].to_pylist()) == sorted(set(pairs["clip_id"].to_pylist()))
+    # raters see a painting with transparency as the model does: its composite, served from the folder
+    import json
+
+    from PIL import Image
+
+    from synesthesia.datasets.media import open_rgb
+    from synesthesia.recipes.mpd import SERVED_MEDIA, media_files, storage_folders
+
+    alpha = paintings.filter(paintings["has_alpha"])
+    assert alpha.num_rows == 3  # the generated corpus's two RGBA cut-outs and one palette PNG with a transparent colour
+    served, _ = media_files(out)
+    tasks = json.loads((out / "labelstudio" / "ratings.tasks.json").read_text())
+    links = {t["data"]["painting_id"]: t["data"]["image"] for t in tasks}
+    for pid, path in zip(alpha["painting_id"].to_pylist(), alpha["path"].to_pylist()):
+        copy = served[pid]
+        assert copy.is_relative_to(storage_folders(out)[0]) and copy.parent == (out / SERVED_MEDIA / "paintings" / path).parent and copy.suffix == ".png"
+        assert np.array_equal(np.asarray(Image.open(copy)), np.asarray(open_rgb(Path(tiny_corpus["paintings"]) / path)))
+        assert pid not in links or links[pid].endswith(f"{copy.parent.name}/{copy.name}")
+    assert any(pid in links for pid in alpha["painting_id"].to_pylist())
     report = (out / "report.md").read_text()
+    assert "| valid paintings (after dedup) |" in report and "| paintings with transparent pixels (composited onto white) | 3 |" in report
+    assert "## Media" in report and "decodes each track once" in report
     assert "## Quarantine" in report and "truncated WAV" in report and "## Random pairs" in report
     assert dio.read_manifest(out)["media_roots"]["music"] == str(Path(tiny_corpus["music"]).resolve())
 
@@ -94,7 +120,7 @@ def test_dask_runner_gives_the_same_output(local_build, tiny_corpus, tmp_path):
 
 def test_changed_config_replaces_stale_shards(local_build, tiny_corpus, tmp_path):
     out, _ = local_build
-    build_mpd(tiny_corpus["paintings"], tiny_corpus["music"], tmp_path, CONFIG, shard_size=7, runner=RunnerConfig("threads", 2))
+    build_mpd(tiny_corpus["paintings"], tiny_corpus["music"], tmp_path, CONFIG, shard_size=1, runner=RunnerConfig("threads", 2))
     n_parts = len(list((tmp_path / "mels").glob("part-*")))
     build_mpd(tiny_corpus["paintings"], tiny_corpus["music"], tmp_path, CONFIG, shard_size=5, runner=RunnerConfig("threads", 2))
     assert len(list((tmp_path / "mels").glob("part-*"))) != n_parts
@@ -118,7 +144,7 @@ def test_sigkill_mid_run_then_resume_equals_a_clean_run(local_build, tiny_corpus
     n_tracks = pq.read_metadata(clean / "tracks.parquet").num_rows
     done = len(list((out / "mels").glob("part-*.parquet")))
     assert 2 <= done < n_tracks, "the kill must land mid-way through the mel stage"
-    assert not (out / "pairs.parquet").exists()
+    assert not (out / "dataset.json").exists()
     result = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "reused from an earlier run" in result.stderr + result.stdout  # finished shards were reused

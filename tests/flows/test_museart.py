@@ -118,6 +118,11 @@ def test_flow_outputs_on_the_published_layout(built, corpus):
     report = (out / "report.md").read_text()
     for needle in ["## Splits", "## Source-track leakage", "grouped (this build)", "from-csv", "## Pairing", "truncated WAV"]:
         assert needle in report, needle
+    # the card says how many items are zero-padded (not "each 30 s audio item")
+    card = (out / "README.md").read_text()
+    assert f"{len(padded)} of {audio.num_rows} audio items hold less than 30 s of signal and are zero-padded" in card
+    for peak, gain in zip(audio.column("source_peak").to_pylist(), audio.column("gain").to_pylist()):
+        assert gain <= 1.0 and (peak <= 1.0 or gain * peak <= 1.0 + 1e-6)  # never written above full scale
     assert dio.read_manifest(out)["media_roots"]["images"] == str(Path(corpus["images"]).resolve())
 
 

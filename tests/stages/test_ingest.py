@@ -43,6 +43,10 @@ def test_every_broken_painting_is_quarantined_with_a_reason_and_good_ones_kept(t
     row = good.filter(pa.compute.equal(good["path"], "geometric/abstract/geometric_000.png")).to_pylist()[0]
     assert (row["style"], row["genre"], row["width"], row["height"], row["format"]) == ("geometric", "abstract", 96, 96, "PNG")
     assert row["image_id"] == item_id("image", row["path"])
+    # transparency is recorded: the RGBA cut-outs and the palette PNG with a transparent colour, nothing else
+    alpha = {p for p, a in zip(good["path"].to_pylist(), good["has_alpha"].to_pylist()) if a}
+    assert alpha == {"color_field/abstract/color_field_001.png", "expressionist/figurative/expressionist_001.png", "stripes/abstract/stripes_001.png"}
+    assert set(good["format"].to_pylist()) == {"PNG", "JPEG"}  # CMYK JPEG, 16-bit and 48-bit PNGs are valid paintings too
     assert len(row["sha256"]) == 64
 
 

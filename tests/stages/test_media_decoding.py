@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
-from synesthesia.datasets.media import DRAFT_GAP, load_audio, load_rgb, open_rgb, resample
+from synesthesia.datasets.media import DRAFT_GAP, decode_track_audio, load_audio, load_rgb, open_rgb, resample
 from synesthesia.datasets.synthetic import _painting, synth_track
 
 
@@ -97,3 +97,12 @@ def test_load_audio_in_blocks_equals_decoding_the_whole_track_at_once(tmp_path, 
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(load_audio((tmp_path / "t.wav").read_bytes()), got)  # bytes in, same out
+
+
+def test_the_peak_of_16_bit_pcm_at_negative_full_scale_is_one(tmp_path):
+    """-32768 is the one 16-bit sample whose negation overflows int16."""
+    y = np.zeros((44_100, 2), np.int16)
+    y[100, 1] = -32768
+    y[200, 0] = 16384
+    sf.write(tmp_path / "full.wav", y, 44_100, subtype="PCM_16")
+    assert decode_track_audio(tmp_path / "full.wav").peak == 1.0

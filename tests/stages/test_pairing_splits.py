@@ -112,3 +112,26 @@ def test_grouped_split_never_splits_a_group():
     assert leaked_groups(groups, split) == 0
     c = Counter(split)
     assert abs(c["train"] / 3000 - 0.8) < 0.02 and abs(c["val"] / 3000 - 0.1) < 0.02
+
+
+def test_weighted_split_gives_each_split_its_share_of_clips():
+    """MPD splits tracks by their clips: 38 tracks of 1-5 minutes (4-20 clips)
+    split by count put 5 % of the clips in test; by weight each split is
+    within a point of 80/10/10, every track whole."""
+    from synesthesia.stages.splits import weighted_split
+
+    worst_by_count = 0.0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        clips = rng.integers(4, 21, 38)
+        ids = [f"t{k:02d}" for k in range(38)]
+        genres = [f"g{k % 4}" for k in range(38)]
+        splits = weighted_split(ids, clips, genres, seed=seed)
+        assert len(splits) == 38 and set(splits) == {"train", "val", "test"}
+        for name, target in (("train", 0.8), ("val", 0.1), ("test", 0.1)):
+            share = clips[[s == name for s in splits]].sum() / clips.sum()
+            assert abs(share - target) <= 0.01, (seed, name, share)
+        by_count = stratified_split(ids, genres, seed=seed)
+        worst_by_count = max(worst_by_count, max(abs(clips[[s == n for s in by_count]].sum() / clips.sum() - t) for n, t in (("train", 0.8), ("val", 0.1), ("test", 0.1))))
+        assert splits == weighted_split(ids, clips, genres, seed=seed)
+    assert worst_by_count > 0.03  # what splitting by count did

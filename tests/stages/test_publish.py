@@ -198,3 +198,17 @@ def test_push_without_network_or_token_fails_in_one_line(tmp_path, monkeypatch):
         message = str(error.value)
         assert message.startswith("could not upload to the Hugging Face Hub") and "\n" not in message and SECRET not in message
     assert "OfflineModeIsEnabled" in str(offline.value) and "ConnectError" in str(refused.value)
+
+
+def test_a_thumbnail_shows_a_transparent_painting_composited_as_the_model_sees_it(tmp_path):
+    """Red colour data under fully transparent pixels: the browser's thumbnail
+    shows the background, not the hidden red (a plain RGB conversion would)."""
+    from synesthesia.stages.publish.site import thumbnail
+
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    rgba[..., 0] = 255  # red everywhere ...
+    rgba[16:48, 16:48, 3] = 255  # ... but only the centre is opaque
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut-out.png")
+    thumbs = {bg: np.asarray(Image.open(tmp_path / thumbnail(str(tmp_path / "cut-out.png"), tmp_path, bg)), dtype=int) for bg in ("white", "black")}
+    assert (thumbs["white"][2, 2] > 240).all() and (thumbs["black"][2, 2] < 15).all()  # corner: the background
+    assert thumbs["white"][32, 32, 0] > 240 and thumbs["white"][32, 32, 1] < 15  # centre: the opaque red

@@ -329,9 +329,9 @@ def annotate_status_cmd(
     Example: synesthesia annotate status --dataset mpd/ --live
     """
     checks.dataset_folder(dataset, "mpd")
-    from synesthesia.recipes.mpd import status
+    from synesthesia.recipes.mpd import require_mpd_folder, status
 
-    st = status(dataset)
+    st = status(require_mpd_folder(dataset))  # and its build has finished (pairs.parquet)
     typer.echo(f"{st['phase']}: {st['message']}")
     if live:
         from synesthesia.recipes.mpd import server as MS

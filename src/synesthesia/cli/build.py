@@ -27,6 +27,8 @@ from synesthesia.cli.common import (
     ANNOTATION,
     DATASET,
     INPUTS,
+    ALPHA_BACKGROUND,
+    AlphaBackgroundOption,
     DaskAddressOption,
     RunnerOption,
     Runner,
@@ -101,6 +103,7 @@ def build_mpd_cmd(
         rich_help_panel=ANNOTATION,
     ),
     clip_format: ClipFormat = typer.Option(ClipFormat.flac, help="Format of the clips' listening copies for raters.", rich_help_panel=ANNOTATION),
+    alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
     exclude_flagged: bool = typer.Option(
         False, "--exclude-flagged/--include-flagged",
         help="Leave raters flagged by the quality-control rule out of scores, alpha and consensus (their ratings stay in ratings.parquet).",
@@ -143,15 +146,15 @@ def build_mpd_cmd(
         clip_media_format=clip_format.value,
         exclude_flagged=exclude_flagged,
     )
-    build_config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation)
+    build_config = mpd.MPDConfig(n_pairs=pairs, seed=seed, split_mode=split_mode.value, annotation=annotation, alpha_background=alpha_background)
     run = start_run(runner, workers, dask_address)
     from synesthesia.flows.mpd import build_mpd
 
     summary = build_mpd(paintings, music, out, build_config, shard_size or mpd.DEFAULT_SHARD_SIZE, run)
     record_run_config(out)
     typer.echo(
-        f"MPD built in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']['drawn']} pairs, "
-        f"{summary['mels']} clips; report: {out / 'report.md'}"
+        f"MPD built in {out} (whole run {time.perf_counter() - started:.0f} s; audio pass {summary['audio_pass']['seconds']:.0f} s of "
+        f"worker time): {summary['pairs']['drawn']} pairs, {summary['mels']} clips; report: {out / 'report.md'}"
     )
     typer.echo(f"Annotation: {summary['annotation']['status']['message']}")
 
@@ -183,6 +186,7 @@ def build_museart_cmd(
     group_pattern: str = typer.Option(DEFAULT_GROUP_PATTERN, help="Regex over an audio item's name; its first group is the source track (grouped split, leakage figures).", rich_help_panel=DATASET),
     short_audio: ShortAudio = typer.Option(ShortAudio.pad, help="Files under 30 s: 'pad' with silence (if at least --min-audio-seconds long) or 'drop' (quarantine).", rich_help_panel=DATASET),
     min_audio_seconds: float = typer.Option(DEFAULT_MIN_AUDIO_SECONDS, help="With --short-audio pad: shorter files are quarantined.", rich_help_panel=DATASET),
+    alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
     runner: RunnerOption = Runner.local,
@@ -207,7 +211,8 @@ def build_museart_cmd(
     from synesthesia.recipes import museart
 
     build_config = museart.MuseartConfig(
-        split=mode.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds
+        split=mode.value, seed=seed, group_pattern=group_pattern, short_audio=short_audio.value, min_audio_seconds=min_audio_seconds,
+        alpha_background=alpha_background,
     )
     run = start_run(runner, workers, dask_address)
     from synesthesia.flows.museart import build_museart
@@ -217,7 +222,7 @@ def build_museart_cmd(
     sizes = " / ".join(f"{s} {n}" for s, n in summary["split_sizes"].items())
     leak = summary["leakage"][build_config.split]
     typer.echo(
-        f"Museart built in {out} ({time.perf_counter() - started:.0f} s): pairs {sizes}; "
+        f"Museart built in {out} (whole run {time.perf_counter() - started:.0f} s): pairs {sizes}; "
         f"{leak['leaked']} of {leak['groups']} source tracks in more than one split; report: {out / 'report.md'}"
     )
 

@@ -13,10 +13,12 @@ import typer
 from synesthesia.cli import checks
 from synesthesia.cli.build import MUSIC_HELP, SELECTOR_HELP, app, inputs
 from synesthesia.cli.common import (
+    ALPHA_BACKGROUND,
     CAPTIONS,
     INPUTS,
     PAIRING,
     SCORES,
+    AlphaBackgroundOption,
     DaskAddressOption,
     Runner,
     RunnerOption,
@@ -122,6 +124,7 @@ def build_artsound_cmd(
     approaches: Optional[str] = typer.Option(None, help=APPROACHES_HELP, rich_help_panel=PAIRING),
     embedder_option: Optional[list[str]] = typer.Option(None, help="KEY=VALUE passed to the embedder (repeatable), e.g. checkpoint=/ckpt/imagebind_huge.pth, device=cuda.", rich_help_panel=PAIRING),
     min_similarity: Optional[float] = typer.Option(None, help=MIN_SIMILARITY_HELP, rich_help_panel=PAIRING),
+    alpha_background: AlphaBackgroundOption = ALPHA_BACKGROUND,
     pairing_device: Optional[str] = typer.Option(None, help=PAIRING_DEVICE_HELP, rich_help_panel=PAIRING),
     shard_size: ShardSizeOption = None,
     workers: WorkersOption = 2,
@@ -172,6 +175,7 @@ def build_artsound_cmd(
         acs=ACSConfig(bertscore_model=bertscore_model, bertscore_layers=bertscore_layers, reference_mode=reference_mode, skip=skip_acs),
         loop=LoopConfig(threshold=threshold, max_regenerations=max_regenerations, keep=keep),
         seed=seed,
+        alpha_background=alpha_background,
     )
     pairing_config = (
         artsound_pairing_config(embedder, pairing, approach, approaches, embedder_option, min_similarity=min_similarity, seed=seed, pairing_device=pairing_device)
@@ -185,8 +189,9 @@ def build_artsound_cmd(
     summary = build_artsound(paintings, music, out, build_config, shard_size or artsound.DEFAULT_SHARD_SIZE, run, pairing_config)
     record_run_config(out)
     failed = summary["failed"]
+    phases = f"captioning phase {summary['seconds']:.0f} s" + (f", pairing phase {summary['pairing']['seconds']:.0f} s" if summary.get("pairing") else "")
     typer.echo(
-        f"ArtSound captions built in {out} ({time.perf_counter() - started:.0f} s): {summary['image_attempts']} image and "
+        f"ArtSound built in {out}: whole run {time.perf_counter() - started:.0f} s ({phases}); {summary['image_attempts']} image and "
         f"{summary['audio_attempts']} audio caption attempts, {summary['segments']} segment captions; report: {out / 'report.md'}"
     )
     if summary.get("pairing"):
@@ -248,6 +253,6 @@ def build_artsound_pairs_cmd(
     summary = pair_artsound(out, pairing_config, run)
     record_run_config(out)
     typer.echo(
-        f"ArtSound pairs in {out} ({time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
+        f"ArtSound pairs in {out} (pairing phase, whole run {time.perf_counter() - started:.0f} s): {summary['pairs']} pairs {summary['splits']}, "
         f"{summary['unpaired_audio']} audio unpaired; report: {out / 'report.md'}"
     )

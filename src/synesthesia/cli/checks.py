@@ -97,7 +97,8 @@ def dataset_folder(value: object, kind: str, option: str = "--dataset") -> dict:
         fail(f"{option} {path}: cannot read dataset.json ({exc})")
     found = manifest.get("dataset")
     if found != kind:
-        held = f"holds a {DATASET_NAMES.get(found, found)} dataset" if found else "has no dataset name in dataset.json"
+        name = DATASET_NAMES.get(found, found)
+        held = f"holds {'an' if name in ('ArtSound', 'MPD') else 'a'} {name} dataset" if found else "has no dataset name in dataset.json"
         fail(f"{option} {path}: {held}; this command works on {DATASET_NAMES[kind]} folders (`synesthesia {BUILD_COMMANDS[kind]}`)")
     return manifest
 

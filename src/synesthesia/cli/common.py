@@ -35,10 +35,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from synesthesia.annotation.labelstudio.client import LabelStudioError
     from synesthesia.flows.server import PrefectServerError
     from synesthesia.recipes.artsound.pairing import PairingPreflightError
+    from synesthesia.recipes.artsound.preflight import ArtSoundPreflightError
     from synesthesia.stages.captioning import BackendUnavailable
     from synesthesia.stages.quality.common import MissingWeights
 
-    return (ValueError, OSError, KeyError, LabelStudioError, PairingPreflightError, BackendUnavailable, MissingWeights, PrefectServerError)
+    return (ValueError, OSError, KeyError, LabelStudioError, PairingPreflightError, ArtSoundPreflightError, BackendUnavailable, MissingWeights, PrefectServerError)
 
 
 def fail(message: str) -> None:
@@ -176,8 +177,19 @@ ShardSizeOption = Annotated[
     Optional[int],
     typer.Option(
         help="Items per shard, the unit of parallel work and of resumption "
-        "(default: the dataset's own: MPD and Museart 200 files/tracks, ArtSound 100 captioned items, 256 embedded items).",
+        "(default: the dataset's own: MPD and Museart 200 files/tracks, ArtSound 100 captioned items, 256 embedded items; "
+        "audio shards also hold at most 30 min of audio, and there are at least 8 when there are that many tracks).",
         rich_help_panel=EXECUTION,
+    ),
+]
+#: The default of ``--alpha-background`` (datasets.media.DEFAULT_ALPHA_BACKGROUND; not imported, so --help stays light).
+ALPHA_BACKGROUND = "white"
+AlphaBackgroundOption = Annotated[
+    str,
+    typer.Option(
+        help="Colour that transparent pixels of paintings are composited onto, everywhere pixels are used "
+        "(captions, scores, embeddings, the models' readers, what raters see): a name (white, black, grey) or #rrggbb.",
+        rich_help_panel=DATASET,
     ),
 ]
 

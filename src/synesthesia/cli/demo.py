@@ -33,7 +33,7 @@ def demo_cmd(
     from synesthesia.flows.demo import run_demo
 
     results = run_demo(out, run)
-    typer.echo(f"\nDemo finished in {time.perf_counter() - started:.0f} s. Results:")
+    typer.echo(f"\nDemo finished (whole run, corpus generation included: {time.perf_counter() - started:.0f} s). Results:")
     typer.echo(f"  sample corpus : {out / 'corpus'}")
     for name in results:
         if name != "corpus":

@@ -10,6 +10,18 @@ axis 0 is mel frequency (low → high), axis 1 is time. The paper writes
 ``10·log10(max(power, 1e-10))`` with reference 1 (no per-clip max
 normalisation, so loudness differences between clips survive), which also
 keeps them inside float16's range for storage.
+
+Decoding: :func:`decode_track_audio` reads a file once, block by block, and
+gives what the audio stages make from it (the mono signal at the model's
+rate, the native samples of requested spans, the track's peak);
+:func:`load_audio` is its mono signal. The audio stages decode each track
+once for everything they make from it (mels, listening copies, the peak).
+
+Images: one policy for transparency (:func:`to_rgb`): a painting with
+transparent pixels is composited onto a named background colour
+(:data:`DEFAULT_ALPHA_BACKGROUND`, ``--alpha-background``) before anything
+looks at its pixels, so features, scorers, embedders, the models' readers and
+the copies raters see all get the same picture.
 """
 
 from __future__ import annotations
@@ -19,7 +31,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -96,8 +108,28 @@ def resampled_length(n_frames: int, sample_rate: int, target_sr: int = TARGET_SA
 DECODE_BLOCK = 1 << 18
 
 
-def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
-    """Decode, average channels to mono, resample (soxr, high quality) to ``target_sr``.
+@dataclass
+class DecodedAudio:
+    """One decoded file: its rate, channels and length, the largest absolute
+    sample (lossy streams decode above full scale), the mono signal at the
+    requested rate, and the native samples of the requested spans."""
+
+    sample_rate: int
+    channels: int
+    frames: int
+    peak: float
+    finite: bool
+    mono: np.ndarray
+    spans: list[np.ndarray]  # float32 [frames, channels], one per requested span (shorter at the end)
+
+
+def decode_track_audio(
+    source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE, spans: Sequence[tuple[float, float]] = ()
+) -> DecodedAudio:
+    """Decode a file once: average channels to mono, resample (soxr, high
+    quality) to ``target_sr``, keep the native samples (the file's own rate
+    and channels, not clipped) of each ``(start_s, seconds)`` span, and track
+    the peak and whether every sample is finite.
 
     The decoder is libsndfile (``soundfile``: mpg123 for MP3, libvorbis,
     libFLAC, its own WAV/AIFF readers), the fastest of those measured on MP3,
@@ -105,28 +137,49 @@ def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) 
     and padding removed; ``benchmarks/audio_decode.py``, docs/performance.md).
     The track is decoded, mixed down and resampled block by block
     (:data:`DECODE_BLOCK` frames; soxr's stream gives the same samples as one
-    call on the whole track, bit for bit), so memory does not grow with the
-    track's length."""
+    call on the whole track, bit for bit), so memory grows with the spans
+    kept, not with the track's length."""
     import soundfile as sf
 
     handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     with sf.SoundFile(handle) as f:
+        sr, channels = f.samplerate, f.channels
         # libsndfile's int→float conversion is slow (measured ~8x slower than
         # reading 16-bit PCM as int16 and scaling here).
         pcm16 = f.subtype == "PCM_16"
-        weights = np.full(f.channels, (1 / 32768 if pcm16 else 1.0) / f.channels, np.float32)
+        scale = np.float32(1 / 32768 if pcm16 else 1.0)
+        weights = np.full(channels, scale / channels, np.float32)
         stream = None
-        if f.samplerate != target_sr:
+        if sr != target_sr:
             import soxr
 
-            stream = soxr.ResampleStream(f.samplerate, target_sr, 1, dtype="float32", quality="HQ")
-        out = []
+            stream = soxr.ResampleStream(sr, target_sr, 1, dtype="float32", quality="HQ")
+        wanted = [(int(round(a * sr)), int(round(a * sr)) + int(round(d * sr))) for a, d in spans]
+        kept: list[list[np.ndarray]] = [[] for _ in wanted]
+        out, pos, peak, finite = [], 0, 0.0, True
         for block in f.blocks(DECODE_BLOCK, dtype="int16" if pcm16 else "float32", always_2d=True):
+            n = block.shape[0]
+            if n:
+                peak = max(peak, max(float(block.max()), -float(block.min())) * float(scale))  # negate as float: -(-32768) overflows int16
+                finite = finite and (pcm16 or bool(np.isfinite(block).all()))
+            for k, (a, b) in enumerate(wanted):
+                if a < pos + n and b > pos:
+                    piece = block[max(a - pos, 0) : min(b - pos, n)]
+                    kept[k].append(piece.astype(np.float32) * scale if pcm16 else piece.copy())
             mono = block.astype(np.float32, copy=False) @ weights  # channel average (a matvec; .mean is slow here)
             out.append(mono if stream is None else stream.resample_chunk(mono))
+            pos += n
         if stream is not None:
             out.append(stream.resample_chunk(np.zeros(0, np.float32), last=True))
-    return np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
+    mono = np.concatenate(out).astype(np.float32, copy=False) if out else np.zeros(0, np.float32)
+    pieces = [np.concatenate(p) if p else np.zeros((0, channels), np.float32) for p in kept]
+    return DecodedAudio(sr, channels, pos, peak, finite, mono, pieces)
+
+
+def load_audio(source: str | Path | bytes, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
+    """Decode, average channels to mono, resample (soxr, high quality) to
+    ``target_sr``: the mono signal of :func:`decode_track_audio`."""
+    return decode_track_audio(source, target_sr).mono
 
 
 def resample(y: np.ndarray, sr: int, target_sr: int = TARGET_SAMPLE_RATE) -> np.ndarray:
@@ -213,10 +266,73 @@ def load_clip(path: str | Path, sample_rate: int = TARGET_SAMPLE_RATE) -> np.nda
 #: consumer resizes to (on each side), as Pillow's own ``thumbnail`` does
 #: (``reducing_gap=2``): the final resize still sees 2x oversampled input.
 DRAFT_GAP = 2.0
+#: The colour transparent pixels are composited onto (``--alpha-background``;
+#: any CSS colour name or ``#rrggbb``). White: a painting with transparency is
+#: most often an object cut out of its background, and white is the page a
+#: browser (and so a Label Studio rater) shows it on.
+DEFAULT_ALPHA_BACKGROUND = "white"
+#: Modes that carry an alpha channel; ``P``, ``L``, ``RGB`` images may carry a
+#: transparency key in ``info["transparency"]`` instead.
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+#: Integer greyscale modes: 16-bit data (PNG and TIFF decoders give ``I;16*``
+#: or ``I``), scaled to 8 bits (a plain conversion would clip them to white).
+_WIDE_GREY = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 
 
-def open_rgb(path: str | os.PathLike, min_side: int | None = None, gap: float = DRAFT_GAP):
-    """An image file as a loaded PIL RGB image.
+def build_alpha_background(manifest: dict) -> str:
+    """The colour a build composited transparent pixels onto (``--alpha-background``
+    in its ``dataset.json`` config; the default for folders built before it)."""
+    return (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+
+
+def background_rgb(background: str = DEFAULT_ALPHA_BACKGROUND) -> tuple[int, int, int]:
+    """The RGB triple of a colour name or ``#rrggbb`` (ValueError names the problem)."""
+    from PIL import ImageColor
+
+    try:
+        rgb = ImageColor.getrgb(background)
+    except ValueError:
+        raise ValueError(f"--alpha-background {background!r} is not a colour: use a name (white, black, grey) or #rrggbb") from None
+    return tuple(rgb[:3])  # type: ignore[return-value]
+
+
+def has_transparency(im) -> bool:
+    """Whether a (loaded) PIL image has at least one pixel that is not fully
+    opaque: an alpha channel or a transparency key that is actually used."""
+    if im.mode not in _ALPHA_MODES and "transparency" not in im.info:
+        return False
+    alpha = im.convert("RGBA").getchannel("A") if im.mode != "RGBA" else im.getchannel("A")
+    return alpha.getextrema()[0] < 255
+
+
+def to_rgb(im, background: str = DEFAULT_ALPHA_BACKGROUND):
+    """The one conversion every pixel reader uses: an 8-bit RGB PIL image.
+
+    * transparency (alpha channel, palette or colour key): composited onto
+      ``background``, so whatever colour data hides under transparent pixels
+      never shows (a plain ``convert("RGB")`` exposes it);
+    * 16-bit greyscale: scaled to 8 bits (``value / 257``);
+    * anything else (CMYK, palette, 1-bit, greyscale, YCbCr): PIL's conversion.
+    """
+    from PIL import Image
+
+    if im.mode == "RGB" and "transparency" not in im.info:
+        return im.copy()
+    if im.mode in _WIDE_GREY:
+        grey = np.clip(np.asarray(im, dtype=np.float64) / 257.0, 0, 255).round().astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if im.mode in _ALPHA_MODES or "transparency" in im.info:
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, background_rgb(background) + (255,))
+        return Image.alpha_composite(base, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def open_rgb(
+    source: str | os.PathLike | bytes, min_side: int | None = None, gap: float = DRAFT_GAP, *, background: str = DEFAULT_ALPHA_BACKGROUND
+):
+    """An image file (or its bytes) as a loaded 8-bit RGB PIL image, under the
+    transparency policy of :func:`to_rgb` (``background``).
 
     ``min_side``: the consumer will resize the image so that its sides are at
     most about this many pixels (an embedder's or scorer's 224 px input, a
@@ -228,17 +344,18 @@ def open_rgb(path: str | os.PathLike, min_side: int | None = None, gap: float = 
     decoded in full."""
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as im:
         if min_side:
             target = int(round(min_side * gap))
             im.draft("RGB", (target, target))
-        return im.convert("RGB")
+        im.load()
+        return to_rgb(im, background)
 
 
-def load_rgb(path: str | os.PathLike, size: int) -> np.ndarray:
-    """A painting as uint8 ``[size, size, 3]``: decoded with PIL (a JPEG at
-    reduced size, see :func:`open_rgb`), converted to RGB, resized (bicubic)
-    to a square."""
+def load_rgb(path: str | os.PathLike, size: int, background: str = DEFAULT_ALPHA_BACKGROUND) -> np.ndarray:
+    """A painting as uint8 ``[size, size, 3]``: :func:`open_rgb` (a JPEG at
+    reduced size, transparency composited onto ``background``), resized
+    (bicubic) to a square."""
     from PIL import Image
 
-    return np.asarray(open_rgb(path, size).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)
+    return np.asarray(open_rgb(path, size, background=background).resize((size, size), Image.Resampling.BICUBIC), dtype=np.uint8)

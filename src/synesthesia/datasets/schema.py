@@ -23,7 +23,9 @@ from typing import Iterable, Mapping
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2"  # 2: provenance (licence, source_id) and subgenres on the item tables
+#: 2: provenance (licence, source_id) and subgenres on the item tables.
+#: 3: ``has_alpha`` on image tables; ``source_peak`` and ``gain`` on clip files.
+SCHEMA_VERSION = "3"
 
 # --- ingest ----------------------------------------------------------------
 
@@ -44,6 +46,9 @@ IMAGES = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("format", pa.string()),
+        # at least one pixel is not fully opaque; every pixel reader composites
+        # such an image onto the build's alpha background (datasets.media.to_rgb)
+        ("has_alpha", pa.bool_()),
         ("style", pa.string()),
         ("genre", pa.string()),
         ("artist", pa.string()),
@@ -63,7 +68,7 @@ AUDIO = pa.schema(
         ("duration_s", pa.float64()),
         ("sample_rate", pa.int32()),
         ("channels", pa.int32()),
-        ("n_frames", pa.int64()),
+        ("n_frames", pa.int64()),  # as the header declares (the audio stage checks the full decode)
         ("format", pa.string()),
         ("genre", pa.string()),
         ("subgenres", pa.list_(pa.string())),  # FMA's track.genres, MTG-Jamendo's genre tags
@@ -466,8 +471,12 @@ AUDIO_CAPTIONS = pa.schema(
 
 # --- audio clips stored as files (Museart) -------------------------------------
 
-#: One stored clip file: 16 kHz mono 16-bit PCM. ``path`` is relative to the
+#: One stored clip file, 16-bit PCM: 16 kHz mono (Museart) or the track's own
+#: rate and channels (MPD's listening copies). ``path`` is relative to the
 #: clip folder; ``signal_samples`` < ``n_samples`` means the end is zero padding.
+#: ``source_peak``: the clip's largest absolute sample before the gain (> 1:
+#: the source decodes above full scale); ``gain``: applied to every clip of the
+#: track, 1 unless the track peaks above full scale (then 1 / its peak).
 CLIP_FILES = pa.schema(
     [
         ("clip_id", pa.string()),
@@ -475,6 +484,8 @@ CLIP_FILES = pa.schema(
         ("sample_rate", pa.int32()),
         ("n_samples", pa.int64()),
         ("signal_samples", pa.int64()),
+        ("source_peak", pa.float64()),
+        ("gain", pa.float64()),
     ]
 )
 
@@ -492,6 +503,7 @@ MUSEART_IMAGES = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("format", pa.string()),
+        ("has_alpha", pa.bool_()),
         ("category", pa.string()),
         *PROVENANCE,
         ("published_split", pa.string()),
@@ -512,6 +524,8 @@ MUSEART_AUDIO = pa.schema(
         ("start_s", pa.float64()),
         ("end_s", pa.float64()),
         ("signal_s", pa.float64()),  # seconds of real signal (< 30: zero-padded)
+        ("source_peak", pa.float64()),  # the clip's peak before the gain (> 1: above full scale)
+        ("gain", pa.float64()),  # applied to the stored clip (1 unless the track peaks above full scale)
         ("source_duration_s", pa.float64()),
         ("source_sample_rate", pa.int32()),
         ("source_channels", pa.int32()),

@@ -1,8 +1,11 @@
 """A deterministic sample corpus for the offline demo and the tests.
 
-Procedural "paintings" in visually distinct styles, synthesized music tracks
-(tempo, timbre, mode and loudness differ by genre) and a few deliberately
-broken files of each kind, so every demo run exercises the quarantine.
+Procedural "paintings" in visually distinct styles (a few stored as real
+digital corpora store theirs: cut-outs with colour under transparent pixels,
+palette PNGs with a transparent colour, CMYK JPEG, 16-bit PNG), synthesized
+music tracks (tempo, timbre, mode and loudness differ by genre) and a few
+deliberately broken files of each kind, so every demo run exercises the
+quarantine.
 Nothing here is downloaded; the same seed gives byte-identical files.
 """
 
@@ -46,6 +49,8 @@ class CorpusSpec:
     image_size: int = 256
     seed: int = 0
     broken: bool = True
+    #: The second painting of each style stored as one of SPECIAL_IMAGES (transparency, CMYK, 16-bit).
+    special_images: bool = True
 
 
 # --- paintings -----------------------------------------------------------------
@@ -107,6 +112,68 @@ def _painting(style: str, rng: np.random.Generator, size: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+#: The second painting of each style (in style order) is stored the way real
+#: digital corpora hold some of theirs: what a plain RGB conversion gets wrong.
+SPECIAL_IMAGES = ("rgba-cutout", "palette-transparent", "cmyk-jpeg", "grey16-png", "rgb48-png", "rgba-cutout-black")
+
+
+def _cutout_alpha(size: int, rng: np.random.Generator) -> np.ndarray:
+    """uint8 alpha of an object cut out of its background: an opaque ellipse
+    with a soft (anti-aliased) edge, fully transparent outside."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    cx, cy, rx, ry = rng.uniform(0.4, 0.6), rng.uniform(0.4, 0.6), rng.uniform(0.22, 0.34), rng.uniform(0.22, 0.34)
+    r = np.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+    return (np.clip((1.0 - r) * size * 0.15, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def special_image(kind: str, rgb: np.ndarray, rng: np.random.Generator):
+    """``(PIL image, format, extension)`` of a painting stored as ``kind``
+    (one of :data:`SPECIAL_IMAGES`); 16-bit RGB is returned as PNG bytes
+    (PIL cannot write it), with ``None`` as the image."""
+    from PIL import Image
+
+    size = rgb.shape[0]
+    if kind in ("rgba-cutout", "rgba-cutout-black"):
+        alpha = _cutout_alpha(size, rng)
+        under = rgb.copy()
+        hidden = alpha == 0
+        if kind == "rgba-cutout-black":
+            under[hidden] = 0  # black under the transparency
+        else:  # smears of leftover paint under the transparency, far from the visible colours
+            smear = np.stack([np.full((size, size), c, np.float32) for c in rng.integers(0, 256, 3)], -1)
+            smear += rng.normal(0, 40, smear.shape)
+            under[hidden] = np.clip(smear[hidden], 0, 255).astype(np.uint8)
+        return Image.fromarray(np.dstack([under, alpha]), "RGBA"), "PNG", "png"
+    if kind == "palette-transparent":
+        img = Image.fromarray(rgb).quantize(colors=16)
+        pal = img.copy()
+        corner = int(np.asarray(pal)[0, 0])  # the corner colour's palette index is transparent
+        pal.info["transparency"] = corner
+        return pal, "PNG", "png"
+    if kind == "cmyk-jpeg":
+        return Image.fromarray(rgb).convert("CMYK"), "JPEG", "jpg"
+    if kind == "grey16-png":
+        grey = (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]) * 257.0
+        return Image.fromarray(np.clip(grey, 0, 65535).astype(np.uint16)), "PNG", "png"
+    if kind == "rgb48-png":
+        return None, _png48(rgb.astype(np.uint16) * 257), "png"
+    raise KeyError(kind)  # pragma: no cover
+
+
+def _png48(rgb16: np.ndarray) -> bytes:
+    """A 16-bit-per-channel RGB PNG (colour type 2, bit depth 16) of ``rgb16`` ``[h, w, 3]``."""
+    import struct
+    import zlib
+
+    h, w, _ = rgb16.shape
+    raw = b"".join(b"\x00" + rgb16[y].astype(">u2").tobytes() for y in range(h))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
 def write_paintings(folder: Path, spec: CorpusSpec) -> list[Path]:
     from PIL import Image
 
@@ -114,11 +181,18 @@ def write_paintings(folder: Path, spec: CorpusSpec) -> list[Path]:
     for s_index, (style, (genre, _)) in enumerate(sorted(PAINTING_STYLES.items())):
         for k in range(spec.paintings_per_style):
             rng = np.random.default_rng([spec.seed, 1, s_index, k])
-            img = Image.fromarray(_painting(style, rng, spec.image_size))
-            fmt = "PNG" if k % 3 == 0 else "JPEG"
-            path = folder / style / genre / f"{style}_{k:03d}.{'png' if fmt == 'PNG' else 'jpg'}"
+            rgb = _painting(style, rng, spec.image_size)
+            if k == 1 and spec.special_images:
+                img, fmt, ext = special_image(SPECIAL_IMAGES[s_index % len(SPECIAL_IMAGES)], rgb, rng)
+            else:
+                img, fmt = Image.fromarray(rgb), ("PNG" if k % 3 == 0 else "JPEG")
+                ext = "png" if fmt == "PNG" else "jpg"
+            path = folder / style / genre / f"{style}_{k:03d}.{ext}"
             path.parent.mkdir(parents=True, exist_ok=True)
-            img.save(path, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+            if img is None:
+                path.write_bytes(fmt)
+            else:
+                img.save(path, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
             written.append(path)
     return written
 

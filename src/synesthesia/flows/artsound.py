@@ -1,6 +1,7 @@
-"""The ArtSound flows: ``build-artsound`` (the captioning phase, then the
-pairing phase as a subflow) and ``pair-artsound`` (the pairing phase alone,
-on a folder the captioning phase wrote).
+"""The ArtSound flows: ``build-artsound`` (the captioning phase
+``caption-artsound``, then the pairing phase ``pair-artsound``, each a
+subflow with its own workers) and ``pair-artsound`` alone, on a folder the
+captioning phase wrote.
 
 Prefect only: every step is a function of :mod:`synesthesia.recipes.artsound`;
 this module decides their order, maps their shards onto the task runner,
@@ -14,6 +15,7 @@ while its embeddings and the pairing config are unchanged.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
@@ -41,9 +43,37 @@ def build_artsound_flow(
     pairing: artsound.ArtSoundPairingConfig | None = artsound.ArtSoundPairingConfig(),
     runner: RunnerConfig = RunnerConfig(),
 ) -> dict:
-    logger = get_run_logger()
-    artsound.preflight(config, pairing)  # again: a deployment run starts here
+    """The two phases as subflows, each on task runners of its own made from
+    ``runner``: the captioning phase's workers (each holding its captioning
+    and scoring models) are shut down when it ends, before the pairing phase
+    starts its own. ``pairing=None`` stops after the captions."""
+    artsound.preflight(config, pairing, inputs=(artworks, music, out))  # again: a deployment run starts here
     out_dir = Path(out).resolve()
+    summary = caption_artsound_flow(str(out_dir), artworks, music, config, shard_size, runner)
+    if "error" in summary:
+        return summary
+    if pairing is not None:
+        started = time.perf_counter()
+        summary["pairing"] = pair_artsound_flow(str(out_dir), pairing, runner)
+        summary["pairing"]["seconds"] = round(time.perf_counter() - started, 1)
+    else:
+        publish_report(out_dir, artsound.DATASET, HEADLINE_TABLES)
+    return summary
+
+
+@flow(name="caption-artsound")
+def caption_artsound_flow(
+    out: str,
+    artworks: str,
+    music: str,
+    config: artsound.ArtSoundConfig = artsound.ArtSoundConfig(),
+    shard_size: int = artsound.DEFAULT_SHARD_SIZE,
+    runner: RunnerConfig = RunnerConfig(),
+) -> dict:
+    """The captioning phase: ingest, segment captions, fused captions (ACS loop), image captions (ICS loop), report."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    out_dir = Path(out)
     with shard_runner(runner) as run:
         ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run)
         logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
@@ -55,16 +85,11 @@ def build_artsound_flow(
         audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run)
         images = artsound.image_captions(out_dir, ingested, config, shard_size, run=run)
         summary = artsound.finish_captions(out_dir, ingested, config, segments, images, audio)
-        failed = summary["failed"]
-        if failed["artworks"] or failed["tracks"]:
-            logger.warning("%d artworks and %d tracks have no caption (every attempt failed in the backend); re-run to retry them", len(failed["artworks"]), len(failed["tracks"]))
-        logger.info("captions: %d image attempts, %d audio attempts; report: %s", images.num_rows, audio.num_rows, out_dir / "report.md")
-    # The pairing phase: a subflow on a task runner of its own, configured
-    # like this flow's. ``pairing=None`` stops after the captions.
-    if pairing is not None:
-        summary["pairing"] = pair_artsound_flow(str(out_dir), pairing, runner)
-    else:
-        publish_report(out_dir, artsound.DATASET, HEADLINE_TABLES)
+    failed = summary["failed"]
+    if failed["artworks"] or failed["tracks"]:
+        logger.warning("%d artworks and %d tracks have no caption (every attempt failed in the backend); re-run to retry them", len(failed["artworks"]), len(failed["tracks"]))
+    summary["seconds"] = round(time.perf_counter() - started, 1)
+    logger.info("captioning phase: %d image attempts, %d audio attempts in %.0f s; report: %s", images.num_rows, audio.num_rows, summary["seconds"], out_dir / "report.md")
     return summary
 
 
@@ -99,7 +124,7 @@ def build_artsound(
 ) -> dict:
     """``synesthesia build artsound`` from Python: checks what the build needs
     first (:func:`~synesthesia.recipes.artsound.preflight`), then runs the flow."""
-    artsound.preflight(config, pairing)
+    artsound.preflight(config, pairing, inputs=(artworks, music, out))
     # absolute paths: workers of a remote Dask cluster run in another directory;
     # the inputs are selectors (a folder/CSV, or KIND:PATH: synesthesia.sources)
     paths = absolute(artworks, "image"), absolute(music, "audio"), str(Path(out).resolve())

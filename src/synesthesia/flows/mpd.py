@@ -47,10 +47,17 @@ def build_mpd_flow(
         if items.problem:
             logger.error(items.problem)
             return {"error": items.problem}
-        parts = mpd.mels(out_dir, items, config, shard_size, run=run)
-        logger.info("mels: %d clips in %d parts", items.clips.num_rows, len(parts))
-        summary = mpd.pairs(out_dir, items, config)
-        logger.info("pairs: %d drawn of %d requested", summary["pairs"]["drawn"], config.n_pairs)
+        items, pairs, result = mpd.audio(out_dir, items, config, shard_size, run=run)
+        if items.problem:  # every track failed its full decode
+            logger.error(items.problem)
+            return {"error": items.problem}
+        logger.info("pairs: %d drawn of %d requested", pairs["drawn"], config.n_pairs)
+        summary = mpd.finish_build(out_dir, items, config, pairs, result)
+        audio = summary["audio_pass"]
+        logger.info(
+            "audio (one decode per track): %d mels, %d listening copies in %d shards on %d worker(s); %d track(s) failed the full decode",
+            items.clips.num_rows, result.clip_files.num_rows, audio["shards"], audio["workers"], audio["failed"],
+        )
         summary["annotation"] = annotation_phases(out_dir, config.annotation, config.seed, shard_size, run)
     mpd.write_report(out_dir, summary)
     publish_report(out_dir, mpd.DATASET, HEADLINE_TABLES)

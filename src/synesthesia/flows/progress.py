@@ -58,11 +58,11 @@ def duration(seconds: float) -> str:
 
 
 def summed_counts(results: Sequence[dict]) -> dict[str, int | float]:
-    """The numeric counts of the step results, summed (not ``seconds``, ``cpu_seconds`` or ``skipped``)."""
+    """The numeric counts of the step results, summed (not ``seconds``, ``cpu_seconds``, ``worker`` or ``skipped``)."""
     totals: dict[str, Any] = {}
     for result in results:
         for key, value in result.items():
-            if key in ("seconds", "cpu_seconds", "skipped") or isinstance(value, bool) or not isinstance(value, (int, float)):
+            if key in ("seconds", "cpu_seconds", "worker", "skipped") or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             totals[key] = totals.get(key, 0) + value
     return totals

@@ -7,7 +7,7 @@ Recipes run their sharded stages through a
 :func:`shard_runner` and passes the ``run`` it yields; ``run`` submits every
 shard as a run of the Prefect task named after the shard's stage
 (``ingest-paintings``, ``mels``, ``segment-captions``, ``embed-image-raw``…;
-the task run is named after the shard, ``mels shard 3/31``), reports progress
+the task run is named after the shard, ``audio shard 3/31``), reports progress
 (:mod:`synesthesia.flows.progress`) and returns the results in shard order.
 
 Retries (:func:`is_transient`): a shard is retried, up to
@@ -28,6 +28,7 @@ output file is the cache (:func:`synesthesia.stages.shards.write_once`).
 from __future__ import annotations
 
 import functools
+import os
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
@@ -79,6 +80,7 @@ def _run_step(step: Callable[..., dict], shard: Shard, kwargs: dict) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     result = dict(step(shard=shard, **kwargs))
     result.setdefault("seconds", round(time.perf_counter() - started, 3))
+    result.setdefault("worker", os.getpid())  # which process ran it (so a report can say how many worked)
     result.setdefault("cpu_seconds", round(time.process_time() - cpu, 3))
     return result
 

@@ -1,14 +1,29 @@
-"""The audio stages: clip plans, log-mel shards and clip files.
+"""The audio stages: clip plans, and one pass over the tracks that makes
+log-mel shards and clip files.
 
 Shared by the three datasets (MPD: 15 s clips; ArtSound: 10 s segments;
 Museart: 30 s clips); only :class:`~synesthesia.datasets.media.ClipConfig`
-differs. Clips are either turned into log-mels (:func:`mel_shard_step`) or
-stored as audio files (:func:`clip_file_shard_step`). Decoding, resampling
-and the mel maths live in :mod:`synesthesia.datasets.media`.
+differs. Ingest validates a file from its header and a short probe; the full
+decode happens here, **once per track**, and feeds everything made from it
+(:func:`audio_pass`): the log-mels of its clips (:class:`MelJob`), clip files
+(:class:`CopyJob`: 16 kHz mono model input, or listening copies at the
+track's own rate and channels) and the track's peak. A track that fails the
+full decode (or decodes shorter than its header said, so its clip plan does
+not fit) is reported as a quarantine row with ``stage="audio"``.
+
+Clip files never clip silently: when a track peaks above full scale (lossy
+streams decode above 1.0), every clip of it is written with the gain that
+brings the track's peak to full scale, and each row records the clip's
+``source_peak`` and the ``gain``.
+
+Shards hold tracks of about equal total duration (:func:`plan_pass`), so a
+few long tracks still spread over every worker. Decoding, resampling and the
+mel maths live in :mod:`synesthesia.datasets.media`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +31,37 @@ import pyarrow as pa
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.stages.shards import ShardRunner, ShardStore, plan_shards, run_serially, work_dir, write_once
+from synesthesia.datasets.inputs import quarantine_row
+from synesthesia.datasets.keys import stable_hash
 from synesthesia.datasets.media import (
     ClipConfig,
+    DecodedAudio,
     MelConfig,
     clip_starts,
     cut_clips,
-    load_audio,
+    decode_track_audio,
     log_mel,
     resampled_length,
 )
+from synesthesia.stages.shards import Shard, ShardRunner, ShardStore, partition_by_weight, run_serially, work_dir
+
+#: An audio shard holds at most this much audio (and at most ``shard_size`` tracks).
+SHARD_SECONDS = 1800.0
+#: ... and a stage has at least this many shards when it has that many tracks,
+#: so a handful of long tracks still keeps every worker of a small machine busy
+#: (independent of ``--workers``, so a resumed run with other workers reuses
+#: every finished shard).
+MIN_SHARDS = 8
 
 # --- clips -----------------------------------------------------------------------
 
 def clip_id(track_id: str, index: int) -> str:
     return f"{track_id}-c{index:03d}"
+
+
+def planned_starts(n_frames: int, sample_rate: int, config: ClipConfig) -> list[int]:
+    """Clip starts (at ``config.sample_rate``) of a track of ``n_frames`` at ``sample_rate``."""
+    return clip_starts(resampled_length(n_frames, sample_rate, config.sample_rate), config)
 
 
 def plan_clips(tracks: pa.Table, config: ClipConfig, id_column: str = "track_id") -> pa.Table:
@@ -42,8 +73,7 @@ def plan_clips(tracks: pa.Table, config: ClipConfig, id_column: str = "track_id"
     splits = tracks.column("split").to_pylist() if "split" in tracks.column_names else [None] * len(ids)
     sr = config.sample_rate
     for tid, n, rate, split in zip(ids, frames, rates, splits):
-        n16 = resampled_length(n, rate, sr)
-        for i, start in enumerate(clip_starts(n16, config)):
+        for i, start in enumerate(planned_starts(n, rate, config)):
             rows.append(
                 {
                     "clip_id": clip_id(tid, i),
@@ -58,9 +88,10 @@ def plan_clips(tracks: pa.Table, config: ClipConfig, id_column: str = "track_id"
 
 
 def mel_table(clip_ids: list[str], mels: np.ndarray, config: MelConfig) -> pa.Table:
+    """Mel rows; ``mels`` is ``[n, n_mels, frames]`` (its shape goes into the schema, also when ``n == 0``)."""
     schema = S.mels_schema(
         config.n_mels,
-        mels.shape[-1] if len(mels) else config.n_frames(0),
+        mels.shape[-1],
         {
             "sample_rate": config.sample_rate,
             "n_fft": config.n_fft,
@@ -73,50 +104,16 @@ def mel_table(clip_ids: list[str], mels: np.ndarray, config: MelConfig) -> pa.Ta
     return pa.Table.from_arrays([pa.array(clip_ids, pa.string()), column], schema=schema)
 
 
-def track_mels(path: str | Path, starts: list[int], clip: ClipConfig, mel: MelConfig) -> np.ndarray:
-    """Decode one track and return the log-mels of the clips starting at ``starts``."""
+def clip_mels(y: np.ndarray, starts: list[int], clip: ClipConfig, mel: MelConfig) -> np.ndarray:
+    """Log-mels of the clips of a resampled mono track ``y`` starting at ``starts``."""
     if not starts:
         return np.zeros((0, mel.n_mels, mel.n_frames(clip.clip_samples)), np.float32)
-    y = load_audio(path, clip.sample_rate)
     # Small batches: one FFT over a few clips stays in cache (measured ~3x
     # faster per clip than one FFT over 40 clips).
     batch = 4
     return np.concatenate(
         [log_mel(cut_clips(y, starts[i : i + batch], clip.clip_samples), mel) for i in range(0, len(starts), batch)]
     )
-
-
-def clip_work_items(tracks: pa.Table, clips: pa.Table, id_column: str = "track_id") -> list[dict]:
-    """One work item per track that has clips: its id, path, sha256 and the
-    (clip_id, start second) of its clips. Mel and clip-file shards are made of these."""
-    by_track: dict[str, list[tuple[str, float]]] = {}
-    for cid, tid, start in zip(
-        clips.column("clip_id").to_pylist(), clips.column("track_id").to_pylist(), clips.column("start_s").to_pylist()
-    ):
-        by_track.setdefault(tid, []).append((cid, start))
-    items = []
-    for tid, path, sha in zip(tracks.column(id_column).to_pylist(), tracks.column("path").to_pylist(), tracks.column("sha256").to_pylist()):
-        if tid in by_track:
-            items.append({"track_id": tid, "path": path, "sha256": sha, "clips": tuple(sorted(by_track[tid], key=lambda c: c[1]))})
-    return items
-
-
-
-def mel_shard(root: str | Path, items: list[dict], clip: ClipConfig = ClipConfig(), mel: MelConfig = MelConfig()) -> pa.Table:
-    """The mel rows of a shard of tracks (items from :func:`clip_work_items`)."""
-    from threadpoolctl import threadpool_limits
-
-    ids, arrays = [], []
-    # Parallelism comes from running shards side by side; a multi-threaded
-    # BLAS inside each worker only contends (measured 20x slower matmuls).
-    with threadpool_limits(limits=1, user_api="blas"):
-        for item in items:
-            starts = [int(round(start * clip.sample_rate)) for _, start in item["clips"]]
-            arrays.append(track_mels(Path(root) / item["path"], starts, clip, mel))
-            ids.extend(cid for cid, _ in item["clips"])
-    frames = mel.n_frames(clip.clip_samples)
-    stacked = np.concatenate(arrays) if arrays else np.zeros((0, mel.n_mels, frames), np.float32)
-    return mel_table(ids, stacked, mel)
 
 
 def read_mels(folder: str | Path) -> tuple[list[str], np.ndarray]:
@@ -127,29 +124,18 @@ def read_mels(folder: str | Path) -> tuple[list[str], np.ndarray]:
     if not files:
         return [], np.zeros((0, 0, 0), np.float32)
     ids: list[str] = []
-    arrays = []
+    arrays = [np.zeros((0, 0, 0), np.float32)]
     for f in files:
         table = pq.read_table(f)
+        if not table.num_rows:  # a shard whose tracks all failed their decode
+            continue
         shape = tuple(S.schema_meta(table.schema)["shape"])
         ids.extend(table.column("clip_id").to_pylist())
         arrays.append(dio.fixed_list_to_numpy(table.column("mel"), shape).astype(np.float32))
-    return ids, np.concatenate(arrays)
+    return ids, (np.concatenate(arrays[1:]) if len(arrays) > 1 else arrays[0])
 
 
-# --- shard step --------------------------------------------------------------------
-
-def mel_shard_step(shard, root: str, clip: ClipConfig, mel: MelConfig, folder: str) -> dict:
-    """Compute and write the mels of one shard of tracks (``shard.items``
-    from :func:`clip_work_items`)."""
-
-    def produce():
-        table = mel_shard(root, list(shard.items), clip, mel)
-        return {"part": (table, None)}, {"tracks": len(shard.items), "clips": table.num_rows}
-
-    return write_once(shard, folder, produce)
-
-
-# --- clips as audio files ------------------------------------------------------------
+# --- clip files --------------------------------------------------------------------
 
 CLIP_FORMATS = {"flac": "FLAC", "wav": "WAV"}
 
@@ -165,9 +151,17 @@ def clip_file_path(clip_id: str, fmt: str = "flac") -> str:
 
 
 def to_pcm16(y: np.ndarray) -> np.ndarray:
-    """Float samples in [-1, 1] → int16 (clipped; resampling can overshoot
-    slightly and a wrap-around would be a loud click)."""
+    """Float samples in [-1, 1] → int16. Values outside are clipped, as a
+    guard only: clip files are written with a gain that keeps them inside
+    (:func:`track_gain`)."""
     return np.round(np.clip(y, -1.0, 1.0) * 32767.0).astype(np.int16)
+
+
+def track_gain(peak: float) -> float:
+    """The gain applied to every clip of a track whose samples reach ``peak``:
+    1 when the track fits full scale, else the gain that brings its peak to
+    full scale (the whole track, so loudness within it is unchanged)."""
+    return 1.0 if peak <= 1.0 else 1.0 / peak
 
 
 def write_clip_file(samples: np.ndarray, path: str | Path, sample_rate: int, fmt: str = "flac") -> Path:
@@ -190,61 +184,6 @@ def write_clip_file(samples: np.ndarray, path: str | Path, sample_rate: int, fmt
     return path
 
 
-def clip_file_shard(root: str | Path, items: list[dict], clip: ClipConfig, folder: str | Path, fmt: str = "flac", native: bool = False) -> pa.Table:
-    """Decode each track of a shard once (16 kHz mono), cut its clips (zero-
-    padded past the end) and write each as its own file under ``folder``.
-    Returns the :data:`schema.CLIP_FILES` rows (paths relative to ``folder``).
-
-    ``native=True``: keep the track's own sample rate and channels (each clip
-    is read straight from the file, ``clip.clip_seconds`` long): listening
-    copies for people (MPD raters), not model input."""
-    rows = []
-    for item in items:
-        clips = native_clips(Path(root) / item["path"], item["clips"], clip.clip_seconds) if native else _resampled_clips(Path(root) / item["path"], item["clips"], clip)
-        for cid, samples, sample_rate, signal in clips:
-            rel = clip_file_path(cid, fmt)
-            write_clip_file(samples, Path(folder) / rel, sample_rate, fmt)
-            rows.append({"clip_id": cid, "path": rel, "sample_rate": sample_rate, "n_samples": len(samples), "signal_samples": signal})
-    return S.from_rows(rows, S.CLIP_FILES)
-
-
-def _resampled_clips(path: Path, clips, clip: ClipConfig):
-    """(clip_id, 16 kHz mono samples, rate, samples of real signal) per clip of a track."""
-    y = load_audio(path, clip.sample_rate)
-    size = clip.clip_samples
-    starts = [int(round(start * clip.sample_rate)) for _, start in clips]
-    for (cid, _), start, samples in zip(clips, starts, cut_clips(y, starts, size)):
-        yield cid, samples, clip.sample_rate, int(max(0, min(size, len(y) - start)))
-
-
-def native_clips(path: Path, clips, clip_seconds: float):
-    """(clip_id, samples at the file's rate and channels, rate, samples of real
-    signal) per ``(clip_id, start_s)``: read with a seek, no resampling."""
-    import soundfile as sf
-
-    with sf.SoundFile(str(path)) as f:
-        size = int(round(clip_seconds * f.samplerate))
-        for cid, start_s in clips:
-            f.seek(min(int(round(start_s * f.samplerate)), f.frames))
-            piece = f.read(size, dtype="float32", always_2d=True)
-            signal = piece.shape[0]
-            if signal < size:
-                piece = np.concatenate([piece, np.zeros((size - signal, f.channels), np.float32)])
-            yield cid, (piece[:, 0] if f.channels == 1 else piece), f.samplerate, signal
-
-
-def clip_file_shard_step(shard, root: str, clip: ClipConfig, folder: str, index_folder: str, fmt: str = "flac", native: bool = False) -> dict:
-    """Write the clip files of one shard of tracks (``shard.items`` from
-    :func:`clip_work_items`) into ``folder``; the shard's index part in
-    ``index_folder`` is written last and marks the shard done."""
-
-    def produce():
-        table = clip_file_shard(root, list(shard.items), clip, folder, fmt, native)
-        return {"part": (table, None)}, {"tracks": len(shard.items), "clips": table.num_rows}
-
-    return write_once(shard, index_folder, produce)
-
-
 def prune_clip_files(folder: str | Path, keep: set[str]) -> int:
     """Remove clip files (and temp files of killed runs) under ``folder`` whose
     relative path is not in ``keep``: what an older input set or config left."""
@@ -260,42 +199,281 @@ def prune_clip_files(folder: str | Path, keep: set[str]) -> int:
     return removed
 
 
-# --- the sharded stages ------------------------------------------------------------
+# --- one decoded track ------------------------------------------------------------------
 
-def compute_mels(
-    tracks: pa.Table, clips: pa.Table, root: str | Path, out: str | Path, clip_config: ClipConfig, mel_config: MelConfig,
-    shard_size: int, id_column: str = "track_id", run: ShardRunner = run_serially,
-) -> list[Path]:
-    """The sharded mel stage: ``out/mels/part-*.parquet`` for every planned clip."""
-    items = clip_work_items(tracks, clips, id_column)
-    fingerprints = [(i["track_id"], i["sha256"], i["clips"]) for i in items]
-    shards = plan_shards("mels", items, shard_size, (clip_config, mel_config), fingerprints)
-    folder = Path(out) / "mels"
-    run(mel_shard_step, shards, root=str(root), clip=clip_config, mel=mel_config, folder=str(folder))
-    return ShardStore(folder).finalize(shards)
+class TrackFailed(Exception):
+    """The full decode of a track failed; the message is the quarantine reason."""
 
 
-def write_clip_files(
-    tracks: pa.Table, clips: pa.Table, root: str | Path, out: str | Path, clip_config: ClipConfig, shard_size: int,
-    fmt: str = "flac", id_column: str = "track_id", native: bool = False, run: ShardRunner = run_serially,
-) -> pa.Table:
-    """The sharded clip-file stage: every planned clip as a 16 kHz mono file
-    (``native``: at the track's own rate and channels) under ``out/clips/``
-    and its :data:`schema.CLIP_FILES` row. Files no current clip owns are
-    removed. Returns the merged clip-file table."""
-    items = clip_work_items(tracks, clips, id_column)
-    fingerprints = [(i["track_id"], i["sha256"], i["clips"]) for i in items]
-    shards = plan_shards("clip-files", items, shard_size, (clip_config, fmt, native) if native else (clip_config, fmt), fingerprints)
-    folder = Path(out) / "clips"
-    index = work_dir(out, "clip-files")
-    store = ShardStore(index)
-    for shard in shards:  # a finished shard whose files were deleted since is redone
-        if store.done(shard):
-            paths = dio.read_table(store.path(shard), columns=["path"]).column("path").to_pylist()
-            if not all((folder / p).is_file() for p in paths):
-                store.path(shard).unlink()
-    run(clip_file_shard_step, shards, root=str(root), clip=clip_config, folder=str(folder), index_folder=str(index), fmt=fmt, native=native)
-    files = store.finalize(shards)
-    table = dio.concat((dio.read_table(f, S.CLIP_FILES) for f in files), S.CLIP_FILES)
-    prune_clip_files(folder, set(table.column("path").to_pylist()))
-    return table
+def decode_track(path: Path, declared_frames: int | None, plan: ClipConfig, spans=()) -> DecodedAudio:
+    """Decode a whole track once (mono at ``plan.sample_rate``, the native
+    samples of ``spans``: ``(start_s, seconds)``) and check what ingest could
+    not: that it decodes to the end, without non-finite samples, and
+    (``declared_frames``: what its header said) long enough for the clip plan
+    made from the header."""
+    try:
+        track = decode_track_audio(path, plan.sample_rate, spans)
+    except Exception as exc:  # libsndfile raises several types; all mean "unusable"
+        raise TrackFailed(f"audio decode failed: {str(exc).splitlines()[0][:200]}") from None
+    if not track.finite:
+        raise TrackFailed("audio contains non-finite samples")
+    n, sr = track.frames, track.sample_rate
+    if declared_frames and n < declared_frames and planned_starts(n, sr, plan) != planned_starts(declared_frames, sr, plan):
+        raise TrackFailed(f"truncated audio: decoded {n} of {declared_frames} declared frames, fewer clips than the header promised")
+    return track
+
+
+def native_copies(track: DecodedAudio, clips, clip_seconds: float):
+    """(clip_id, samples at the file's rate and channels, rate, samples of real
+    signal) per ``(clip_id, start_s)``: the spans the decode kept (requested
+    with :func:`copy_spans`, in the same order), zero-padded past the track's
+    end, no resampling (people listen, not the model)."""
+    sr = track.sample_rate
+    size = int(round(clip_seconds * sr))
+    for (cid, _), piece in zip(clips, track.spans):
+        signal = piece.shape[0]
+        if signal < size:
+            piece = np.concatenate([piece, np.zeros((size - signal, track.channels), np.float32)])
+        yield cid, (piece[:, 0] if track.channels == 1 else piece), sr, signal
+
+
+def copy_spans(clips, clip_seconds: float) -> list[tuple[float, float]]:
+    """The native spans a decode keeps for :func:`native_copies`."""
+    return [(start, clip_seconds) for _, start in clips]
+
+
+def resampled_copies(track: DecodedAudio, clips, clip: ClipConfig):
+    """Like :func:`native_copies`, from the 16 kHz (``clip.sample_rate``) mono signal."""
+    y = track.mono
+    size = clip.clip_samples
+    starts = [int(round(start * clip.sample_rate)) for _, start in clips]
+    for (cid, _), start, samples in zip(clips, starts, cut_clips(y, starts, size)):
+        yield cid, samples, clip.sample_rate, int(max(0, min(size, len(y) - start)))
+
+
+def copy_rows(track: DecodedAudio, clips, job: "CopyJob", folder: Path) -> list[dict]:
+    """Write the clip files of one track and return their ``CLIP_FILES`` rows.
+    The gain comes from the peak of everything written from the track (the
+    native samples, or the resampled mono signal, which resampling can push
+    above the source's peak)."""
+    peak = track.peak if job.native else (float(max(track.mono.max(), -track.mono.min())) if clips and len(track.mono) else 0.0)
+    gain = track_gain(peak)
+    pieces = native_copies(track, clips, job.clip.clip_seconds) if job.native else resampled_copies(track, clips, job.clip)
+    rows = []
+    for cid, samples, sample_rate, signal in pieces:
+        rel = clip_file_path(cid, job.fmt)
+        write_clip_file(samples * np.float32(gain) if gain != 1.0 else samples, folder / rel, sample_rate, job.fmt)
+        rows.append(
+            {
+                "clip_id": cid, "path": rel, "sample_rate": sample_rate, "n_samples": len(samples), "signal_samples": signal,
+                "source_peak": float(np.abs(samples).max()) if len(samples) else 0.0, "gain": gain,
+            }
+        )
+    return rows
+
+
+# --- the pass -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MelJob:
+    """Log-mels of ``clips`` (``clips.parquet`` rows) into ``out/mels/``."""
+
+    clips: pa.Table
+    clip: ClipConfig
+    mel: MelConfig
+
+
+@dataclass(frozen=True)
+class CopyJob:
+    """Clip files of ``clips`` into ``out/clips/`` (index parts in ``_work/clip-files``):
+    16 kHz mono model input, or (``native``) listening copies at each track's own rate and channels."""
+
+    clips: pa.Table
+    clip: ClipConfig
+    fmt: str = "flac"
+    native: bool = False
+
+    @property
+    def key(self) -> tuple:
+        # Clip files with a recorded gain (peak and gain columns) replace the plain 16-bit ones.
+        return (self.clip, self.fmt, self.native, "gain-v1") if self.native else (self.clip, self.fmt, "gain-v1")
+
+
+@dataclass(frozen=True)
+class PassShard(Shard):
+    """A shard of the audio pass: its tracks, and the key of each output
+    (``mels`` / ``copies``) so each is resumed on its own."""
+
+    keys: tuple[tuple[str, str], ...] = ()
+
+    def view(self, output: str) -> Shard:
+        return Shard(output, self.index, self.n_shards, (), dict(self.keys)[output])
+
+
+def _by_track(clips: pa.Table | None) -> dict[str, tuple]:
+    out: dict[str, list] = {}
+    if clips is not None:
+        for cid, tid, start in zip(clips.column("clip_id").to_pylist(), clips.column("track_id").to_pylist(), clips.column("start_s").to_pylist()):
+            out.setdefault(tid, []).append((cid, start))
+    return {t: tuple(sorted(c, key=lambda x: x[1])) for t, c in out.items()}
+
+
+def plan_pass(
+    tracks: pa.Table, shard_size: int, mels: MelJob | None = None, copies: CopyJob | None = None, id_column: str = "track_id"
+) -> list[PassShard]:
+    """Cut the tracks into shards of about equal total duration (at most
+    ``shard_size`` tracks and :data:`SHARD_SECONDS` each, at least
+    :data:`MIN_SHARDS`). The cut depends on the tracks alone, so the mels of a
+    build and the listening copies of a later ``annotate run`` share shards."""
+    mel_clips, copy_clips = _by_track(mels.clips if mels else None), _by_track(copies.clips if copies else None)
+    items = [
+        {"track_id": t, "path": p, "sha256": h, "n_frames": n, "mels": mel_clips.get(t, ()), "copies": copy_clips.get(t, ())}
+        for t, p, h, n in zip(*(tracks.column(c).to_pylist() for c in (id_column, "path", "sha256", "n_frames")))
+    ]
+    seconds = [n / r for n, r in zip(tracks.column("n_frames").to_pylist(), tracks.column("sample_rate").to_pylist())]
+    cuts = partition_by_weight(seconds, shard_size, SHARD_SECONDS, MIN_SHARDS)
+    outputs = {"mels": (mels.clip, mels.mel) if mels else None, "copies": copies.key if copies else None}
+    shards = []
+    for index, cut in enumerate(cuts):
+        part = items[cut]
+        keys = tuple(
+            (name, stable_hash("clip-files" if name == "copies" else name, config, [(i["track_id"], i["sha256"], i[name]) for i in part]))
+            for name, config in outputs.items()
+            if config is not None
+        )
+        shards.append(PassShard("audio", index, len(cuts), tuple(part), stable_hash(keys), keys))
+    return shards
+
+
+def pass_step(shard: PassShard, root: str, out: str, mels: MelJob | None, copies: CopyJob | None) -> dict:
+    """Decode each track of a shard once and write what its outputs still lack:
+    a mel part, clip files and their index part, each with a quarantine part
+    (tracks that failed the full decode) written first."""
+    stores = {"mels": ShardStore(Path(out) / "mels"), "copies": ShardStore(work_dir(out, "clip-files"))}
+    todo = [name for name, _ in shard.keys if not stores[name].done(shard.view(name))]
+    if not todo:
+        return {"skipped": True}
+    from threadpoolctl import threadpool_limits
+
+    plan = (mels or copies).clip
+    mel_ids, mel_arrays, rows, failed = [], [], [], []
+    # Parallelism comes from running shards side by side; a multi-threaded
+    # BLAS inside each worker only contends (measured 20x slower matmuls).
+    with threadpool_limits(limits=1, user_api="blas"):
+        for item in shard.items:
+            wanted = [name for name in todo if item[name]]
+            if not wanted:
+                continue
+            spans = copy_spans(item["copies"], copies.clip.clip_seconds) if "copies" in wanted and copies.native else ()
+            try:
+                track = decode_track(Path(root) / item["path"], item["n_frames"], plan, spans)
+            except TrackFailed as exc:
+                failed.append(quarantine_row(item["path"], "audio", "audio", str(exc)))
+                continue
+            if "mels" in wanted:
+                starts = [int(round(start * mels.clip.sample_rate)) for _, start in item["mels"]]
+                mel_arrays.append(clip_mels(track.mono, starts, mels.clip, mels.mel))
+                mel_ids.extend(cid for cid, _ in item["mels"])
+            if "copies" in wanted:
+                rows.extend(copy_rows(track, item["copies"], copies, Path(out) / "clips"))
+    quarantine = S.from_rows(failed, S.QUARANTINE)
+    counts: dict = {"tracks": len(shard.items), "failed": len(failed)}
+    for name in todo:
+        if name == "mels":
+            frames = mels.mel.n_frames(mels.clip.clip_samples)
+            stacked = np.concatenate(mel_arrays) if mel_arrays else np.zeros((0, mels.mel.n_mels, frames), np.float32)
+            table, schema = mel_table(mel_ids, stacked, mels.mel), None
+            counts["mels"] = table.num_rows
+        else:
+            table, schema = S.from_rows(rows, S.CLIP_FILES), S.CLIP_FILES
+            counts["clip_files"] = table.num_rows
+        store, view = stores[name], shard.view(name)
+        dio.write_table(quarantine, store.path(view, "quarantine"), S.QUARANTINE)
+        dio.write_table(table, store.path(view), schema)
+    return counts
+
+
+@dataclass
+class PassResult:
+    """What the pass left: the mel parts, the clip-file rows, the tracks that
+    failed the full decode (quarantine rows, ``stage="audio"``) and each shard's counts."""
+
+    mel_parts: list[Path]
+    clip_files: pa.Table | None
+    failed: pa.Table
+    shards: list[dict]
+
+    def failed_paths(self) -> set[str]:
+        return set(self.failed.column("path").to_pylist())
+
+
+def audio_pass(
+    tracks: pa.Table, root: str | Path, out: str | Path, shard_size: int, mels: MelJob | None = None, copies: CopyJob | None = None,
+    id_column: str = "track_id", run: ShardRunner = run_serially,
+) -> PassResult:
+    """The sharded audio stage: each track decoded once for the mels and the
+    clip files asked for. Clip files no current clip owns are removed; a
+    finished shard whose clip files were deleted since is redone."""
+    if mels is None and copies is None:
+        raise ValueError("the audio pass needs mels, copies or both")
+    out = Path(out)
+    shards = plan_pass(tracks, shard_size, mels, copies, id_column)
+    if copies is not None:
+        store = ShardStore(work_dir(out, "clip-files"))
+        for shard in shards:
+            view = shard.view("copies")
+            if store.done(view):
+                paths = dio.read_table(store.path(view), columns=["path"]).column("path").to_pylist()
+                if not all((out / "clips" / p).is_file() for p in paths):
+                    store.path(view).unlink()
+    results = run(pass_step, shards, root=str(root), out=str(out), mels=mels, copies=copies)
+    failed, mel_parts, clip_files = [], [], None
+    if mels is not None:
+        views = [s.view("mels") for s in shards]
+        mel_parts = ShardStore(out / "mels").finalize(views, prefixes=["part", "quarantine"])
+        failed += [dio.read_table(ShardStore(out / "mels").path(v, "quarantine"), S.QUARANTINE) for v in views]
+    if copies is not None:
+        store, views = ShardStore(work_dir(out, "clip-files")), [s.view("copies") for s in shards]
+        files = store.finalize(views, prefixes=["part", "quarantine"])
+        failed += [dio.read_table(store.path(v, "quarantine"), S.QUARANTINE) for v in views]
+        clip_files = dio.concat((dio.read_table(f, S.CLIP_FILES) for f in files), S.CLIP_FILES)
+        prune_clip_files(out / "clips", set(clip_files.column("path").to_pylist()))
+    quarantine = dio.concat(failed, S.QUARANTINE)
+    if quarantine.num_rows:  # a track that failed for both outputs is reported once
+        quarantine = S.from_rows(list({r["path"]: r for r in quarantine.to_pylist()}.values()), S.QUARANTINE)
+    return PassResult(mel_parts, clip_files, quarantine, results)
+
+
+# --- pieces for benchmarks and tests ------------------------------------------------------
+
+def clip_work_items(tracks: pa.Table, clips: pa.Table, id_column: str = "track_id") -> list[dict]:
+    """One item per track that has clips: its id, path, sha256, declared
+    frames and (clip_id, start second) of its clips."""
+    by_track = _by_track(clips)
+    return [
+        {"track_id": t, "path": p, "sha256": h, "n_frames": n, "clips": by_track[t]}
+        for t, p, h, n in zip(*(tracks.column(c).to_pylist() for c in (id_column, "path", "sha256", "n_frames")))
+        if t in by_track
+    ]
+
+
+def mel_shard(root: str | Path, items: list[dict], clip: ClipConfig = ClipConfig(), mel: MelConfig = MelConfig()) -> pa.Table:
+    """The mel rows of a list of tracks (items from :func:`clip_work_items`), unsharded."""
+    ids, arrays = [], []
+    for item in items:
+        track = decode_track(Path(root) / item["path"], item.get("n_frames"), clip)
+        arrays.append(clip_mels(track.mono, [int(round(s * clip.sample_rate)) for _, s in item["clips"]], clip, mel))
+        ids.extend(cid for cid, _ in item["clips"])
+    frames = mel.n_frames(clip.clip_samples)
+    return mel_table(ids, np.concatenate(arrays) if arrays else np.zeros((0, mel.n_mels, frames), np.float32), mel)
+
+
+def clip_file_shard(root: str | Path, items: list[dict], clip: ClipConfig, folder: str | Path, fmt: str = "flac", native: bool = False) -> pa.Table:
+    """The clip files of a list of tracks (items from :func:`clip_work_items`)
+    written under ``folder``, unsharded; returns their ``CLIP_FILES`` rows."""
+    job = CopyJob(S.empty(S.CLIPS), clip, fmt, native)
+    rows = []
+    for item in items:
+        spans = copy_spans(item["clips"], clip.clip_seconds) if native else ()
+        rows += copy_rows(decode_track(Path(root) / item["path"], item.get("n_frames"), clip, spans), item["clips"], job, Path(folder))
+    return S.from_rows(rows, S.CLIP_FILES)

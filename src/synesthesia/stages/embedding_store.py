@@ -14,6 +14,7 @@ shard and a changed embedder/config/input gives new shard keys.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 from synesthesia.models.embedders import embedder_class, get_embedder
 from synesthesia.stages.shards import Shard, ShardStore, plan_shards, write_once
 
@@ -40,6 +42,8 @@ class EmbedConfig:
     embedder: str
     options: tuple[tuple[str, Any], ...] = ()
     batch_size: int = 16
+    #: transparent pixels of raw images are composited onto this colour (datasets.media.to_rgb)
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
 
     @property
     def option_dict(self) -> dict:
@@ -83,7 +87,9 @@ def work_items(ids: list[str], paths: list[str | None] | None = None, fingerprin
 
 
 def plan_store(modality: str, view: str, items: list[dict], fingerprints: list, config: EmbedConfig, shard_size: int) -> list[Shard]:
-    return plan_shards(f"embed-{modality}-{view}", items, shard_size, config, fingerprints)
+    # The alpha background changes only what raw images look like.
+    key = config if (modality, view) == ("image", "raw") else dataclasses.replace(config, alpha_background=DEFAULT_ALPHA_BACKGROUND)
+    return plan_shards(f"embed-{modality}-{view}", items, shard_size, key, fingerprints)
 
 
 def _cached_embedder(name: str, options: tuple):
@@ -95,10 +101,13 @@ def _cached_embedder(name: str, options: tuple):
     return process_cached(("embedder", name, options), lambda: get_embedder(name, **dict(options)))
 
 
-def _load_inputs(items: list[dict], modality: str, view: str, root: str | None, image_size: int | None = None) -> tuple[list[dict], list[Any], list[dict]]:
+def _load_inputs(
+    items: list[dict], modality: str, view: str, root: str | None, image_size: int | None = None, background: str = DEFAULT_ALPHA_BACKGROUND
+) -> tuple[list[dict], list[Any], list[dict]]:
     """Decode a shard's inputs; returns (ok items, inputs, rejected rows).
     ``image_size``: the embedder's image input (a JPEG is decoded at reduced
-    size, :func:`~synesthesia.datasets.media.open_rgb`)."""
+    size, :func:`~synesthesia.datasets.media.open_rgb`); transparent pixels
+    are composited onto ``background``."""
     ok, inputs, rejected = [], [], []
     kind = f"{modality}_caption" if view == "caption" else modality
     for item in items:
@@ -113,9 +122,7 @@ def _load_inputs(items: list[dict], modality: str, view: str, root: str | None, 
         path = Path(root or "") / (item.get("path") or "")
         try:
             if modality == "image":
-                from synesthesia.datasets.media import open_rgb
-
-                inputs.append(open_rgb(path, image_size))
+                inputs.append(open_rgb(path, image_size, background=background))
             else:
                 from synesthesia.datasets.media import load_audio
 
@@ -137,7 +144,7 @@ def embed_items(items: list[dict], modality: str, view: str, config: EmbedConfig
     # Decode batch by batch: a shard of full-size artworks or tracks would not fit in memory at once.
     ok, vectors, rejected = [], [], []
     for s in range(0, len(items), config.batch_size):
-        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root, embedder.image_size)
+        batch_ok, batch, bad = _load_inputs(items[s : s + config.batch_size], modality, view, root, embedder.image_size, config.alpha_background)
         rejected.extend(bad)
         if not batch:
             continue

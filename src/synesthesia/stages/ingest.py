@@ -1,5 +1,10 @@
-"""Ingest: decode each file of a :class:`~synesthesia.datasets.inputs.Source`
-once to validate it, quarantine the rest.
+"""Ingest: validate each file of a :class:`~synesthesia.datasets.inputs.Source`,
+quarantine the rest.
+
+Images are decoded fully (and whether they have transparent pixels is
+recorded). Audio is checked from its header and a short probe of its first
+and last second (:func:`validate_audio`); the full decode happens once, in the
+audio stage, which quarantines what only a full decode can catch.
 
 What the files are and what their metadata says comes from the source's
 reader (:mod:`synesthesia.sources`: a corpus reader, or the generic
@@ -31,12 +36,17 @@ import pyarrow as pa
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.inputs import Source, SourceItem, quarantine_row
+from synesthesia.datasets.media import has_transparency
 from synesthesia.stages.shards import ShardRunner, ShardStore, plan_shards, run_serially, work_dir, write_once
 
 Kind = Literal["image", "audio"]
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".aif", ".aiff"})
+
+
+#: Part of every ingest shard's key: 2 = audio probed (not fully decoded), images' ``has_alpha``.
+INGEST_VERSION = 2
 
 
 class InvalidMedia(Exception):
@@ -81,7 +91,8 @@ def item_id(kind: Kind, relpath: str) -> str:
 # --- validation ----------------------------------------------------------------
 
 def validate_image(data: bytes) -> dict:
-    """Decode an image fully (catches truncation); return its size and format."""
+    """Decode an image fully (catches truncation); return its size, format
+    and whether it has transparent pixels."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -91,6 +102,7 @@ def validate_image(data: bytes) -> dict:
                 fmt = im.format
                 im.load()
                 width, height = im.size
+                alpha = has_transparency(im)
     except UnidentifiedImageError:
         raise InvalidMedia("not a readable image (PIL cannot identify the format)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -99,7 +111,7 @@ def validate_image(data: bytes) -> dict:
         raise InvalidMedia(f"image decode failed: {exc}") from None
     if width < 1 or height < 1:
         raise InvalidMedia("image has no pixels")
-    return {"width": width, "height": height, "format": fmt}
+    return {"width": width, "height": height, "format": fmt, "has_alpha": alpha}
 
 
 def _riff_truncation(data: bytes) -> str | None:
@@ -139,38 +151,49 @@ def _ogg_truncation(data: bytes) -> str | None:
     return None
 
 
+#: Seconds decoded at the start and at the declared end of an audio file.
+PROBE_SECONDS = 1.0
+
+
 def validate_audio(data: bytes, min_duration_s: float = 0.0) -> dict:
-    """Decode audio fully with libsndfile; return duration, rate, channels."""
+    """Check audio from its header and a cheap probe: the container's own
+    truncation marks (RIFF sizes, Ogg end-of-stream), then the first and the
+    last :data:`PROBE_SECONDS` of the declared length decoded with libsndfile
+    (a file cut short cannot reach its declared end). Returns duration, rate,
+    channels and the declared frame count; the full decode is the audio
+    stage's (``stages.audio.decode_track``)."""
     import soundfile as sf
 
     reason = _riff_truncation(data) or _ogg_truncation(data)
     if reason:
         raise InvalidMedia(reason)
     try:
-        info = sf.info(io.BytesIO(data))
-        samples, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            sr, channels, frames, fmt = f.samplerate, f.channels, f.frames, f.format
+            probe = max(1, int(PROBE_SECONDS * sr))
+            head = f.read(min(probe, frames), dtype="float32", always_2d=True) if frames > 0 else np.zeros((0, 1), np.float32)
+            tail_start = max(frames - probe, head.shape[0])
+            tail = np.zeros((0, channels), np.float32)
+            if frames > tail_start:
+                try:
+                    f.seek(tail_start)
+                    tail = f.read(frames - tail_start, dtype="float32", always_2d=True)
+                except Exception:  # a seek past what the file holds
+                    tail = None
     except Exception as exc:  # libsndfile raises several types; all mean "unusable"
         # Drop the in-memory buffer's repr (it holds an address) so reasons are reproducible.
         message = re.sub(r"Error opening <[^>]*>: ", "", str(exc).splitlines()[0])[:200]
         raise InvalidMedia(f"audio decode failed: {message}") from None
-    n_frames, channels = samples.shape
-    if n_frames == 0:
+    if frames <= 0 or head.shape[0] == 0:
         raise InvalidMedia("audio has no samples")
-    # MP3 (Xing header) and FLAC declare a length: decoding fewer frames means truncation.
-    if info.frames > 0 and n_frames < info.frames * 0.99:
-        raise InvalidMedia(f"truncated audio: decoded {n_frames} of {info.frames} declared frames")
-    if not np.isfinite(samples).all():
+    if tail is None or tail.shape[0] < frames - tail_start or head.shape[0] < min(probe, frames):
+        raise InvalidMedia(f"truncated audio: the header declares {frames} frames, but its last second cannot be decoded")
+    if not (np.isfinite(head).all() and np.isfinite(tail).all()):
         raise InvalidMedia("audio contains non-finite samples")
-    duration = n_frames / sr
+    duration = frames / sr
     if duration < min_duration_s:
         raise InvalidMedia(f"too short: {duration:.2f} s, need at least {min_duration_s:g} s")
-    return {
-        "duration_s": duration,
-        "sample_rate": int(sr),
-        "channels": int(channels),
-        "n_frames": int(n_frames),
-        "format": info.format,
-    }
+    return {"duration_s": duration, "sample_rate": int(sr), "channels": int(channels), "n_frames": int(frames), "format": fmt}
 
 
 def read_confined(root: Path, relpath: str, max_bytes: int) -> bytes:
@@ -306,7 +329,7 @@ def ingest_source(
     valid_table, quarantine_table)``; ``root`` is the folder the table's
     relative paths are relative to."""
     fingerprints = [file_fingerprint(source.root, item) for item in source.items]
-    shards = plan_shards(f"ingest-{name}", source.items, shard_size, config, fingerprints)
+    shards = plan_shards(f"ingest-{name}", source.items, shard_size, (config, INGEST_VERSION), fingerprints)
     folder = str(work_dir(out, f"ingest-{name}"))
     run(ingest_shard_step, shards, root=str(source.root), config=config, folder=folder)
     valid, quarantine = collect_ingest(shards, folder, config.kind, source.problems)

@@ -66,6 +66,39 @@ def plan_shards(
     return shards
 
 
+def partition_by_weight(weights: Sequence[float], max_items: int, max_weight: float, min_parts: int = 1) -> list[slice]:
+    """Cut ``len(weights)`` consecutive items into parts of about equal total
+    weight (e.g. seconds of audio): as many parts as the largest of
+    ``ceil(n / max_items)``, ``ceil(total / max_weight)`` and ``min(n,
+    min_parts)``, each cut where the running total is nearest its share, then
+    any part over ``max_items`` split. Depends on the weights alone."""
+    import math
+
+    import numpy as np
+
+    n = len(weights)
+    if max_items < 1 or max_weight <= 0:
+        raise ValueError("max_items must be >= 1 and max_weight > 0")
+    if n == 0:
+        return []
+    w = np.maximum(np.asarray(weights, dtype=float), 0.0)
+    total = float(w.sum())
+    parts = max(math.ceil(n / max_items), math.ceil(total / max_weight) if total > 0 else 1, min(n, min_parts))
+    parts = min(parts, n)
+    before = np.concatenate([[0.0], np.cumsum(w)])  # before[i]: weight of items [0, i)
+    cuts = [0]
+    for k in range(1, parts):
+        target = total * k / parts
+        i = int(np.searchsorted(before, target))
+        i = i - 1 if i > 0 and abs(before[i - 1] - target) <= abs(before[min(i, n)] - target) else i
+        cuts.append(min(max(i, cuts[-1] + 1), n - (parts - k)))  # non-empty parts, room for the rest
+    cuts.append(n)
+    out = []
+    for a, b in zip(cuts, cuts[1:]):
+        out.extend(slice(s, min(s + max_items, b)) for s in range(a, b, max_items))
+    return out
+
+
 class ShardStore:
     """The folder a sharded stage writes to."""
 

@@ -3,7 +3,10 @@
 Stratified splits keep the overall sizes within one item of the exact
 proportions and every stratum within two of its own share (see
 :func:`stratified_split`). Grouped splits put every item of a group (e.g.
-the segments of one source track) in the same split.
+the segments of one source track) in the same split. Weighted splits
+(:func:`weighted_split`) balance a weight per item instead of the count:
+MPD's tracks by their number of clips, so each split's share of the *audio*
+is 80/10/10 while every track stays whole.
 """
 
 from __future__ import annotations
@@ -53,6 +56,22 @@ def quota_sequence(n: int, fractions: Mapping[str, float]) -> list[str]:
     return out
 
 
+def stratum_layout(ids: Sequence[str], strata: Sequence[object] | None, seed: int, strata_stream: str, stratum_stream: str) -> list[int]:
+    """Item positions stratum by stratum: strata in a seeded order, items
+    shuffled within each (seeded random streams named by the two names)."""
+    strata = [None] * len(ids) if strata is None else list(strata)
+    by_stratum: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(strata):
+        by_stratum[_norm(s)].append(i)
+    names = sorted(by_stratum)
+    layout: list[int] = []
+    for j in rng_for(seed, strata_stream).permutation(len(names)):
+        members = sorted(by_stratum[names[j]], key=lambda i: ids[i])
+        perm = rng_for(seed, stratum_stream, names[j]).permutation(len(members))
+        layout.extend(members[k] for k in perm)
+    return layout
+
+
 def stratified_split(
     ids: Sequence[str],
     strata: Sequence[object] | None = None,
@@ -82,20 +101,98 @@ def stratified_split(
         return split_by_counts(ids, strata, {s: allocate(n, fractions) for s, n in sizes.items()}, seed)
     if allocation != "quota":
         raise ValueError(f"unknown allocation {allocation!r} (use 'quota' or 'exact')")
-    strata = [None] * len(ids) if strata is None else list(strata)
-    by_stratum: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(strata):
-        by_stratum[_norm(s)].append(i)
-    names = sorted(by_stratum)
-    layout: list[int] = []
-    for j in rng_for(seed, "strata").permutation(len(names)):
-        members = sorted(by_stratum[names[j]], key=lambda i: ids[i])
-        perm = rng_for(seed, "stratum", names[j]).permutation(len(members))
-        layout.extend(members[k] for k in perm)
+    layout = stratum_layout(ids, strata, seed, "strata", "stratum")
     out = [""] * len(ids)
     for i, label in zip(layout, quota_sequence(len(layout), fractions)):
         out[i] = label
     return out
+
+
+def weighted_split(
+    ids: Sequence[str],
+    weights: Sequence[float],
+    strata: Sequence[object] | None = None,
+    fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+) -> list[str]:
+    """A split name per id such that each split's share of the total
+    *weight* (e.g. a track's number of clips) is close to ``fractions``,
+    every id whole in one split.
+
+    Items are laid out as in :func:`stratified_split` (strata in seeded
+    order, shuffled within) and each goes to the split furthest below its
+    weight quota, which keeps strata spread over the splits. Then single
+    moves and swaps between splits that shrink the largest deviation from the
+    target shares are made until none does (or it is below 0.2 % of the
+    total). With tracks of 1 to 5 minutes the result is within a point of
+    80/10/10 once there are a couple of dozen tracks (tested).
+    """
+    names = list(fractions)
+    target = np.array([fractions[k] for k in names], dtype=float)
+    if (target < 0).any() or target.sum() <= 0:
+        raise ValueError(f"invalid split fractions: {dict(fractions)}")
+    target = target / target.sum()
+    w = np.asarray(weights, dtype=float)
+    layout = stratum_layout(ids, strata, seed, "weighted-strata", "weighted")
+    where = np.zeros(len(ids), dtype=int)
+    filled = np.zeros(len(names))
+    running = 0.0
+    for i in layout:
+        running += w[i]
+        k = int(np.argmax(target * running - filled - 1e-12 * np.arange(len(names))))
+        where[i] = k
+        filled[k] += w[i]
+    total = float(w.sum())
+    if total > 0 and len(ids) > 1:
+        _improve(where, w, target * total, filled, tolerance=0.002 * total)
+    return [names[k] for k in where]
+
+
+def _improve(where: np.ndarray, w: np.ndarray, goal: np.ndarray, filled: np.ndarray, tolerance: float, max_rounds: int = 200) -> None:
+    """Moves and swaps of single items that lower the largest |filled - goal|, in place."""
+
+    def worst(f: np.ndarray) -> float:
+        return float(np.abs(f - goal).max())
+
+    order = np.argsort(-w, kind="stable")
+    for _ in range(max_rounds):
+        current = worst(filled)
+        if current <= tolerance:
+            return
+        best = (current, None)
+        for i in order:
+            a = where[i]
+            for b in range(len(goal)):
+                if b == a:
+                    continue
+                f = filled.copy()
+                f[a] -= w[i]
+                f[b] += w[i]
+                if worst(f) < best[0] - 1e-9:
+                    best = (worst(f), ("move", i, b))
+        if best[1] is None and len(w) <= 2000:
+            for x in order:
+                for y in order:
+                    a, b = where[x], where[y]
+                    if a >= b or w[x] == w[y]:
+                        continue
+                    f = filled.copy()
+                    f[a] += w[y] - w[x]
+                    f[b] += w[x] - w[y]
+                    if worst(f) < best[0] - 1e-9:
+                        best = (worst(f), ("swap", x, y))
+        if best[1] is None:
+            return
+        kind, x, y = best[1]
+        if kind == "move":
+            filled[where[x]] -= w[x]
+            filled[y] += w[x]
+            where[x] = y
+        else:
+            a, b = where[x], where[y]
+            filled[a] += w[y] - w[x]
+            filled[b] += w[x] - w[y]
+            where[x], where[y] = b, a
 
 
 def split_by_counts(

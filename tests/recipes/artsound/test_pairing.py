@@ -361,11 +361,11 @@ def test_preflight_pairing_checks_the_embedder_without_loading_it(tmp_path, monk
 
 
 def test_full_build_preflight_checks_the_pairing_phase_before_captioning():
-    from synesthesia.recipes.artsound import preflight
+    from synesthesia.recipes.artsound import ArtSoundPreflightError, preflight
     from synesthesia.flows.demo import demo_artsound_config
 
     preflight(demo_artsound_config(), AP.ArtSoundPairingConfig(embedder="minilm-text", approach="caption-caption"))
-    with pytest.raises(AP.PairingPreflightError, match="does not embed audio"):
+    with pytest.raises(ArtSoundPreflightError, match="does not embed audio"):
         preflight(demo_artsound_config(), AP.ArtSoundPairingConfig(embedder="clip", approach="imagecaption-audio"))
     preflight(demo_artsound_config(), None)  # --captions-only: nothing of the pairing phase checked
 

@@ -153,7 +153,7 @@ def test_a_generated_rater_sees_their_queue_rates_in_the_browser_and_pull_brings
             assert_on_screen(page, "ratings")
             page.screenshot(path=str(screens / "serve-rater-answered.png"))
             submit_button(page).click()
-            page.get_by_text("Annotation saved successfully").wait_for(timeout=30_000)
+            page.get_by_text("Annotation saved successfully").first.wait_for(timeout=30_000)  # the toast may show twice
             page.screenshot(path=str(screens / "serve-rater-next.png"))
         except Exception:
             page.screenshot(path=str(screens / "serve-failure.png"), full_page=True)

@@ -22,6 +22,7 @@ from synesthesia.cli import app
 from synesthesia.annotation.labelstudio.configs import label_config
 from synesthesia.datasets import io as dio
 from synesthesia.recipes import mpd as MA
+from synesthesia.recipes.mpd.labelstudio import served_painting
 from synesthesia.datasets import schema as S
 
 from support.mpd_phases import ANNOTATION, CONFIG, SHORT_PAIRS
@@ -79,11 +80,14 @@ def test_phase1_writes_rating_tasks_and_waits_for_ratings(phases, tiny_corpus):
     assert root == (out / MA.SERVED_MEDIA).absolute() and sorted(p.name for p in root.iterdir()) == ["clips", "paintings"]
     painting_root = Path(dio.read_manifest(out)["media_roots"]["paintings"])
     links = sorted(p for p in (root / "paintings").rglob("*") if not p.is_dir())
-    paths = dio.read_table(out / "paintings.parquet").column("path").to_pylist()
-    assert [p.relative_to(root / "paintings").as_posix() for p in links] == sorted(paths)
+    paintings = dio.read_table(out / "paintings.parquet").to_pylist()
+    # each painting at its own path; one with transparent pixels as its composite, <stem>.<key>.png
+    served = {p["path"]: served_painting(p["path"], p["has_alpha"], p["sha256"], "white").as_posix() for p in paintings}
+    assert [p.relative_to(root / "paintings").as_posix() for p in links] == sorted(served.values())
+    assert any(p["has_alpha"] for p in paintings) and all(served[p["path"]] != p["path"] for p in paintings if p["has_alpha"])
     # real files (a hard link or a copy), never a link out of the served folder, with the painting's bytes
     assert not any(p.is_symlink() for p in links)
-    assert all(p.read_bytes() == (painting_root / p.relative_to(root / "paintings")).read_bytes() for p in links)
+    assert all((root / "paintings" / served[rel]).read_bytes() == (painting_root / rel).read_bytes() for rel in served if served[rel] == rel)
     assert (root / "clips").is_symlink() and (root / "clips").resolve() == (out / MA.CLIP_MEDIA_DIR).resolve()
 
 
@@ -172,7 +176,7 @@ def test_report_has_figures_agreement_raters_and_says_ratings_are_simulated(phas
     stats = {r["rater_id"]: r for r in dio.read_table(out / MA.RATER_STATS).to_pylist()}
     assert len(raters) == ANNOTATION.rater_pool == len(stats)
     for row in raters:
-        assert int(row[1]) == stats[row[0]]["n_ratings"] and float(row[2]) == pytest.approx(stats[row[0]]["bias"], abs=5e-4)
+        assert int(row[1]) == stats[row[0]]["n_ratings"] and float(row[2]) == pytest.approx(stats[row[0]]["bias"], abs=5e-4 + 1e-12)  # shown to 3 decimals
         assert row[-1].startswith("**flagged**") == stats[row[0]]["flagged"]
     flagged = [r for r in raters if stats[r[0]]["flagged"]]
     assert raters[: len(flagged)] == flagged  # flagged raters come first

@@ -10,9 +10,12 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from synesthesia.datasets import io as dio
+from synesthesia.datasets.media import open_rgb
 from synesthesia.flows.mpd import build_mpd
 from synesthesia.flows.runner import RunnerConfig
 from synesthesia.recipes import mpd
@@ -35,18 +38,28 @@ def test_every_link_points_into_the_served_media_folder(mpd_annotation_phases, t
     paths = _task_paths(out)
     assert paths and all(p.startswith(("paintings/", "clips/")) for p in paths)
     assert all((root / p).is_file() for p in paths)
-    # every painting is served as a real file inside the dataset, with the ingested file's bytes
+    # every painting is served as a real file inside the dataset, with the ingested file's bytes;
+    # one with transparent pixels as its composite, the picture the model's reader gives
     source_root = Path(dio.read_manifest(out)["media_roots"]["paintings"])
-    for rel in dio.read_table(out / "paintings.parquet").column("path").to_pylist():
-        served = root / "paintings" / rel
-        assert not served.is_symlink() and served.read_bytes() == (source_root / rel).read_bytes()
+    paintings = dio.read_table(out / "paintings.parquet")
+    served_files, _ = mpd.media_files(out)
+    assert sum(paintings.column("has_alpha").to_pylist()) >= 1
+    for pid, rel, alpha in zip(*(paintings.column(c).to_pylist() for c in ("painting_id", "path", "has_alpha"))):
+        served = served_files[pid]
+        assert not served.is_symlink() and served.is_relative_to(root / "paintings")
+        if alpha:
+            assert served.suffix == ".png" and served != root / "paintings" / rel
+            assert np.array_equal(np.asarray(Image.open(served)), np.asarray(open_rgb(source_root / rel)))
+        else:
+            assert served == root / "paintings" / rel and served.read_bytes() == (source_root / rel).read_bytes()
 
 
 def test_served_paintings_are_hard_links_kept_up_to_date_and_pruned(mpd_annotation_phases, tmp_path):
     out = Path(shutil.copytree(mpd_annotation_phases["phase1"], tmp_path / "mpd"))
     root = mpd.served_media(out)
     source_root = Path(dio.read_manifest(out)["media_roots"]["paintings"]).resolve()
-    rel = sorted(dio.read_table(out / "paintings.parquet").column("path").to_pylist())[0]
+    paintings = dio.read_table(out / "paintings.parquet")
+    rel = sorted(p for p, alpha in zip(paintings.column("path").to_pylist(), paintings.column("has_alpha").to_pylist()) if not alpha)[0]
     (root / "paintings" / rel).unlink()
     stray = root / "paintings" / "gone" / "img.png"
     stray.parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 
 VAL_SPLITS = ("val", "validation")
 
@@ -50,6 +51,8 @@ class ArtSoundPairs:
     audio_path: list[Path]
     image_path: list[Path]
     similarity: list[float | None]
+    #: the build's ``--alpha-background`` (dataset.json): what :func:`load_images` composites transparency onto
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
 
     def __len__(self) -> int:
         return len(self.audio_id)
@@ -57,7 +60,7 @@ class ArtSoundPairs:
     def select(self, indices: Sequence[int]) -> "ArtSoundPairs":
         pick = lambda xs: [xs[i] for i in indices]  # noqa: E731
         return ArtSoundPairs(self.root, pick(self.audio_id), pick(self.image_id), pick(self.split), pick(self.audio_path),
-                             pick(self.image_path), pick(self.similarity))
+                             pick(self.image_path), pick(self.similarity), self.alpha_background)
 
     def where_split(self, *splits: str) -> "ArtSoundPairs":
         return self.select([i for i, s in enumerate(self.split) if s in splits])
@@ -98,6 +101,7 @@ def read_pairs(folder: str | Path) -> ArtSoundPairs:
         audio_path=[music_root / track_path[a] for a in audio_ids],
         image_path=[art_root / art_path[i] for i in image_ids],
         similarity=sims,
+        alpha_background=(manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND,
     )
 
 
@@ -224,12 +228,7 @@ def resolve_embeddings(
     return np.stack([found[k] for k in ids]).astype(np.float32) if len(ids) else np.zeros((0, dim or 0), np.float32)
 
 
-def load_images(paths: Sequence[Path]):
-    """RGB PIL images (what the embedders' ``embed_images`` take)."""
-    from PIL import Image
-
-    out = []
-    for p in paths:
-        with Image.open(p) as im:
-            out.append(im.convert("RGB"))
-    return out
+def load_images(paths: Sequence[Path], background: str = DEFAULT_ALPHA_BACKGROUND):
+    """RGB PIL images (what the embedders' ``embed_images`` take), transparent
+    pixels composited onto ``background`` (``ArtSoundPairs.alpha_background``)."""
+    return [open_rgb(p, background=background) for p in paths]

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import stable_hash
-from synesthesia.datasets.media import load_rgb
+from synesthesia.datasets.media import build_alpha_background, load_rgb
 
 CACHE_DIRNAME = "_work/mpjudge-cache"
 
@@ -176,20 +176,24 @@ def mel_cache(folder: str | os.PathLike, cache_dir: str | os.PathLike | None = N
 
 
 def painting_cache(folder: str | os.PathLike, size: int, cache_dir: str | os.PathLike | None = None, workers: int = 4) -> Path:
-    """Build (once) and return the uint8 memmap of every painting at ``size``."""
+    """Build (once) and return the uint8 memmap of every painting at ``size``
+    (transparent pixels composited onto the build's alpha background)."""
     folder = Path(folder)
     paintings = dio.read_table(folder / "paintings.parquet", columns=["painting_id", "path", "sha256"])
     ids = paintings.column("painting_id").to_pylist()
-    key = stable_hash([size, ids, paintings.column("sha256").to_pylist()])
+    manifest = dio.read_manifest(folder)
+    background = build_alpha_background(manifest)
+    # the background in the key also retires caches made before transparency was composited
+    key = stable_hash([size, ids, paintings.column("sha256").to_pylist(), background])
     path = Path(cache_dir or folder / CACHE_DIRNAME) / f"paintings-{size}-{key}.npy"
     if path.exists():
         return path
-    root = Path(dio.read_manifest(folder)["media_roots"]["paintings"])
+    root = Path(manifest["media_roots"]["paintings"])
     rel = paintings.column("path").to_pylist()
 
     def load(i):
         try:
-            return load_rgb(root / rel[i], size)
+            return load_rgb(root / rel[i], size, background)
         except Exception as exc:  # ingest validated it, so the file changed since
             raise RuntimeError(f"painting {ids[i]} ({root / rel[i]}) no longer decodes: {exc}") from exc
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import SPLITS
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 
 DATASET = "museart"
 
@@ -36,12 +37,18 @@ def read_pairs(folder: str | Path, split: str | None = None) -> pa.Table:
     return table.append_column("category_index", pa.array([index[c] for c in table.column("category").to_pylist()], pa.int32()))
 
 
+def alpha_background(folder: str | Path) -> str:
+    """The colour the build composited transparent pixels onto (``--alpha-background``)."""
+    return (dio.read_manifest(folder).get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+
+
 class MuseartPairs:
     """Map-style dataset over one split of a built folder (works as a
     ``torch.utils.data.Dataset``; no torch needed here).
 
     ``item = pairs[i]``: ``audio`` (float32, 480,000 samples at 16 kHz, mono),
-    ``sample_rate``, ``image`` (PIL image in RGB), ``category``,
+    ``sample_rate``, ``image`` (PIL image in RGB, transparent pixels
+    composited onto the build's alpha background), ``category``,
     ``category_index``, ``audio_id``, ``image_id``."""
 
     def __init__(self, folder: str | Path, split: str = "train"):
@@ -51,18 +58,16 @@ class MuseartPairs:
         self.rows = table.to_pylist()
         self.categories: list[str] = dio.read_manifest(folder)["categories"]
         self.sample_rate = int(dio.read_manifest(folder)["config"].get("sample_rate", 16_000))
+        self.alpha_background = alpha_background(folder)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, index: int) -> dict:
-        from PIL import Image
-
-        from synesthesia.datasets.media import load_clip
+        from synesthesia.datasets.media import load_clip, open_rgb
 
         row = self.rows[index]
-        with Image.open(row["image_path"]) as im:
-            image = im.convert("RGB")
+        image = open_rgb(row["image_path"], background=self.alpha_background)
         return {
             "audio": load_clip(row["audio_path"], self.sample_rate),
             "sample_rate": self.sample_rate,

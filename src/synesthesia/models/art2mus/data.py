@@ -9,10 +9,13 @@ from typing import Callable
 
 import numpy as np
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.datasets.readers.artsound import ArtSoundPairs, find_embedding_folder, load_images, resolve_embeddings
 
 
-def image_embedder_compute(embedder_name: str, path_of: dict[str, Path], batch_size: int = 64) -> Callable[[list[str]], np.ndarray]:
+def image_embedder_compute(
+    embedder_name: str, path_of: dict[str, Path], batch_size: int = 64, background: str = DEFAULT_ALPHA_BACKGROUND
+) -> Callable[[list[str]], np.ndarray]:
     """A ``compute`` for :func:`resolve_embeddings`: embed the images of the
     given ids with the registered embedder (loaded on first use only)."""
     state: dict = {}
@@ -22,7 +25,7 @@ def image_embedder_compute(embedder_name: str, path_of: dict[str, Path], batch_s
 
         if "embedder" not in state:
             state["embedder"] = get_embedder(embedder_name)
-        out = [state["embedder"].embed_images(load_images([path_of[i] for i in ids[k : k + batch_size]]))
+        out = [state["embedder"].embed_images(load_images([path_of[i] for i in ids[k : k + batch_size]], background))
                for k in range(0, len(ids), batch_size)]
         return np.concatenate(out)
 
@@ -34,5 +37,5 @@ def image_embeddings(data_dir: Path, pairs: ArtSoundPairs, encoder: str, dim: in
     """``[len(pairs), dim]`` image embeddings of the pairs' artworks for ``encoder``."""
     store = store_folder or find_embedding_folder(data_dir, "image", encoder, dim)
     path_of = dict(zip(pairs.image_id, pairs.image_path))
-    return resolve_embeddings(pairs.image_id, image_embedder_compute(encoder, path_of), model=encoder,
+    return resolve_embeddings(pairs.image_id, image_embedder_compute(encoder, path_of, background=pairs.alpha_background), model=encoder,
                               stores=[store], cache=cache, dim=dim)

@@ -145,7 +145,7 @@ def ibsc_scores(data_dir: Path, pairs: ArtSoundPairs, generated: Sequence[np.nda
     path_of_image = dict(zip(pairs.image_id, pairs.image_path))
 
     def images(ids: list[str]) -> np.ndarray:
-        return embedder.embed_images(load_images([path_of_image[i] for i in ids]))
+        return embedder.embed_images(load_images([path_of_image[i] for i in ids], pairs.alpha_background))
 
     art = resolve_embeddings(pairs.image_id, images, model=name, stores=[find_embedding_folder(data_dir, "image", name, dim)],
                              cache=cache / f"image-{name}", dim=dim)

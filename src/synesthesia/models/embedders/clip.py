@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from synesthesia.datasets.media import to_rgb
 from synesthesia.models.embedders.text import WindowedTextEmbedding
 from synesthesia.models.embedders import Embedder, l2_normalize, require_modules
 
@@ -99,7 +100,7 @@ class CLIPEmbedder(WindowedTextEmbedding, Embedder):
     def pixel_values(self, images: Sequence[Any]):
         """The model's input for ``images``: resized and centre-cropped as the
         checkpoint says, normalised with :data:`CLIP_IMAGE_MEAN` / :data:`CLIP_IMAGE_STD`."""
-        batch = [im.convert("RGB") for im in images]
+        batch = [to_rgb(im) for im in images]  # callers composite with their dataset's background; the same policy for anything else
         return self.processor(images=batch, return_tensors="pt")["pixel_values"]
 
     def embed_images(self, images: Sequence[Any]) -> np.ndarray:

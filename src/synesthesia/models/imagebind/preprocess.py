@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from synesthesia.datasets.media import to_rgb
 from synesthesia.models.fbank import FbankConfig, kaldi_mel_filters, log_mel_energies, windowed_frames  # noqa: F401 (re-exported)
 from synesthesia.models.fbank import kaldi_fbank as shared_fbank
 
@@ -93,7 +94,7 @@ def image_pixels(image: Any, size: int = IMAGE_SIZE) -> np.ndarray:
     """One image -> ``[3, size, size]`` float32, normalised as the official loader."""
     from PIL import Image
 
-    im = open_image(image).convert("RGB")
+    im = to_rgb(open_image(image))
     new_size = resized_size(*im.size, size)
     if new_size != im.size:
         im = im.resize(new_size, Image.BICUBIC)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from synesthesia.datasets.media import to_rgb
 from synesthesia.models.musipainter.beats import SAMPLE_RATE, beats_fbank
 
 
@@ -27,7 +28,7 @@ def image_pixels(image, size: int) -> np.ndarray:
     """PIL image → ``[3, size, size]`` float32 in [-1, 1] (RGB)."""
     from PIL import Image
 
-    image = image.convert("RGB")
+    image = to_rgb(image)  # the reader composited transparency already; this keeps any other input on the same policy
     w, h = image.size
     scale = size / min(w, h)
     image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.Resampling.BICUBIC)

@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from synesthesia.datasets import io as dio
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, to_rgb
 from synesthesia.models.audio_metrics import frechet_distance, gaussian_stats
 from synesthesia.models.musipainter import metrics as MX
 from synesthesia.datasets.markdown import md_table
@@ -82,7 +83,7 @@ def inception_features(images: Sequence) -> np.ndarray:
     feats = []
     with torch.no_grad():
         for start in range(0, len(images), 32):
-            batch = np.stack([np.asarray(im.convert("RGB").resize((299, 299)), np.float32) / 255.0 for im in images[start : start + 32]])
+            batch = np.stack([np.asarray(to_rgb(im).resize((299, 299)), np.float32) / 255.0 for im in images[start : start + 32]])
             feats.append(model(torch.from_numpy(batch).permute(0, 3, 1, 2))[0].squeeze(-1).squeeze(-1).numpy())
     return np.concatenate(feats)
 
@@ -97,21 +98,19 @@ def _fid(generated: Sequence, reference: Sequence, gen_feats: np.ndarray, ref_fe
     return frechet_distance(gaussian_stats(gen_feats), gaussian_stats(ref_feats)), f"{embedder} image features"
 
 
-def score_model(generated: list, rows: list[dict], split_rows: list[dict], embedder, config: EvalConfig) -> dict:
+def score_model(
+    generated: list, rows: list[dict], split_rows: list[dict], embedder, config: EvalConfig, background: str = DEFAULT_ALPHA_BACKGROUND
+) -> dict:
     """AIS, IIS, FID and GIILS of one model's generated images (``rows[i]``
-    is the pair image ``i`` was generated from; ``split_rows`` the whole split)."""
-    from PIL import Image
-
-    from synesthesia.datasets.media import load_clip
+    is the pair image ``i`` was generated from; ``split_rows`` the whole split;
+    reference images composited onto the dataset's ``background``)."""
+    from synesthesia.datasets.media import load_clip, open_rgb
 
     images = sorted({r["image_path"] for r in split_rows})
     audios = sorted({r["audio_path"] for r in split_rows})
     image_index = {p: k for k, p in enumerate(images)}
     audio_index = {p: k for k, p in enumerate(audios)}
-    reference_images = []
-    for p in images:
-        with Image.open(p) as im:
-            reference_images.append(im.convert("RGB"))
+    reference_images = [open_rgb(p, background=background) for p in images]
     gen = embedder.embed_images(generated)
     ref = embedder.embed_images(reference_images)
     labels = [r["category"] for r in rows]
@@ -138,9 +137,9 @@ def evaluate(checkpoints: Sequence[str | os.PathLike], data_dir: str | os.PathLi
              sd_model: str | None = None, beats_checkpoint: str | None = None, device: str = "auto") -> Path:
     """Generate (resumable: existing PNGs are reused) and score every checkpoint;
     writes ``results.parquet``, ``giils.parquet`` and ``results.md``."""
-    from PIL import Image
-
     from synesthesia.datasets import schema as S
+    from synesthesia.datasets.media import open_rgb
+    from synesthesia.datasets.readers.museart import alpha_background
     from synesthesia.models.musipainter.pipeline import audio_fbank, load_generator
     from synesthesia.models.embedders import get_embedder
 
@@ -161,9 +160,8 @@ def evaluate(checkpoints: Sequence[str | os.PathLike], data_dir: str | os.PathLi
                 image = generator.images(fbank, 1, config.steps, config.guidance_scale, config.seed + i, config.image_size)[0]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 image.save(path)
-            with Image.open(path) as im:
-                generated.append(im.convert("RGB"))
-        scored = score_model(generated, rows, split_rows, embedder, config)
+            generated.append(open_rgb(path))
+        scored = score_model(generated, rows, split_rows, embedder, config, alpha_background(data_dir))
         results.append({"model": name, "checkpoint": str(checkpoint), "split": config.split, **{k2: scored[k2] for k2 in
                         ("n_generated", "ais", "ais_note", "iis", "fid", "fid_features", "similarity_model")}})
         giils_rows += [{"model": name, "label": label, "giils": value, "n_images": scored["giils_images"][label]}

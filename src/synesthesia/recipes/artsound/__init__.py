@@ -32,7 +32,6 @@ from synesthesia.recipes.artsound.captions import (
     image_captions,
     ingest,
     merge_parts,
-    preflight,
     read_kept_captions,
     segment_captions,
 )
@@ -75,6 +74,7 @@ from synesthesia.recipes.artsound.pairing import (
     store_inputs,
     stores_needed,
 )
+from synesthesia.recipes.artsound.preflight import ArtSoundPreflightError, build_problems, offline_command, preflight
 from synesthesia.recipes.artsound.pairs import REPORT_BLOCK, artsound_splits, assemble_pairs, finish_pairs, pairs_schema, style_by_genre
 from synesthesia.recipes.artsound.report import attempts_table, caption_statistics, report_block, report_text, write_card
 
@@ -86,5 +86,5 @@ __all__ = [
     "PairingInputs", "PairingPreflightError", "compute_stores", "embed", "kept_captions", "media_root", "pair_approach",
     "pair_approaches", "plan_approaches", "preflight_pairing", "read_inputs", "stats_row", "store_inputs", "stores_needed",
     "REPORT_BLOCK", "artsound_splits", "assemble_pairs", "finish_pairs", "pairs_schema", "style_by_genre", "attempts_table",
-    "caption_statistics", "report_block", "report_text", "write_card",
+    "caption_statistics", "report_block", "report_text", "write_card", "ArtSoundPreflightError", "build_problems", "offline_command",
 ]

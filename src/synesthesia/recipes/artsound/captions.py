@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.recipes.artsound.config import DATASET, ArtSoundConfig, ArtSoundPairingConfig
+from synesthesia.recipes.artsound.config import DATASET, ArtSoundConfig
 from synesthesia.recipes.artsound.report import report_text
 from synesthesia.sources import open_source
 from synesthesia.stages.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS
@@ -37,36 +37,6 @@ def _segment_key(config: ArtSoundConfig) -> tuple:
     if seg.checkpoint and Path(seg.checkpoint).exists():
         ckpt = (seg.checkpoint, Path(seg.checkpoint).stat().st_size)
     return (seg.backend, ckpt, seg.tokenizer, config.segment_clip)
-
-
-def preflight(config: ArtSoundConfig, pairing: ArtSoundPairingConfig | None = None) -> None:
-    """Fail before any work when a file the build needs is missing (the
-    message says where to get it), including the pairing phase's
-    (:func:`~synesthesia.recipes.artsound.pairing.preflight_pairing`). Models
-    that load by hub name are checked when their stage starts."""
-    from synesthesia.stages.captioning import check_backend_installed
-    from synesthesia.stages.captioning.lpmusiccaps import CHECKPOINT_HELP, TOKENIZER_HELP
-    from synesthesia.stages.quality.image import PAC_WEIGHTS_HELP
-    from synesthesia.stages.quality.common import MissingWeights
-
-    ics = config.ics
-    if not ics.skip_pac and (not ics.pac_weights or not Path(ics.pac_weights).is_file()):
-        raise MissingWeights((f"PAC-S weights file not found: {ics.pac_weights}. " if ics.pac_weights else "") + PAC_WEIGHTS_HELP)
-    seg = config.segments
-    if seg.backend == "lpmusiccaps":
-        if not seg.checkpoint or not Path(seg.checkpoint).is_file():
-            raise MissingWeights((f"LP-MusicCaps checkpoint not found: {seg.checkpoint}. " if seg.checkpoint else "") + CHECKPOINT_HELP)
-        if not seg.tokenizer or not (Path(seg.tokenizer) / "vocab.json").is_file():
-            raise MissingWeights((f"BART tokenizer not found in {seg.tokenizer}. " if seg.tokenizer else "") + TOKENIZER_HELP)
-    for generator in (config.image_captioner, config.fusion):
-        check_backend_installed(generator)  # vLLM / transformers installed (the models load by name when their stage starts)
-    if pairing is not None:
-        from synesthesia.recipes.artsound.pairing import preflight_pairing
-
-        # The embedder, its options, dependencies and files (e.g. ImageBind's
-        # checkpoint, with its download URL and size); the folder inputs are
-        # this build's own captioning outputs, so they are not checked here.
-        preflight_pairing(pairing)
 
 
 # --- the captioning phase, step by step ----------------------------------------------------
@@ -140,11 +110,11 @@ def image_captions(out: Path, ingested: Ingested, config: ArtSoundConfig, shard_
     ``image_captions.parquet`` (every attempt)."""
     images = ingested.artworks
     items = [{"image_id": i, "path": p} for i, p in zip(images.column("image_id").to_pylist(), images.column("path").to_pylist())]
-    key = (config.image_captioner.key(), config.ics.key(), config.loop, config.seed, IMAGE_PROMPTS)
+    key = (config.image_captioner.key(), config.ics.key(), config.loop, config.seed, IMAGE_PROMPTS, config.alpha_background)
     shards = plan_shards("image-captions", items, shard_size, key, images.column("sha256").to_pylist())
     folder = work_dir(out, "image-captions")
     run(image_caption_shard_step, shards, root=ingested.roots["artworks"], generator=config.image_captioner, ics=config.ics,
-        loop=config.loop, seed=config.seed, folder=str(folder))
+        loop=config.loop, seed=config.seed, folder=str(folder), background=config.alpha_background)
     table = merge_parts(shards, folder, S.IMAGE_CAPTIONS)
     dio.write_table(table, out / "image_captions.parquet", S.IMAGE_CAPTIONS)
     return table

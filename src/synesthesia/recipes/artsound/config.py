@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from synesthesia.datasets.media import ClipConfig
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, background_rgb
 from synesthesia.stages.captioning import DEFAULT_FUSION_MODEL, DEFAULT_IMAGE_MODEL, FEATURES_MODEL, GeneratorConfig, SegmentCaptionerConfig
 from synesthesia.stages.captioning.loop import LoopConfig
 from synesthesia.stages.captioning.steps import MIN_TRACK_SECONDS, SEGMENT_CLIP
@@ -39,6 +39,12 @@ class ArtSoundConfig:
     segment_clip: ClipConfig = SEGMENT_CLIP
     min_track_seconds: float = MIN_TRACK_SECONDS
     seed: int = 0
+    #: Transparent pixels are composited onto this colour for the captioner,
+    #: the scorers and (through dataset.json) the pairing embedders and readers.
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
+
+    def __post_init__(self):
+        background_rgb(self.alpha_background)  # a clear error for a bad colour
 
 
 def make_config(
@@ -59,6 +65,7 @@ def make_config(
     acs: ACSConfig = ACSConfig(),
     loop: LoopConfig = LoopConfig(),
     seed: int = 0,
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND,
 ) -> ArtSoundConfig:
     """The config behind ``synesthesia build artsound``: one backend for the
     image captions and the fusion (``captioner``), the paper's models by
@@ -84,7 +91,7 @@ def make_config(
                                  runtime=merged(runtime, fusion_runtime), seed=seed, max_tokens=512)
     segments_backend = segment_captioner or ("features" if captioner == "features" else "lpmusiccaps")
     segments = SegmentCaptionerConfig(segments_backend, lpmusiccaps_checkpoint, bart_tokenizer)
-    return ArtSoundConfig(image, fusion, segments, ics, acs, loop, seed=seed)
+    return ArtSoundConfig(image, fusion, segments, ics, acs, loop, seed=seed, alpha_background=alpha_background)
 
 
 # --- pairing phase ---------------------------------------------------------------------

@@ -15,6 +15,7 @@ and adds ``embeddings/`` and ``pairings/`` here, then the final pairs
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ import pyarrow.parquet as pq
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import stable_hash
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.recipes.artsound.config import APPROACHES, CAPTION_TABLE, ID_COLUMN, MEDIA_ROOT, MODALITY_TABLE, ArtSoundPairingConfig
 from synesthesia.stages import embedding_store as ES
 from synesthesia.stages.embedding_store import supports
@@ -43,6 +45,8 @@ class PairingInputs:
     tracks: pa.Table
     #: Kept caption rows per modality (None: no captions table in the folder).
     captions: dict = field(default_factory=dict)
+    #: The captioning phase's ``--alpha-background`` (dataset.json), used for the raw image embeddings too.
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
 
 
 def kept_captions(table: pa.Table, id_column: str, name: str) -> pa.Table:
@@ -76,7 +80,8 @@ def read_inputs(folder: str | os.PathLike) -> PairingInputs:
         path = folder / name
         if path.exists():
             captions[modality] = kept_captions(pq.read_table(path), ID_COLUMN[modality], name)
-    return PairingInputs(folder, roots, tables["image"], tables["audio"], captions)
+    background = (manifest.get("config") or {}).get("alpha_background") or DEFAULT_ALPHA_BACKGROUND
+    return PairingInputs(folder, roots, tables["image"], tables["audio"], captions, background)
 
 
 # --- what to compute ---------------------------------------------------------------------
@@ -131,13 +136,20 @@ def preflight_pairing(config: ArtSoundPairingConfig, folder: str | os.PathLike |
     their id / caption / kept columns), and the media folders of every raw
     view that will be embedded. Raises :class:`PairingPreflightError` naming
     every problem found."""
+    problems = pairing_problems(config, folder)
+    if problems:
+        raise PairingPreflightError("the pairing phase cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def pairing_problems(config: ArtSoundPairingConfig, folder: str | os.PathLike | None = None) -> list[str]:
+    """What :func:`preflight_pairing` checks, as a list of problems (empty: none)."""
     from synesthesia.models.embedders import embedder_class
 
     problems: list[str] = []
     try:
         cls = embedder_class(config.embedder)
     except (KeyError, RuntimeError) as exc:
-        raise PairingPreflightError(f"pairing: {exc.args[0] if exc.args else exc}") from exc
+        return [f"pairing: {exc.args[0] if exc.args else exc}"]
     final = APPROACHES[config.approach]
     cannot = sorted({"text" if view == "caption" else modality for modality, view in (("image", final.image_view), ("audio", final.audio_view)) if not supports(config.embedder, modality, view)})
     if cannot:
@@ -152,8 +164,7 @@ def preflight_pairing(config: ArtSoundPairingConfig, folder: str | os.PathLike |
 
     if folder is not None:
         problems += _folder_problems(config, Path(folder))
-    if problems:
-        raise PairingPreflightError("the pairing phase cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+    return problems
 
 
 def _folder_problems(config: ArtSoundPairingConfig, folder: Path) -> list[str]:
@@ -238,16 +249,17 @@ def compute_stores(
     """The sharded embedding stage for every needed store, all shards mapped
     over the task runner together; returns per-store summaries and the rejected rows."""
     plans, stage_of = {}, {}
+    embed_config = dataclasses.replace(config.embed, alpha_background=inputs.alpha_background)
     for modality, view in needed:
         ids, kwargs = store_inputs(inputs, modality, view)
         items, prints = ES.work_items(ids, **kwargs)
-        shards = ES.plan_store(modality, view, items, prints, config.embed, config.shard_size)
+        shards = ES.plan_store(modality, view, items, prints, embed_config, config.shard_size)
         folder = ES.store_dir(inputs.folder, modality, view)
         root = None if view == "caption" else media_root(inputs, modality)
         plans[(modality, view)] = (len(items), shards, folder)
         stage_of[f"embed-{modality}-{view}"] = (modality, view, root, str(folder))
     all_shards = [s for _, shards, _ in plans.values() for s in shards]
-    results = run(ES.embed_any_shard_step, all_shards, stores=stage_of, config=config.embed)
+    results = run(ES.embed_any_shard_step, all_shards, stores=stage_of, config=embed_config)
     skipped = {}
     for shard, result in zip(all_shards, results):
         skipped[shard.stage] = skipped.get(shard.stage, 0) + bool(result.get("skipped"))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from synesthesia.datasets import io as dio
+from synesthesia.datasets.media import build_alpha_background
 from synesthesia.datasets.keys import stable_hash
 from synesthesia.datasets.readers import artsound as reader
 from synesthesia.datasets.readers.shards import ARTSOUND_PAIRS
@@ -96,7 +97,7 @@ def gallery(folder: str | Path) -> Gallery:
     cols = ["key", "split", "image_file", "audio_file", "heading", "style", "genre", "similarity", "image_caption", "image_caption_ics",
             "audio_caption", "audio_caption_acs", "artist", "image_id", "audio_id"]
     return Gallery(
-        dataset="artsound", title=PRETTY_NAME, rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
+        dataset="artsound", title=PRETTY_NAME, alpha_background=build_alpha_background(dio.read_manifest(folder)), rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
         facets=["split", "style", "genre"], sorts=["similarity", "image_caption_ics", "audio_caption_acs"], heading="heading",
         fields=[Field("similarity", "similarity", "number", 3), Field("image_caption_ics", "ICS", "number", 3),
                 Field("audio_caption_acs", "ACS", "number", 3), Field("image_caption", "image caption", "long"),

@@ -13,6 +13,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import markdown as R
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.card import item_licences, licence_section, size_category, write_dataset_card
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.recipes.artsound.config import APPROACHES, PAPER_PAIRS, PAPER_TABLE5, ArtSoundPairingConfig
 from synesthesia.stages.captioning.steps import kept_rows
 from synesthesia.stages.matching import HIGH_MIN, LOW_MAX
@@ -72,6 +73,55 @@ def _provenance(table: pa.Table) -> list[tuple]:
     return pairs
 
 
+def caption_notes(folder: Path) -> list[str]:
+    """What the report and the card say about how the captions were made:
+    which captioner (a stand-in or the paper's models), which scores are
+    missing and why, how many segments are zero-padded, and how many
+    artworks have transparent pixels (and what they were composited onto)."""
+    from synesthesia.stages.captioning import FEATURES_MODEL
+
+    names = ("image_captions.parquet", "audio_captions.parquet", "audio_segment_captions.parquet", "artworks.parquet")
+    if not all((folder / n).is_file() for n in names):  # a folder paired without the captioning phase's tables
+        return []
+    images = dio.read_table(folder / "image_captions.parquet", S.IMAGE_CAPTIONS)
+    audio = dio.read_table(folder / "audio_captions.parquet", S.AUDIO_CAPTIONS)
+    segments = dio.read_table(folder / "audio_segment_captions.parquet", S.AUDIO_SEGMENT_CAPTIONS)
+    artworks = dio.read_table(folder / "artworks.parquet", S.IMAGES)
+    config = dio.read_manifest(folder).get("config") or {}
+    img_kept, aud_kept = kept_rows(images), kept_rows(audio)
+    notes = []
+    models = {(b, m) for b, m, _ in _provenance(images) + _provenance(audio)} | set(zip(segments.column("backend").to_pylist(), segments.column("model").to_pylist()))
+    if any(b == "features" for b, _ in models):
+        passed = sum(v is True for v in aud_kept.column("passed").to_pylist())
+        notes.append(
+            f"**Stand-in captions.** The captions come from the offline `features` captioner (`model = {FEATURES_MODEL}`), "
+            "a stand-in for the paper's models: sentences about measured properties (palette, brightness, composition; "
+            "loudness, spectral brightness, and a tempo or key only where the signal shows a clear pulse or key), "
+            "not written by LLaVA, LP-MusicCaps or Qwen3, and silent on subject, instruments and style. "
+            "Its fused audio caption summarises the values its segment captions state, in its own sentences, so ACS here "
+            "measures how much of the segments' wording and meaning such a summary keeps, not the quality of a language "
+            f"model's fusion: {passed} of {aud_kept.num_rows} kept fused captions reach the threshold."
+        )
+    else:
+        notes.append("Captions: " + "; ".join(f"`{b}` / `{m}`" for b, m in sorted(models)) + ".")
+    for what, table, scores in (("ICS (image captions)", img_kept, ("clip_norm", "pac_norm", "ics")), ("ACS (fused audio captions)", aud_kept, ("rouge1", "bertscore", "acs"))):
+        nulls = sum(v is None for v in table.column(scores[-1]).to_pylist())
+        if nulls:
+            why = sorted({n for n in table.column("score_note").to_pylist() if n})
+            notes.append(f"**Missing scores.** {what} is empty for {nulls} of {table.num_rows} kept captions" + (f": {'; '.join(why)}." if why else "."))
+    padded = int(pc.sum(segments.column("padded").cast(pa.int64())).as_py() or 0)
+    if padded:
+        seconds = (config.get("segment_clip") or {}).get("clip_seconds", 10)
+        notes.append(f"**Zero padding.** {padded} of {segments.num_rows} {seconds:g} s segments are zero-padded (their track is shorter than one segment); their captions describe the real signal only.")
+    alpha = sum(v is True for v in artworks.column("has_alpha").to_pylist())
+    if alpha:
+        notes.append(
+            f"**Transparency.** {alpha} of {artworks.num_rows} artworks have transparent pixels; every caption, score and embedding "
+            f"saw them composited onto `{config.get('alpha_background', DEFAULT_ALPHA_BACKGROUND)}` (`--alpha-background`)."
+        )
+    return notes
+
+
 def report_text(out: Path, summary: dict) -> str:
     artworks = dio.read_table(out / "artworks.parquet", S.IMAGES)
     tracks = dio.read_table(out / "tracks.parquet", S.AUDIO)
@@ -85,14 +135,7 @@ def report_text(out: Path, summary: dict) -> str:
     img_kept, aud_kept = kept_rows(images), kept_rows(audio)
     img_failed = sorted(set(images.filter(pc.is_valid(images.column("error"))).column("image_id").to_pylist()) - set(img_kept.column("image_id").to_pylist()))
     aud_failed = sorted(set(audio.filter(pc.is_valid(audio.column("error"))).column("audio_id").to_pylist()) - set(aud_kept.column("audio_id").to_pylist()))
-    sections = []
-    backends = {b for b, _, _ in _provenance(images) + _provenance(audio)} | set(segments.column("backend").to_pylist())
-    if "features" in backends:
-        sections.append(
-            "> **Note: captions from the `features` captioner.** They describe measured properties (palette, "
-            "brightness, contrast, edges, composition; loudness, tempo, spectral brightness, key) and were not "
-            "written by LLaVA, LP-MusicCaps or Qwen3. Their rows carry `backend = features`."
-        )
+    sections = ["\n\n".join(f"> {n}" for n in caption_notes(out))]
     sections.append(
         "## Counts per stage\n\n"
         + R.md_table(
@@ -252,6 +295,7 @@ def write_card(folder: Path, pairs: pa.Table, config: ArtSoundPairingConfig, sta
         R.md_table(["split", "pairs"], [(s, splits.count(s)) for s in ("train", "val", "test")])
         + f"\n\nSplits: {config.train_fraction:.0%}/{1 - config.train_fraction:.0%} train/test stratified by artistic style, "
         f"a validation set of up to {config.val_size} pairs taken out of the test split (seed {config.seed}).",
+        *(["## How the captions were made\n\n" + "\n\n".join(notes)] if (notes := caption_notes(folder)) else []),
         licence_section({
             "artworks": item_licences(pairs, "artwork_", id_column="image_id"),
             "tracks": item_licences(pairs, "music_", id_column="audio_id"),

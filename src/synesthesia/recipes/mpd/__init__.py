@@ -3,9 +3,10 @@
 In the order a build runs them (``flows/mpd.py`` maps them onto Prefect):
 
 1. :func:`ingest` — validate paintings and music, split them (leak-free,
-   stratified), plan the 15 s clips;
-2. :func:`mels` — the 128 × 469 log-mel of every clip;
-3. :func:`pairs` — the random pairs, ``dataset.json``;
+   stratified; tracks by their share of clips), plan the 15 s clips;
+2. :func:`audio` — the random pairs, then one decode per track for the
+   128 × 469 log-mel of every clip and the paired clips' listening copies;
+3. :func:`finish_build` — ``dataset.json`` and the build summary;
 4. :func:`run_phases` — the annotation phases as far as the folder's data
    allows (rating tasks → scores and preference tasks → consensus, card);
 5. :func:`write_report` — ``report.md``.
@@ -18,7 +19,6 @@ per-rater queues and quality checks: :func:`setup_campaign`, ``server``,
 
 from synesthesia.recipes.mpd.annotation import (
     finish,
-    listening_clips,
     listening_copies,
     plan_preferences,
     plan_ratings,
@@ -27,7 +27,7 @@ from synesthesia.recipes.mpd.annotation import (
     simulate_ratings,
     simulate_votes,
 )
-from synesthesia.recipes.mpd.build import Items, assemble_items, build_summary, ingest, mels, pairs
+from synesthesia.recipes.mpd.build import Items, assemble_items, audio, build_summary, draw_pairs, finish_build, ingest, listening_job
 from synesthesia.recipes.mpd.config import (  # the folder layout and the configs
     DEFAULT_SHARD_SIZE,
     BUILD_SUMMARY,
@@ -69,7 +69,9 @@ from synesthesia.recipes.mpd.config import (  # the folder layout and the config
     DATASET,
     SPLIT_MODES,
     MPDConfig,
+    NotAnMPDFolder,
     read_optional,
+    require_mpd_folder,
 )
 from synesthesia.recipes.mpd.export import HF_FOLDER, scored_pairs_table, write_hf_export
 from synesthesia.recipes.mpd.labelstudio import (
@@ -80,8 +82,8 @@ from synesthesia.recipes.mpd.report import annotation_sections, data_sections, w
 from synesthesia.recipes.mpd.status import status
 
 __all__ = [
-    "Items", "assemble_items", "build_summary", "ingest", "mels", "pairs",
-    "finish", "listening_clips", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
+    "Items", "assemble_items", "audio", "build_summary", "draw_pairs", "finish_build", "ingest", "listening_job",
+    "finish", "listening_copies", "plan_preferences", "plan_ratings", "run_phases", "score_ratings",
     "simulate_ratings", "simulate_votes",
     "HF_FOLDER", "scored_pairs_table", "write_hf_export",
     "default_links", "import_annotations", "import_log", "labelstudio_tasks", "media_files", "served_media", "storage_folders",
@@ -129,4 +131,8 @@ __all__ = [
     "SPLIT_MODES",
     "MPDConfig",
     "read_optional",
+    "NotAnMPDFolder",
+    "require_mpd_folder",
+    "NotAnMPDFolder",
+    "require_mpd_folder",
 ]

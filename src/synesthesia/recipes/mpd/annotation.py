@@ -4,7 +4,9 @@
 data in DIR allows (:func:`run_phases`):
 
 1. **pairs → rating tasks**: ``assignments.parquet`` (k of R raters per pair),
-   listening copies of the clips (``clips/``, ``clip_files.parquet``), Label Studio task JSON
+   listening copies of the clips (``clips/``, ``clip_files.parquet``; the build
+   makes them with the mels), copies of paintings with transparent pixels
+   composited as the model sees them (``labelstudio/media/paintings/``), Label Studio task JSON
    and configs in ``labelstudio/``. Waits for ``ratings.parquet``, which
    ``synesthesia annotate import`` / ``pull`` write from Label Studio exports.
 2. **ratings → scores, statistics, preference tasks**: ``scores.parquet``,
@@ -35,7 +37,6 @@ from synesthesia.annotation.preferences import PreferenceConfig, build_preferenc
 from synesthesia.annotation.quality import flagged_raters, qc_stats, rater_table, without_raters
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.media import ClipConfig
 from synesthesia.recipes.mpd.config import (
     AGREEMENT,
     ASSIGNMENTS,
@@ -57,7 +58,8 @@ from synesthesia.recipes.mpd.config import (
 from synesthesia.recipes.mpd.export import write_hf_export
 from synesthesia.recipes.mpd.labelstudio import write_labelstudio_files
 from synesthesia.recipes.mpd.status import mark_processed, status
-from synesthesia.stages.audio import write_clip_files
+from synesthesia.recipes.mpd.build import listening_job
+from synesthesia.stages.audio import audio_pass
 from synesthesia.stages.shards import ShardRunner, run_serially
 
 # --- phase 1: rating tasks ------------------------------------------------------------
@@ -72,29 +74,21 @@ def plan_ratings(out: str | os.PathLike, config: MPDAnnotationConfig, seed: int)
     return table
 
 
-def listening_clips(out: str | os.PathLike) -> tuple[pa.Table, pa.Table, ClipConfig]:
-    """What the listening-copy stage cuts: the tracks, the clips that appear
-    in pairs, and a ClipConfig with their length."""
-    out = Path(out)
-    pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS)
-    clips = dio.read_table(out / "clips.parquet", S.CLIPS)
-    tracks = dio.read_table(out / "tracks.parquet", S.MPD_TRACKS)
-    used = clips.filter(pc.is_in(clips.column("clip_id"), value_set=pc.unique(pairs.column("clip_id"))))
-    lengths = pc.subtract(used.column("end_s"), used.column("start_s"))
-    seconds = pc.max(lengths).as_py() if used.num_rows else ClipConfig().clip_seconds
-    return tracks, used, ClipConfig(clip_seconds=float(seconds))
-
-
 def listening_copies(out: Path, config: MPDAnnotationConfig, shard_size: int, run: ShardRunner = run_serially) -> pa.Table:
     """Every paired clip cut from its source track at the track's own rate and
-    channels (people listen, not the model): ``clips/`` and ``clip_files.parquet``."""
-    tracks, clips, clip_config = listening_clips(out)
-    media = write_clip_files(
-        tracks, clips, dio.read_manifest(out)["media_roots"]["music"], out, clip_config, shard_size, config.clip_media_format,
-        native=True, run=run,
-    )
-    dio.write_table(media, out / CLIP_MEDIA, S.CLIP_FILES)
-    return media
+    channels (people listen, not the model): ``clips/`` and
+    ``clip_files.parquet``. The build made them with the mels; this finds
+    them done, or makes those the current pairs still lack (after a changed
+    ``--pairs``), decoding only the tracks that have any."""
+    out = Path(out)
+    pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS)
+    tracks = dio.read_table(out / "tracks.parquet", S.MPD_TRACKS)
+    job = listening_job(dio.read_table(out / "clips.parquet", S.CLIPS), pairs, config.clip_media_format)
+    result = audio_pass(tracks, dio.read_manifest(out)["media_roots"]["music"], out, shard_size, copies=job, run=run)
+    if result.failed.num_rows:  # the build decoded these tracks fully: the files changed since
+        raise ValueError(f"{result.failed.num_rows} track(s) no longer decode as they did at build time ({result.failed.column('reason')[0]}); re-run `synesthesia build mpd`")
+    dio.write_table(result.clip_files, out / CLIP_MEDIA, S.CLIP_FILES)
+    return result.clip_files
 
 
 # --- phase 2: scores, agreement, preference tasks ----------------------------------------

@@ -9,13 +9,14 @@ A built MPD folder::
       clips.parquet       schema.CLIPS           (15 s clips; split of their track)
       mels/part-*.parquet schema.mels_schema     (128 x 469 log-mel per clip, float16)
       pairs.parquet       schema.MPD_PAIRS
+      clips/, clip_files.parquet  listening copies of the paired clips (made with the mels, one decode per track)
       quarantine.parquet  schema.QUARANTINE
       report.md
       _work/              shard parts of the ingest stages (kept so re-runs resume)
 
     and, as annotation proceeds (recipes/mpd/annotation.py):
 
-      assignments.parquet, clip_files.parquet, clips/, labelstudio/           phase 1
+      assignments.parquet, labelstudio/ (media/: what raters see)             phase 1
       ratings.parquet, scores.parquet, unscored.parquet, rater_stats.parquet,
       agreement.json, preference_tasks.parquet, preference_assignments.parquet phase 2
       preference_votes.parquet, preference_pairs.parquet, hf/, README.md      phase 3
@@ -39,7 +40,7 @@ from synesthesia.annotation.quality import QCConfig, flagged_raters
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import DEFAULT_FRACTIONS
-from synesthesia.datasets.media import ClipConfig, MelConfig
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, MelConfig, background_rgb
 from synesthesia.stages.audio import CLIP_FORMATS
 from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
@@ -182,12 +183,36 @@ class MPDConfig:
     mel: MelConfig = field(default_factory=MelConfig)
     #: raters, aggregation, preference tasks, consensus (see recipes/mpd/annotation.py)
     annotation: MPDAnnotationConfig = field(default_factory=MPDAnnotationConfig)
+    #: Transparent pixels are composited onto this colour wherever pixels are
+    #: used: the model's reader, and the copies raters see (datasets.media.to_rgb).
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
 
     def __post_init__(self):
+        background_rgb(self.alpha_background)  # a clear error for a bad colour
         if self.split_mode not in SPLIT_MODES:
             raise ValueError(f"split_mode must be one of {SPLIT_MODES}")
         if self.n_pairs < 0:
             raise ValueError("n_pairs must be >= 0")
+
+
+class NotAnMPDFolder(FileNotFoundError):
+    """The folder an annotation command was given is not a built MPD folder."""
+
+
+def require_mpd_folder(out: str | os.PathLike) -> Path:
+    """``out`` if it is a built MPD folder; otherwise one sentence saying what
+    it is (another dataset's folder, a folder still being built, not a
+    dataset) and what to give instead."""
+    out = Path(out)
+    manifest = out / dio.MANIFEST
+    if not manifest.is_file():
+        raise NotAnMPDFolder(f"{out}: not an MPD folder (no {dio.MANIFEST}); give the folder `synesthesia build mpd` wrote")
+    dataset = dio.read_manifest(out).get("dataset")
+    if dataset != DATASET:
+        raise NotAnMPDFolder(f"{out}: its {dio.MANIFEST} says {dataset!r}: not an MPD folder; annotation commands work on the folder `synesthesia build mpd` wrote")
+    if not (out / "pairs.parquet").is_file():
+        raise NotAnMPDFolder(f"{out}: an MPD folder without pairs.parquet (its build has not finished); run `synesthesia build mpd` first")
+    return out
 
 
 def read_optional(out: Path, name: str, schema: pa.Schema) -> pa.Table | None:

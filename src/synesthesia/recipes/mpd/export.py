@@ -86,6 +86,20 @@ def simulated_note(sources: dict) -> str:
     )
 
 
+def _media_note(out: Path) -> str:
+    """Transparency and listening-copy gains, as the card states them."""
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["has_alpha"])
+    background = (dio.read_manifest(out).get("config") or {}).get("alpha_background", "white")
+    alpha = sum(v is True for v in paintings.column("has_alpha").to_pylist())
+    media = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
+    gained = sum(1 for g in media.column("gain").to_pylist() if g is not None and g < 1.0) if media is not None else 0
+    return (
+        f"{alpha} of {paintings.num_rows} paintings have transparent pixels: raters were shown them (and the reader gives them) "
+        f"composited onto {background}. {gained} listening copies were written with their track's gain (the source peaks above "
+        "full scale; `gain` and `source_peak` in `clip_files.parquet`) rather than clipped."
+    )
+
+
 def _card_body(out: Path, info: dict, config: MPDAnnotationConfig, n_ratings: dict | None) -> str:
     """The card's prose. ``n_ratings``: min/max ratings per scored pair."""
     a = info["agreement"]
@@ -109,7 +123,10 @@ following the MPJudge paper.
   votes_for, votes_total, split`. `kind` `clips_given_painting`: the query is a painting and
   chosen/rejected are clips; `paintings_given_clip`: the reverse.
 
-Splits are the leak-free splits decided at pairing time; preference tasks are built within a split.
+Splits are the leak-free splits decided at pairing time (tracks split by their number of clips, so each
+split holds its share of the audio); preference tasks are built within a split.
+
+{_media_note(out)}
 
 ```python
 import datasets

@@ -18,7 +18,9 @@ from synesthesia.annotation.labelstudio.configs import RATINGS, label_config
 from synesthesia.annotation.labelstudio.tasks import MediaLinks, preference_tasks, rating_tasks
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.keys import stable_hash
 from synesthesia.datasets.locks import writer_lock
+from synesthesia.datasets.media import build_alpha_background, open_rgb
 from synesthesia.recipes.mpd.config import (
     ASSIGNMENTS,
     CLIP_MEDIA,
@@ -34,6 +36,7 @@ from synesthesia.recipes.mpd.config import (
     REJECTS,
     SERVED_MEDIA,
     read_optional,
+    require_mpd_folder,
 )
 
 #: The two sub-folders of the served media folder (each a Label Studio Local Files storage).
@@ -61,6 +64,15 @@ def _up_to_date(source: Path, target: Path) -> bool:
     return os.path.samefile(source, target) or (have.st_size, have.st_mtime_ns) == (src.st_size, src.st_mtime_ns)
 
 
+def served_painting(rel: str, has_alpha: bool, sha256: str, background: str) -> Path:
+    """Where a painting lives below ``paintings/`` of the served folder: at its
+    own relative path, or, with transparent pixels, as
+    ``<path without suffix>.<key>.png`` (its composite, named by its content and
+    the background, so a new background makes a new file)."""
+    rel = Path(rel)
+    return rel.with_name(f"{rel.stem}.{stable_hash(sha256, background, length=8)}.png") if has_alpha else rel
+
+
 def served_media(out: str | os.PathLike) -> Path:
     """``DIR/labelstudio/media``, the one folder Label Studio serves (its
     document root), made or brought up to date here: ``paintings/<path>`` is
@@ -69,21 +81,33 @@ def served_media(out: str | os.PathLike) -> Path:
     nothing outside the dataset is served even if Label Studio resolves
     paths), its source resolved (a symlinked corpus serves the real file)
     and confined to the paintings root ingest read it from; ``clips`` a
-    relative link to the listening copies ``DIR/clips``. Files of paintings
-    no longer in the table are removed. The single place that decides what
-    Label Studio may serve."""
+    relative link to the listening copies ``DIR/clips``. A painting with
+    transparent pixels is served as a PNG composited onto the build's alpha
+    background (:func:`~synesthesia.datasets.media.open_rgb`, the picture the
+    model's reader gives; :func:`served_painting` names it), so raters and the
+    model judge the same image. Files of paintings no longer in the table are
+    removed. The single place that decides what Label Studio may serve."""
     out = Path(out)
     root = out / SERVED_MEDIA
-    paintings_root = Path(dio.read_manifest(out)["media_roots"]["paintings"]).resolve()
-    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["path"])
-    wanted = {Path(p) for p in paintings.column("path").to_pylist()}
+    manifest = dio.read_manifest(out)
+    paintings_root = Path(manifest["media_roots"]["paintings"]).resolve()
+    background = build_alpha_background(manifest)
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["path", "sha256", "has_alpha"])
     folder = root / SERVED_PAINTINGS
     folder.mkdir(parents=True, exist_ok=True)
-    for rel in wanted:
-        target, source = folder / rel, (paintings_root / rel).resolve()
+    wanted = set()
+    for rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("path", "sha256", "has_alpha"))):
+        served = served_painting(rel, bool(alpha), sha, background)
+        wanted.add(served)
+        target, source = folder / served, (paintings_root / rel).resolve()
         if not source.is_relative_to(paintings_root):
             raise ValueError(f"{paintings_root / rel}: resolves outside the paintings root ({source}); it is not served")
-        if not _up_to_date(source, target):
+        if alpha:
+            if target.is_symlink() or not target.is_file():
+                target.unlink(missing_ok=True)
+                with dio.atomic_output(target) as tmp:
+                    open_rgb(source, background=background).save(tmp, format="PNG")
+        elif not _up_to_date(source, target):
             if target.is_symlink():
                 target.unlink()
             _serve(source, target)
@@ -107,8 +131,13 @@ def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path
     served media folder (:func:`served_media`)."""
     out = Path(out)
     root = served_media(out)
-    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS)
-    p_files = {pid: root / SERVED_PAINTINGS / path for pid, path in zip(paintings["painting_id"].to_pylist(), paintings["path"].to_pylist())}
+    manifest = dio.read_manifest(out)
+    background = build_alpha_background(manifest)
+    paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["painting_id", "path", "sha256", "has_alpha"])
+    p_files = {
+        pid: root / SERVED_PAINTINGS / served_painting(rel, bool(alpha), sha, background)
+        for pid, rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("painting_id", "path", "sha256", "has_alpha")))
+    }
     media = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
     if media is None:
         raise FileNotFoundError(f"{out}: no {CLIP_MEDIA}; run `synesthesia build mpd` (phase 1 writes the clips' listening copies)")
@@ -139,8 +168,9 @@ def _raters_by(table: pa.Table | None, key: str) -> dict[str, list[str]]:
 
 def labelstudio_tasks(out: str | os.PathLike, kind: str, links: MediaLinks | None = None) -> dict[str, list[dict]]:
     """Label Studio task JSON per project kind: ``kind`` ``ratings`` → one
-    project; ``preferences`` → one per preference kind (or name one kind)."""
-    out = Path(out)
+    project; ``preferences`` → one per preference kind (or name one kind).
+    A folder that is not a built MPD folder raises :class:`NotAnMPDFolder`."""
+    out = require_mpd_folder(out)
     links = links or default_links(out)
     p_files, c_files = media_files(out)
     if kind == RATINGS:

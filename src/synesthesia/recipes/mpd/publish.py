@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from synesthesia.datasets import io as dio
+from synesthesia.datasets.media import build_alpha_background
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.readers import mpd as reader
 from synesthesia.datasets.readers.shards import MPD_PREFERENCES, MPD_SCORES
@@ -211,7 +212,7 @@ def gallery(folder: str | Path) -> Gallery:
     cols = ["key", "split", "image_file", "audio_file", "heading", "style", "genre", "score", "sigma", "n_ratings", "votes", "painting_id", "clip_id"]
     notes = [SIMULATED] if simulated(folder) else []
     return Gallery(
-        dataset="mpd", title=PRETTY_NAME, rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
+        dataset="mpd", title=PRETTY_NAME, alpha_background=build_alpha_background(dio.read_manifest(folder)), rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
         facets=["split", "style", "genre"], sorts=["score", "sigma"], heading="heading", notes=notes,
         fields=[Field("score", "score", "number", 2), Field("sigma", "σ", "number", 3), Field("n_ratings", "ratings", "number", 0),
                 Field("votes", "preferences", "wrap"), Field("painting_id", "painting"), Field("clip_id", "clip")],

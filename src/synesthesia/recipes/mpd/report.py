@@ -18,8 +18,10 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import markdown as R
 from synesthesia.datasets.card import item_licences, licence_section
 from synesthesia.datasets import schema as S
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.recipes.mpd.config import (
     AGREEMENT,
+    CLIP_MEDIA,
     FIGURES,
     PREFERENCE_PAIRS,
     PREFERENCE_TASKS_FILE,
@@ -51,8 +53,13 @@ def data_sections(out: Path, summary: dict) -> list[str]:
     clips = dio.read_table(out / "clips.parquet", S.CLIPS)
     pairs = dio.read_table(out / "pairs.parquet", S.MPD_PAIRS)
     quarantine = dio.read_table(out / "quarantine.parquet", S.QUARANTINE)
+    copies = read_optional(out, CLIP_MEDIA, S.CLIP_FILES)
     cfg = summary["config"]
     splits = ["train", "val", "test"]
+    background = cfg.get("alpha_background", DEFAULT_ALPHA_BACKGROUND)
+    alpha = sum(v is True for v in paintings.column("has_alpha").to_pylist())
+    hot = sum(1 for p in copies.column("source_peak").to_pylist() if p is not None and p > 1.0) if copies is not None else 0
+    gained = sum(1 for g in copies.column("gain").to_pylist() if g is not None and g < 1.0) if copies is not None else 0
     sections = [
         "## Counts per stage\n\n"
         + R.md_table(
@@ -60,21 +67,28 @@ def data_sections(out: Path, summary: dict) -> list[str]:
             [
                 ("painting files found", summary["paintings_found"]),
                 ("valid paintings (after dedup)", paintings.num_rows),
+                (f"paintings with transparent pixels (composited onto {background})", alpha),
                 ("music files found", summary["music_found"]),
                 ("valid tracks (after dedup)", tracks.num_rows),
                 (f"{cfg['clip']['clip_seconds']:g} s clips", clips.num_rows),
                 ("mel spectrograms", summary["mels"]),
+                ("listening copies (paired clips, each track decoded once with its mels)", copies.num_rows if copies is not None else "–"),
+                ("listening copies whose source peaks above full scale", hot),
+                ("listening copies written with a gain < 1 (the whole track attenuated, not clipped)", gained),
                 ("pairs requested", cfg["n_pairs"]),
                 ("pairs drawn", pairs.num_rows),
                 ("rejected inputs", quarantine.num_rows),
             ],
         ),
         "## Quarantine\n\n" + R.quarantine_section(quarantine),
+        _media_section(summary, alpha, background, hot, gained),
         licence_section({"paintings": item_licences(paintings), "tracks": item_licences(tracks)}),
         "## Paintings by style and split\n\n" + R.crosstab(paintings.column("style").to_pylist(), paintings.column("split").to_pylist(), "style", splits)
         if cfg["split_mode"] == "items"
         else "## Paintings by style\n\n" + R.counts_table(paintings.column("style").to_pylist(), "style"),
         "## Tracks by genre and split\n\n" + R.crosstab(tracks.column("genre").to_pylist(), tracks.column("split").to_pylist(), "genre", splits)
+        + "\n\nClips per split (tracks are split by their number of clips): "
+        + ", ".join(f"{s} {n} ({n / max(clips.num_rows, 1):.1%})" for s in splits for n in [clips.column("split").to_pylist().count(s)])
         if cfg["split_mode"] == "items"
         else "## Tracks by genre\n\n" + R.counts_table(tracks.column("genre").to_pylist(), "genre"),
         _pairs_section(summary["pairs"], cfg),
@@ -82,12 +96,28 @@ def data_sections(out: Path, summary: dict) -> list[str]:
     return sections
 
 
+def _media_section(summary: dict, alpha: int, background: str, hot: int, gained: int) -> str:
+    audio = summary.get("audio_pass") or {}
+    lines = [
+        f"Paintings with transparent pixels ({alpha}) are composited onto `{background}` (`--alpha-background`) for the "
+        "model's reader and for what raters see (`labelstudio/media/paintings/`), so both judge the same picture.",
+        f"Audio: ingest checks each file's header and decodes its first and last second; the audio pass decodes each track once "
+        f"for its mels and its listening copies ({audio.get('shards', '–')} shards of about equal duration"
+        + (f", run on {audio['workers']} worker process(es)" if audio.get("workers") else "")
+        + f"; {audio.get('failed', 0)} track(s) failed the full decode and are in the quarantine with stage `audio`).",
+        f"Listening copies keep the source's range: {hot} clip(s) peak above full scale in the source (lossy streams decode "
+        f"above 1.0); {gained} clip(s) were written with their track's gain (`gain`, `source_peak` in `clip_files.parquet`) instead of clipping.",
+    ]
+    return "## Media\n\n" + "\n\n".join(lines)
+
+
 def _pairs_section(pairs_summary: dict, cfg: dict) -> str:
     rows = []
     for split, s in pairs_summary["splits"].items():
         rows.append((split, s.get("paintings", "-"), s.get("clips", "-"), s.get("target", s["drawn"]), s["possible"], s["drawn"]))
     mode = (
-        "Paintings and tracks were split first (stratified by style / genre); pairs are drawn within each split, "
+        "Paintings and tracks were split first (paintings stratified by style; tracks by genre, weighted by their "
+        "number of clips so each split holds its share of the audio); pairs are drawn within each split, "
         "so no painting or clip appears in two splits."
         if cfg["split_mode"] == "items"
         else "One balanced random draw over all paintings and clips; each pair was then given a split at random "

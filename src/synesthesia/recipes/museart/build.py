@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Mapping
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.inputs import quarantine_row
-from synesthesia.stages.audio import plan_clips, write_clip_files
+from synesthesia.stages.audio import CopyJob, audio_pass, plan_clips
 from synesthesia.stages.ingest import IngestConfig, ingest_source, nothing_usable
 from synesthesia.stages.shards import ShardRunner, run_serially
 from synesthesia.datasets.keys import SPLITS
@@ -32,7 +33,7 @@ def assemble_images(valid: pa.Table, info: Mapping[str, dict]) -> pa.Table:
             {
                 "image_id": r["image_id"], "name": info[r["path"]]["name"], "path": r["path"], "sha256": r["sha256"],
                 "n_bytes": r["n_bytes"], "width": r["width"], "height": r["height"], "format": r["format"],
-                "category": r["category"], "published_split": info[r["path"]]["published_split"],
+                "has_alpha": r["has_alpha"], "category": r["category"], "published_split": info[r["path"]]["published_split"],
                 **{k: r[k] for k in S.PROVENANCE_COLUMNS},
             }
         )
@@ -58,6 +59,7 @@ def assemble_audio(valid: pa.Table, clips: pa.Table, clip_files: pa.Table, info:
                 "group": group_key(name, config.group_pattern), "path": f["path"],
                 "clip_path": f"{clip_folder}/{s['path']}", "clip_index": c["clip_index"],
                 "start_s": c["start_s"], "end_s": c["end_s"], "signal_s": s["signal_samples"] / s["sample_rate"],
+                "source_peak": s["source_peak"], "gain": s["gain"],
                 "source_duration_s": f["duration_s"], "source_sample_rate": f["sample_rate"],
                 "source_channels": f["channels"], "sha256": f["sha256"], "category": f["category"],
                 "published_split": info[f["path"]]["published_split"], **{k: f[k] for k in S.PROVENANCE_COLUMNS},
@@ -245,11 +247,18 @@ def ingest(
 
 
 def clip_files(ingested: Ingested, out: Path, config: MuseartConfig, shard_size: int, run: ShardRunner = run_serially) -> tuple[pa.Table, pa.Table]:
-    """The 30 s audio items: their clip plan and their 16 kHz FLAC files."""
+    """The 30 s audio items: their clip plan and their 16 kHz FLAC files
+    (each file decoded once). A file that fails its full decode moves from
+    the valid audio to the rejected (``stage="audio"``) with its clips."""
     audio = ingested.valid["audio"]
     clips = plan_clips(audio, config.clip, id_column="audio_id")
-    files = write_clip_files(audio, clips, ingested.roots["audio"], out, config.clip, shard_size, config.clip_format, id_column="audio_id", run=run)
-    return clips, files
+    result = audio_pass(audio, ingested.roots["audio"], out, shard_size, copies=CopyJob(clips, config.clip, config.clip_format), id_column="audio_id", run=run)
+    if result.failed.num_rows:
+        bad = pc.is_in(audio.column("path"), value_set=result.failed.column("path"))
+        ingested.valid["audio"] = audio.filter(pc.invert(bad))
+        ingested.rejected["audio"] = dio.concat([ingested.rejected["audio"], result.failed], S.QUARANTINE)
+        clips = clips.filter(pc.is_in(clips.column("track_id"), value_set=ingested.valid["audio"].column("audio_id")))
+    return clips, result.clip_files
 
 
 def split_and_pair(ingested: Ingested, clips: pa.Table, files: pa.Table, config: MuseartConfig) -> Paired:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from synesthesia.datasets.keys import DEFAULT_FRACTIONS
-from synesthesia.datasets.media import ClipConfig
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, background_rgb
 from synesthesia.stages.ingest import folder_key
 
 #: Files per ingest shard and tracks per clip-file shard.
@@ -76,8 +76,11 @@ class MuseartConfig:
     #: "flac" (lossless, ~half the size) or "wav".
     clip_format: str = "flac"
     clip_seconds: float = MUSEART_CLIP_SECONDS
+    #: Transparent pixels are composited onto this colour by the reader (datasets.media.to_rgb).
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND
 
     def __post_init__(self):
+        background_rgb(self.alpha_background)  # a clear error for a bad colour
         if self.split not in SPLIT_MODES:
             raise ValueError(f"split must be one of {SPLIT_MODES}, not {self.split!r}")
         if self.short_audio not in ("pad", "drop"):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from synesthesia.datasets import io as dio
+from synesthesia.datasets.media import build_alpha_background
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.readers import museart as reader
 from synesthesia.datasets.readers.shards import MUSEART_PAIRS
@@ -82,7 +83,7 @@ def gallery(folder: str | Path) -> Gallery:
     df["heading"] = df["category"]
     cols = ["key", "split", "image_file", "audio_file", "heading", "category", "audio_name", "image_name", "signal_s"]
     return Gallery(
-        dataset="museart", title=PRETTY_NAME, rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
+        dataset="museart", title=PRETTY_NAME, alpha_background=build_alpha_background(dio.read_manifest(folder)), rows=pa.Table.from_pandas(df[cols], preserve_index=False), noun="pairs",
         facets=["split", "category"], sorts=["signal_s"], heading="heading",
         fields=[Field("audio_name", "audio"), Field("image_name", "image"), Field("signal_s", "signal (s)", "number", 1)],
         description="A 30 s audio item and the image of its category it is paired with.",

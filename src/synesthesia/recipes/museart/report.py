@@ -30,7 +30,7 @@ def report_sections(out: Path, summary: dict) -> list[str]:
     pairs = dio.read_table(out / "pairs.parquet", S.MUSEART_PAIRS)
     quarantine = dio.read_table(out / "quarantine.parquet", S.QUARANTINE)
     cfg = summary["config"]
-    padded = sum(1 for s in audio.column("signal_s").to_pylist() if s is not None and s < cfg["clip_seconds"] - 1e-6)
+    media = media_notes(out, summary)
     counts = R.md_table(
         ["stage", "count"],
         [
@@ -39,7 +39,9 @@ def report_sections(out: Path, summary: dict) -> list[str]:
             ("audio files found", summary["audio_found"]),
             ("valid audio files (after dedup)", summary["audio_files"]),
             (f"{cfg['clip_seconds']:g} s audio items", audio.num_rows),
-            ("  of which zero-padded", padded),
+            ("  of which zero-padded", media["padded"]),
+            ("  of which written with a gain < 1 (source above full scale)", media["gained"]),
+            ("images with transparent pixels", media["alpha"]),
             ("pairs", pairs.num_rows),
             ("rejected inputs", quarantine.num_rows),
         ],
@@ -87,7 +89,7 @@ def report_sections(out: Path, summary: dict) -> list[str]:
         + (f"\n\n{summary['unpaired']} audio item(s) had no image in their cell and are in the quarantine (stage `pairing`)." if summary["unpaired"] else "")
     )
     return [
-        "## Counts per stage\n\n" + counts,
+        "## Counts per stage\n\n" + counts + "\n\n" + " ".join(media["notes"]),
         "## Quarantine\n\n" + R.quarantine_section(quarantine),
         "## Categories\n\n" + cat_text,
         "## Splits\n\n" + split_text,
@@ -96,18 +98,37 @@ def report_sections(out: Path, summary: dict) -> list[str]:
     ]
 
 
-def card_sections(summary: dict) -> list[str]:
+def media_notes(out: Path, summary: dict) -> dict:
+    """Zero-padded items, items written with a gain, transparent images: the counts and what the card says of them."""
+    audio = dio.read_table(out / "audio.parquet", S.MUSEART_AUDIO)
+    images = dio.read_table(out / "images.parquet", S.MUSEART_IMAGES)
+    cfg = summary["config"]
+    padded = sum(1 for s in audio.column("signal_s").to_pylist() if s is not None and s < cfg["clip_seconds"] - 1e-6)
+    gained = sum(1 for g in audio.column("gain").to_pylist() if g is not None and g < 1.0)
+    alpha = sum(v is True for v in images.column("has_alpha").to_pylist())
+    notes = [
+        f"{padded} of {audio.num_rows} audio items hold less than {cfg['clip_seconds']:g} s of signal and are zero-padded to "
+        f"{cfg['clip_seconds']:g} s (`signal_s` gives the real length)." if padded else f"Every audio item holds {cfg['clip_seconds']:g} s of signal."
+    ]
+    if gained:
+        notes.append(f"{gained} items come from sources that peak above full scale and were written with the gain in `gain` (the source peak is in `source_peak`), not clipped.")
+    if alpha:
+        notes.append(f"{alpha} of {images.num_rows} images have transparent pixels; the reader composites them onto `{cfg.get('alpha_background', 'white')}`.")
+    return {"padded": padded, "gained": gained, "alpha": alpha, "notes": notes}
+
+
+def card_sections(summary: dict, notes: list[str] = ()) -> list[str]:
     cfg = summary["config"]
     sizes = summary["split_sizes"]
     return [
-        "Music–image pairs in the layout of **Museart** (Musipainter, section 3.1): each 30 s audio item "
-        "(16 kHz mono FLAC) is paired with an image of the same category and split. "
-        f"Built by `synesthesia build museart` with split mode `{cfg['split']}`, seed {cfg['seed']}.",
+        "Music–image pairs in the layout of **Museart** (Musipainter, section 3.1): each audio item, a 30 s clip "
+        "(16 kHz mono FLAC), is paired with an image of the same category and split. "
+        f"Built by `synesthesia build museart` with split mode `{cfg['split']}`, seed {cfg['seed']}. " + " ".join(notes),
         "## Splits\n\n" + R.md_table(["split", "pairs"], [(s, sizes.get(s, 0)) for s in SPLITS]),
         "## Files\n\n"
         "- `pairs/<split>/part-*.parquet`: `audio_id, image_id, category, split, audio_name, image_name, group, "
         "audio_path` (relative to this folder), `image_path` (relative to the images root in `dataset.json`).\n"
-        "- `clips/`: the audio items, 30 s, 16 kHz mono, 16-bit.\n"
+        "- `clips/`: the audio items, 30 s (zero-padded where `signal_s` is shorter), 16 kHz mono, 16-bit.\n"
         "- `images.parquet`, `audio.parquet`, `pairs.parquet`, `quarantine.parquet`, `report.md`.\n\n"
         "Load with `synesthesia.datasets.readers.museart.MuseartPairs(DIR, split)` (audio array + PIL image + category).",
     ]
@@ -125,6 +146,7 @@ def write_report_and_card(out: Path, summary: dict) -> None:
     licence_text = licences(out)
     report = "# Museart build report\n\n" + "\n\n".join(report_sections(out, summary) + [licence_text]) + "\n"
     dio.write_text(report, out / "report.md")
+    notes = media_notes(out, summary)["notes"]
     C.write_dataset_card(
-        out, "Museart (synesthesia build)", {s: f"pairs/{s}/*.parquet" for s in summary["splits"]}, card_sections(summary) + [licence_text], {"license": "other"}
+        out, "Museart (synesthesia build)", {s: f"pairs/{s}/*.parquet" for s in summary["splits"]}, card_sections(summary, notes) + [licence_text], {"license": "other"}
     )

@@ -35,6 +35,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
+
 #: name -> "module:attribute" of a :class:`TextGenerator` subclass.
 GENERATORS: dict[str, str] = {
     "vllm": "synesthesia.stages.captioning.vllm_backend:VLLMGenerator",
@@ -53,8 +55,9 @@ SEGMENT_CAPTIONERS: dict[str, str] = {
 #: artworks, Qwen3-14B to fuse the LP-MusicCaps segment captions.
 DEFAULT_IMAGE_MODEL = "llava-hf/llava-v1.6-mistral-7b-hf"
 DEFAULT_FUSION_MODEL = "Qwen/Qwen3-14B"
-#: The ``model`` the features backends record (and the report labels).
-FEATURES_MODEL = "synesthesia-features-v1"
+#: The ``model`` the features backends record in every caption row: a stand-in
+#: (measured properties, no model), and the name says so wherever it appears.
+FEATURES_MODEL = "features-stand-in-v2"
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,15 @@ class GenerationRequest:
     captions of a fusion request); model backends ignore it (they read the
     prompt), the deterministic ``features`` fusion uses it. ``attempt`` is
     the loop's attempt number (0 = first); ``seed`` makes sampling
-    reproducible per item and attempt.
+    reproducible per item and attempt. ``image_background``: the colour
+    transparent pixels are composited onto (``datasets.media.to_rgb``), so
+    every backend sees the picture the scorers and embedders see.
     """
 
     key: str
     prompt: str
     image_path: str | None = None
+    image_background: str = DEFAULT_ALPHA_BACKGROUND
     context: tuple[str, ...] = ()
     attempt: int = 0
     seed: int | None = None

@@ -70,10 +70,9 @@ class TransformersGenerator(TextGenerator):
 
     def _inputs(self, request: GenerationRequest):
         if request.image_path is not None:
-            from PIL import Image
+            from synesthesia.datasets.media import open_rgb
 
-            with Image.open(request.image_path) as im:
-                image = im.convert("RGB")
+            image = open_rgb(request.image_path, background=request.image_background)
             messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": request.prompt}]}]
             text = self._chat(self.processor, messages) or self.image_template.format(prompt=request.prompt)
             return self.processor(images=image, text=text, return_tensors="pt")

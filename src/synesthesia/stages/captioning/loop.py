@@ -34,6 +34,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.datasets.secrets import redact
 from synesthesia.stages.captioning import GenerationRequest, TextGenerator
 from synesthesia.stages.captioning.prompts import PromptSet, issues_for
@@ -70,6 +71,8 @@ class LoopItem:
     item_id: str
     image_path: str | None = None
     segments: tuple[str, ...] = ()
+    #: transparent pixels are composited onto this colour (``datasets.media.to_rgb``)
+    image_background: str = DEFAULT_ALPHA_BACKGROUND
 
 
 class CaptionScorer(Protocol):
@@ -129,6 +132,7 @@ def run_caption_loop(
     rows = {item.item_id: successful(history.get(item.item_id, [])) for item in items}
     by_id = {item.item_id: item for item in items}
     stopped: set[str] = set()  # failed in the backend this run
+    scored: dict[tuple[str, str], dict] = {}  # (item, caption) -> its score columns
     round_no = 0
     while True:
         pending = [i for i in items if i.item_id not in stopped and needs_attempt(rows[i.item_id], scorer.composite, config)]
@@ -157,6 +161,7 @@ def run_caption_loop(
                     key=f"{item.item_id}#{attempt}",
                     prompt=prompt,
                     image_path=item.image_path,
+                    image_background=item.image_background,
                     context=item.segments,
                     attempt=attempt,
                     seed=attempt_seed(seed, item.item_id, attempt),
@@ -171,7 +176,13 @@ def run_caption_loop(
             for _, attempt, version, prompt in meta
         ]
         good = [(m, b, r) for m, b, r in zip(meta, bases, results) if r.ok]
-        scores = scorer.score([by_id[m[0]] for m, _, _ in good], [r.text for _, _, r in good]) if good else []
+        # A caption this run already scored for the item (a deterministic backend
+        # repeating itself) keeps its score: the scorers are deterministic too.
+        fresh = [g for g in good if (g[0][0], g[2].text) not in scored]
+        if fresh:
+            for (m, _, r), score in zip(fresh, scorer.score([by_id[m[0]] for m, _, _ in fresh], [r.text for _, _, r in fresh])):
+                scored[(m[0], r.text)] = score
+        scores = [scored[(m[0], r.text)] for m, _, r in good]
         for (item_id, *_), base, result in zip(meta, bases, results):
             if not result.ok:
                 # a server's error body may echo the request, credentials included

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Sequence
 
 from synesthesia.datasets import secrets
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, to_rgb
 from synesthesia.stages.captioning import OPENAI_HELP, BackendUnavailable, GenerationRequest, GenerationResult, GeneratorConfig, TextGenerator, strip_thinking
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
@@ -48,17 +49,21 @@ RETRY_STATUS = frozenset({408, 409, 429})
 _MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 
 
-def image_data_url(path: str | Path) -> str:
-    """The image file as a ``data:`` URL (re-encoded as PNG when the format is
-    not one chat APIs accept)."""
+def image_data_url(path: str | Path, background: str = DEFAULT_ALPHA_BACKGROUND) -> str:
+    """The image file as a ``data:`` URL: its own bytes when it is plain 8-bit
+    RGB or greyscale in a format chat APIs accept; otherwise (transparency,
+    16-bit, CMYK, palette, another format) re-encoded as the PNG of
+    :func:`~synesthesia.datasets.media.to_rgb`, so the server sees what every
+    other stage sees."""
     from PIL import Image
 
     data = Path(path).read_bytes()
     with Image.open(io.BytesIO(data)) as im:
         fmt = im.format
-        if fmt not in _MIME:
+        if fmt not in _MIME or im.mode not in ("RGB", "L") or "transparency" in im.info:
             buf = io.BytesIO()
-            im.convert("RGB").save(buf, format="PNG")
+            im.load()
+            to_rgb(im, background).save(buf, format="PNG")
             data, fmt = buf.getvalue(), "PNG"
     return f"data:{_MIME[fmt]};base64,{base64.b64encode(data).decode('ascii')}"
 
@@ -88,7 +93,7 @@ class OpenAIGenerator(TextGenerator):
     def body(self, request: GenerationRequest) -> dict:
         if request.image_path is not None:
             content = [
-                {"type": "image_url", "image_url": {"url": image_data_url(request.image_path)}},
+                {"type": "image_url", "image_url": {"url": image_data_url(request.image_path, request.image_background)}},
                 {"type": "text", "text": request.prompt},
             ]
         else:

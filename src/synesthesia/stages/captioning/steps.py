@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
-from synesthesia.datasets.media import ClipConfig, clip_starts, cut_clips, load_audio
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, clip_starts, cut_clips, load_audio
 from synesthesia.stages.captioning import GeneratorConfig, SegmentCaptionerConfig, TextGenerator, cached_generator, get_segment_captioner, process_cached
 from synesthesia.stages.captioning.loop import LoopConfig, LoopItem, finished, run_caption_loop
 from synesthesia.stages.captioning.prompts import FUSION_PROMPTS, IMAGE_PROMPTS, PromptSet
@@ -164,9 +164,12 @@ def loop_shard(
     }
 
 
-def image_caption_shard_step(shard, root: str, generator: GeneratorConfig, ics, loop: LoopConfig, seed: int, folder: str) -> dict:
-    """``shard.items``: dicts with ``image_id`` and ``path`` (relative to ``root``)."""
-    items = [LoopItem(it["image_id"], image_path=str(Path(root) / it["path"])) for it in shard.items]
+def image_caption_shard_step(
+    shard, root: str, generator: GeneratorConfig, ics, loop: LoopConfig, seed: int, folder: str, background: str = DEFAULT_ALPHA_BACKGROUND
+) -> dict:
+    """``shard.items``: dicts with ``image_id`` and ``path`` (relative to ``root``);
+    transparent pixels are composited onto ``background`` for the captioner and the scorers."""
+    items = [LoopItem(it["image_id"], image_path=str(Path(root) / it["path"]), image_background=background) for it in shard.items]
     return loop_shard(shard, items, folder, S.IMAGE_CAPTIONS, "image_id", IMAGE_PROMPTS, generator, lambda: cached_scorer("ics", ics), loop, seed, "ics")
 
 

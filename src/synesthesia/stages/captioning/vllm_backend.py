@@ -68,13 +68,12 @@ class VLLMGenerator(TextGenerator):
         images = [i for i, r in enumerate(requests) if r.image_path is not None]
         texts = [i for i, r in enumerate(requests) if r.image_path is None]
         if images:
-            from PIL import Image
+            from synesthesia.datasets.media import open_rgb
 
             prompts, ok = [], []
             for i in images:
                 try:
-                    with Image.open(requests[i].image_path) as im:
-                        image = im.convert("RGB")
+                    image = open_rgb(requests[i].image_path, background=requests[i].image_background)
                 except OSError as exc:
                     results[i] = GenerationResult(None, f"cannot read image: {exc}")
                     continue

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.keys import stable_hash
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 from synesthesia.stages.publish.spec import Gallery
 
 ASSETS = Path(__file__).with_name("site")
@@ -72,20 +73,21 @@ class Links:
         return urllib.parse.quote(Path(self.folders[folder], name).as_posix())
 
 
-def thumbnail(source: str, folder: Path) -> str:
-    """Make (once) the thumbnail of ``source`` under ``folder``; its path relative to ``folder``."""
+def thumbnail(source: str, folder: Path, background: str = DEFAULT_ALPHA_BACKGROUND) -> str:
+    """Make (once) the thumbnail of ``source`` under ``folder``; its path relative to ``folder``.
+    Transparent pixels are composited onto ``background`` (the build's), as
+    the model's reader and the raters see the painting."""
     stat = os.stat(source)
-    name = stable_hash(os.path.abspath(source), stat.st_size, stat.st_mtime_ns, THUMB_SIZE, length=16)
+    name = stable_hash(os.path.abspath(source), stat.st_size, stat.st_mtime_ns, THUMB_SIZE, background, length=16)
     rel = f"thumbs/{name[:2]}/{name}.jpg"
     target = folder / rel
     if not target.exists():
         from PIL import Image
 
-        with Image.open(source) as img:
-            img = img.convert("RGB")
-            img.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
-            with dio.atomic_output(target) as tmp:
-                img.save(tmp, "JPEG", quality=82, optimize=True)
+        img = open_rgb(source, THUMB_SIZE, background=background)
+        img.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.LANCZOS)
+        with dio.atomic_output(target) as tmp:
+            img.save(tmp, "JPEG", quality=82, optimize=True)
     return rel
 
 
@@ -100,7 +102,7 @@ def gallery_data(g: Gallery, page_dir: Path, thumbs_dir: Path, log=print) -> tup
     rows = g.rows.sort_by("key").to_pylist()
     images = sorted({r["image_file"] for r in rows if r.get("image_file")})
     with ThreadPoolExecutor(THUMB_WORKERS) as pool:
-        thumbs = dict(zip(images, pool.map(lambda p: thumbnail(p, thumbs_dir), images)))
+        thumbs = dict(zip(images, pool.map(lambda p: thumbnail(p, thumbs_dir, g.alpha_background), images)))
     log(f"{g.dataset}: {len(rows)} {g.noun}, {len(images)} thumbnails")
     link = Links(page_dir)
     thumb_urls = sorted({link(thumbs_dir / t) for t in thumbs.values()})

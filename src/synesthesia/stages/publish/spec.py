@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND
 from synesthesia.datasets.readers.shards import hub_split
 
 #: Split order in exports and cards (other names follow, sorted).
@@ -170,6 +171,7 @@ class Gallery:
     heading: str = ""  # the card's title column
     notes: list[str] = field(default_factory=list)  # banners (e.g. simulated ratings)
     description: str = ""
+    alpha_background: str = DEFAULT_ALPHA_BACKGROUND  # the build's --alpha-background: thumbnails composite transparent pixels onto it
 
 
 # --- sources --------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
 from synesthesia.models.embedders.text import sentence_windows
 from synesthesia.models.devices import resolve_device
 from synesthesia.stages.quality.common import MissingWeights
@@ -195,15 +196,16 @@ class _ClipEncoder:
     def n_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, truncation=False)["input_ids"])
 
-    def embed_images(self, paths: Sequence[str], batch_size: int) -> np.ndarray:
+    def embed_images(self, paths: Sequence[str], batch_size: int, backgrounds: Sequence[str] | None = None) -> np.ndarray:
+        """Unit vectors of images read with :func:`~synesthesia.datasets.media.open_rgb`
+        (transparent pixels composited onto each one's background)."""
         import torch
 
-        from synesthesia.datasets.media import open_rgb
-
+        backgrounds = list(backgrounds) if backgrounds is not None else [DEFAULT_ALPHA_BACKGROUND] * len(paths)
         out = []
         size = int(self.model.config.vision_config.image_size)  # 224 for ViT-B/32
         for i in range(0, len(paths), batch_size):
-            images = [open_rgb(p, size) for p in paths[i : i + batch_size]]
+            images = [open_rgb(p, size, background=b) for p, b in zip(paths[i : i + batch_size], backgrounds[i : i + batch_size])]
             pixels = self.processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
             with torch.no_grad():
                 feats = _features(self.model.get_image_features(pixel_values=pixels))
@@ -278,10 +280,12 @@ class ICSScorer:
             return [caption]
         return sentence_windows(caption, lambda t: encoder.n_tokens(prefix + t), encoder.max_tokens)
 
-    def cosines(self, encoder: _ClipEncoder, image_paths: Sequence[str], captions: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    def cosines(
+        self, encoder: _ClipEncoder, image_paths: Sequence[str], captions: Sequence[str], backgrounds: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, list[int]]:
         """Per caption: mean cosine of its windows with its image, and the window count."""
         truncate = self.config.long_text == "truncate"
-        images = encoder.embed_images(list(image_paths), self.config.batch_size)
+        images = encoder.embed_images(list(image_paths), self.config.batch_size, backgrounds)
         windows = [self.windows(c, encoder) for c in captions]
         flat = [self.config.text_prefix + w for ws in windows for w in ws]
         texts = encoder.embed_texts(flat, self.config.batch_size, truncate)
@@ -295,6 +299,7 @@ class ICSScorer:
         """Loop protocol: one dict of ``IMAGE_CAPTIONS`` score columns per caption."""
         cfg = self.config
         paths = [item.image_path for item in items]
+        backgrounds = [item.image_background for item in items]
         rows = [{} for _ in captions]
         notes = []
         for name, encoder, weight, skipped in (("clip", self.clip, cfg.clip_weight, cfg.skip_clip), ("pac", self.pac, cfg.pac_weight, cfg.skip_pac)):
@@ -303,7 +308,7 @@ class ICSScorer:
                 for row in rows:
                     row.update({f"{name}_cos": None, f"{name}_score": None, f"{name}_norm": None})
                 continue
-            cos, n_windows = self.cosines(encoder, paths, captions)
+            cos, n_windows = self.cosines(encoder, paths, captions, backgrounds)
             for row, c, n in zip(rows, cos, n_windows):
                 s = scaled(float(c), weight)
                 row.update({f"{name}_cos": float(c), f"{name}_score": s, f"{name}_norm": normalised(s, cfg.normalise), "text_windows": n})

@@ -1,0 +1,5 @@
+"""``python -m synesthesia.cli``: the same as the ``synesthesia`` command."""
+
+from synesthesia.cli import app
+
+app(prog_name="synesthesia")
