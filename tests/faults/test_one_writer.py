@@ -137,3 +137,26 @@ def test_two_builds_into_one_folder(prefect_api, tiny_corpus, tmp_path):
     assert result.returncode == 2 and "is being written by PID" in result.stderr
     build.communicate(timeout=600)
     assert build.returncode == 0
+
+
+def test_a_flow_run_started_without_our_entry_point_holds_the_lock_too(prefect_api, tiny_corpus, tmp_path):
+    """A deployment run calls the flow function itself (no `run_flow`): the
+    flow body takes the folder's lock, so it is refused while another process
+    writes the folder, and it leaves the lock free when it ends."""
+    from synesthesia.flows.mpd import build_mpd_flow
+    from synesthesia.flows.runner import RunnerConfig
+
+    out = tmp_path / "mpd"
+    args = (str(tiny_corpus["paintings"]), str(tiny_corpus["music"]), str(out), mpd.MPDConfig(n_pairs=10), 8, RunnerConfig("threads", 1))
+    holder = _holder(out)
+    try:
+        state = build_mpd_flow(*args, return_state=True)
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert state.is_failed()
+    with pytest.raises(FolderBusy, match=f"PID {holder.pid}"):
+        state.result()
+    assert not (out / "pairs.parquet").exists()
+    assert build_mpd_flow(*args)["pairs"]["drawn"] == 10
+    assert json.loads((out / LOCK_FILE).read_text() or "{}") == {}  # released

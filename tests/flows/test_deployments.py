@@ -48,12 +48,15 @@ def deployed(repo_root, tmp_path_factory):
         server.stop()
 
 
-def run_deployment(env: dict, name: str, parameters: dict) -> str:
+def run_deployment(env: dict, name: str, parameters: dict, completes: bool = True) -> str:
     """`prefect deployment run NAME --params JSON --watch`; returns the flow run's id."""
     args = [str(BIN / "prefect"), "deployment", "run", name, "--params", json.dumps(parameters), "--watch", "--watch-timeout", "900"]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=960)
     output = done.stdout + done.stderr
-    assert done.returncode == 0 and "completed" in output.lower(), output[-3000:]
+    if completes:
+        assert done.returncode == 0 and "completed" in output.lower(), output[-3000:]
+    else:
+        assert done.returncode == 1 and "finished in state 'failed'" in output.lower(), output[-3000:]
     return re.search(r"UUID:\s*([0-9a-f-]{36})", output).group(1)
 
 
@@ -133,3 +136,22 @@ def test_museart_and_artsound_deployments_build_what_the_cli_builds(deployed, pr
     }
     run_deployment(deployed, "build-artsound/artsound", parameters)
     assert compare_folders(by_cli, out, IGNORED) == []
+
+
+def test_a_deployment_run_on_input_with_nothing_usable_fails_with_the_counts(deployed, prefect_api, tmp_path):
+    """Not Completed: the run's state is Failed and its message says why (as
+    the CLI's one `error:` line does), and nothing past ingest is written."""
+    from PIL import Image
+
+    paintings, music, out = tmp_path / "paintings", tmp_path / "music", tmp_path / "out"
+    (paintings / "Baroque" / "portrait").mkdir(parents=True)
+    Image.new("RGB", (32, 32), (200, 30, 30)).save(paintings / "Baroque" / "portrait" / "a.png")
+    (music / "jazz").mkdir(parents=True)
+    (music / "jazz" / "a.wav").write_bytes(b"RIFF\x00\x00not a wav")
+    flow_run = run_deployment(deployed, "build-mpd/mpd", {"paintings": str(paintings), "music": str(music), "out": str(out)}, completes=False)
+    with client_for(deployed) as client:
+        state = client.read_flow_run(flow_run).state
+    assert state.is_failed()
+    assert f"no usable music tracks in {music}: 1 file(s) found, none usable" in state.message
+    assert pq.read_table(out / "quarantine.parquet").column("path").to_pylist() == ["jazz/a.wav"]
+    assert not (out / "pairs.parquet").exists()

@@ -212,3 +212,26 @@ def test_a_thumbnail_shows_a_transparent_painting_composited_as_the_model_sees_i
     thumbs = {bg: np.asarray(Image.open(tmp_path / thumbnail(str(tmp_path / "cut-out.png"), tmp_path, bg)), dtype=int) for bg in ("white", "black")}
     assert (thumbs["white"][2, 2] > 240).all() and (thumbs["black"][2, 2] < 15).all()  # corner: the background
     assert thumbs["white"][32, 32, 0] > 240 and thumbs["white"][32, 32, 1] < 15  # centre: the opaque red
+
+
+def test_a_click_on_a_transparent_painting_opens_its_full_size_composite(tmp_path):
+    """The card's full-size link: the composite (same size, hidden red never
+    shown) for a transparent painting; the file itself for an opaque one,
+    even when it has an alpha channel, and for a JPEG (header read only)."""
+    from synesthesia.stages.publish.site import full_size
+
+    rgba = np.zeros((40, 60, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[10:30, 10:50, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut-out.png")
+    rel = full_size(str(tmp_path / "cut-out.png"), tmp_path / "site", "black")
+    shown = np.asarray(Image.open(tmp_path / "site" / rel))
+    assert rel.startswith("full/") and shown.shape == (40, 60, 3)
+    assert (shown[0, 0] == 0).all() and tuple(shown[20, 20]) == (255, 0, 0)
+    assert full_size(str(tmp_path / "cut-out.png"), tmp_path / "site", "black") == rel  # made once
+    assert full_size(str(tmp_path / "cut-out.png"), tmp_path / "site", "white") != rel
+    rgba[..., 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "photo.jpg")
+    assert full_size(str(tmp_path / "opaque.png"), tmp_path / "site") is None
+    assert full_size(str(tmp_path / "photo.jpg"), tmp_path / "site") is None

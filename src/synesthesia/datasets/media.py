@@ -296,10 +296,16 @@ def background_rgb(background: str = DEFAULT_ALPHA_BACKGROUND) -> tuple[int, int
     return tuple(rgb[:3])  # type: ignore[return-value]
 
 
+def may_have_transparency(im) -> bool:
+    """Whether an image's header allows transparent pixels (an alpha channel
+    or a transparency key): the cheap test before :func:`has_transparency`."""
+    return im.mode in _ALPHA_MODES or "transparency" in im.info
+
+
 def has_transparency(im) -> bool:
     """Whether a (loaded) PIL image has at least one pixel that is not fully
     opaque: an alpha channel or a transparency key that is actually used."""
-    if im.mode not in _ALPHA_MODES and "transparency" not in im.info:
+    if not may_have_transparency(im):
         return False
     alpha = im.convert("RGBA").getchannel("A") if im.mode != "RGBA" else im.getchannel("A")
     return alpha.getextrema()[0] < 255

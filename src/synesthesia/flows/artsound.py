@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.artifacts import publish_report
 from synesthesia.flows.params import refuse_unknown_keys
-from synesthesia.flows.runner import RunnerConfig, run_flow, stop_if_unusable
+from synesthesia.flows.runner import RunnerConfig, holding_folder, run_flow, unusable
 from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import artsound
 from synesthesia.sources import absolute
@@ -49,15 +49,17 @@ def build_artsound_flow(
     starts its own. ``pairing=None`` stops after the captions."""
     artsound.preflight(config, pairing, inputs=(artworks, music, out))  # again: a deployment run starts here
     out_dir = Path(out).resolve()
-    summary = caption_artsound_flow(str(out_dir), artworks, music, config, shard_size, runner)
-    if "error" in summary:
-        return summary
-    if pairing is not None:
-        started = time.perf_counter()
-        summary["pairing"] = pair_artsound_flow(str(out_dir), pairing, runner)
-        summary["pairing"]["seconds"] = round(time.perf_counter() - started, 1)
-    else:
-        publish_report(out_dir, artsound.DATASET, HEADLINE_TABLES)
+    with holding_folder(out_dir, "build-artsound"):
+        captioned = caption_artsound_flow(str(out_dir), artworks, music, config, shard_size, runner, return_state=True)
+        if not captioned.is_completed():
+            return captioned  # this run fails as its phase did (nothing usable: one line, no traceback)
+        summary = captioned.result()
+        if pairing is not None:
+            started = time.perf_counter()
+            summary["pairing"] = pair_artsound_flow(str(out_dir), pairing, runner)
+            summary["pairing"]["seconds"] = round(time.perf_counter() - started, 1)
+        else:
+            publish_report(out_dir, artsound.DATASET, HEADLINE_TABLES)
     return summary
 
 
@@ -74,12 +76,11 @@ def caption_artsound_flow(
     logger = get_run_logger()
     started = time.perf_counter()
     out_dir = Path(out)
-    with shard_runner(runner) as run:
+    with holding_folder(out_dir, "caption-artsound"), shard_runner(runner) as run:
         ingested = artsound.ingest(artworks, music, out_dir, config, shard_size, run=run)
         logger.info("ingest: %d artworks, %d tracks valid; %d + %d rejected", ingested.artworks.num_rows, ingested.tracks.num_rows, ingested.rejected["artworks"], ingested.rejected["music"])
         if ingested.problem:
-            logger.error(ingested.problem)
-            return {"error": ingested.problem}
+            return unusable(ingested.problem)
         segments = artsound.segment_captions(out_dir, ingested, config, shard_size, run=run)
         logger.info("segments: %d captions for %d tracks", segments.num_rows, ingested.tracks.num_rows)
         audio = artsound.audio_captions(out_dir, segments, config, shard_size, run=run)
@@ -95,9 +96,15 @@ def caption_artsound_flow(
 
 @flow(name="pair-artsound")
 def pair_artsound_flow(dataset: str, config: artsound.ArtSoundPairingConfig = artsound.ArtSoundPairingConfig(), runner: RunnerConfig = RunnerConfig()) -> dict:
-    logger = get_run_logger()
     folder = Path(dataset).resolve()
     artsound.preflight_pairing(config, folder)  # again: a deployment run starts here
+    with holding_folder(folder, "pair-artsound"):
+        return pairing_phase(folder, config, runner)
+
+
+def pairing_phase(folder: Path, config: artsound.ArtSoundPairingConfig, runner: RunnerConfig) -> dict:
+    """The pairing phase's steps, logged (the folder's writer lock held)."""
+    logger = get_run_logger()
     with shard_runner(runner) as run:
         embedded = artsound.embed(folder, config, run=run)
     for name, reason in embedded.skipped.items():
@@ -128,7 +135,7 @@ def build_artsound(
     # absolute paths: workers of a remote Dask cluster run in another directory;
     # the inputs are selectors (a folder/CSV, or KIND:PATH: synesthesia.sources)
     paths = absolute(artworks, "image"), absolute(music, "audio"), str(Path(out).resolve())
-    return stop_if_unusable(run_flow(build_artsound_flow, *paths, config, shard_size, pairing, runner, folder=out))
+    return run_flow(build_artsound_flow, *paths, config, shard_size, pairing, runner, folder=out)
 
 
 def pair_artsound(

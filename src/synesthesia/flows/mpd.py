@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.artifacts import publish_report
 from synesthesia.flows.params import refuse_unknown_keys
-from synesthesia.flows.runner import RunnerConfig, run_flow, stop_if_unusable
+from synesthesia.flows.runner import RunnerConfig, holding_folder, run_flow, unusable
 from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import mpd
 from synesthesia.sources import absolute
@@ -41,16 +41,14 @@ def build_mpd_flow(
 ) -> dict:
     logger = get_run_logger()
     out_dir = Path(out).resolve()
-    with shard_runner(runner) as run:
+    with holding_folder(out_dir, "build-mpd"), shard_runner(runner) as run:
         items = mpd.ingest(paintings, music, out_dir, config, shard_size, run=run)
         logger.info("ingest: %d paintings, %d tracks valid; %d rejected", items.paintings.num_rows, items.tracks.num_rows, items.rejected)
         if items.problem:
-            logger.error(items.problem)
-            return {"error": items.problem}
+            return unusable(items.problem)
         items, pairs, result = mpd.audio(out_dir, items, config, shard_size, run=run)
         if items.problem:  # every track failed its full decode
-            logger.error(items.problem)
-            return {"error": items.problem}
+            return unusable(items.problem)
         logger.info("pairs: %d drawn of %d requested", pairs["drawn"], config.n_pairs)
         summary = mpd.finish_build(out_dir, items, config, pairs, result)
         audio = summary["audio_pass"]
@@ -59,7 +57,7 @@ def build_mpd_flow(
             items.clips.num_rows, result.clip_files.num_rows, audio["shards"], audio["workers"], audio["failed"],
         )
         summary["annotation"] = annotation_phases(out_dir, config.annotation, config.seed, shard_size, run)
-    mpd.write_report(out_dir, summary)
+        mpd.write_report(out_dir, summary)
     publish_report(out_dir, mpd.DATASET, HEADLINE_TABLES)
     return summary
 
@@ -85,10 +83,11 @@ def annotation_phases(out_dir: Path, config: mpd.MPDAnnotationConfig, seed: int,
 def annotate_mpd_flow(out: str, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:
     """Only the annotation phases, on a folder that ``build_mpd`` made."""
     out_dir = Path(out).resolve()
-    config, seed = mpd.annotation_config(out_dir)
-    with shard_runner(runner) as run:
-        result = annotation_phases(out_dir, config, seed, shard_size, run)
-    mpd.write_report(out_dir, mpd.build_summary(out_dir))
+    with holding_folder(out_dir, "annotate-mpd"):
+        config, seed = mpd.annotation_config(out_dir)
+        with shard_runner(runner) as run:
+            result = annotation_phases(out_dir, config, seed, shard_size, run)
+        mpd.write_report(out_dir, mpd.build_summary(out_dir))
     publish_report(out_dir, mpd.DATASET, HEADLINE_TABLES)
     return result
 
@@ -106,7 +105,7 @@ def build_mpd(
     checked and made absolute here: workers of a remote Dask cluster run in
     another directory."""
     inputs = absolute(paintings, "image"), absolute(music, "audio")
-    return stop_if_unusable(run_flow(build_mpd_flow, *inputs, str(Path(out).resolve()), config, shard_size, runner, folder=out))
+    return run_flow(build_mpd_flow, *inputs, str(Path(out).resolve()), config, shard_size, runner, folder=out)
 
 
 def annotate_mpd(out: str | os.PathLike, shard_size: int = mpd.DEFAULT_SHARD_SIZE, runner: RunnerConfig = RunnerConfig()) -> dict:

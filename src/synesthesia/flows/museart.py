@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 
 from synesthesia.flows.artifacts import publish_report
 from synesthesia.flows.params import refuse_unknown_keys
-from synesthesia.flows.runner import RunnerConfig, run_flow, stop_if_unusable
+from synesthesia.flows.runner import RunnerConfig, holding_folder, run_flow, unusable
 from synesthesia.flows.tasks import shard_runner
 from synesthesia.recipes import museart
 from synesthesia.sources import absolute
@@ -40,19 +40,19 @@ def build_museart_flow(
 ) -> dict:
     logger = get_run_logger()
     out_dir = Path(out).resolve()
-    with shard_runner(runner) as run:
-        ingested = museart.ingest(images, audio, out_dir, config, csv_dir, shard_size, run=run)
-        valid, rejected = ingested.valid, ingested.rejected
-        logger.info("ingest: %d images, %d audio files valid; %d + %d rejected", valid["image"].num_rows, valid["audio"].num_rows, rejected["image"].num_rows, rejected["audio"].num_rows)
-        if ingested.problem:
-            logger.error(ingested.problem)
-            return {"error": ingested.problem}
-        clips, files = museart.clip_files(ingested, out_dir, config, shard_size, run=run)
-    logger.info("clips: %d audio items of %g s from %d files", clips.num_rows, config.clip_seconds, valid["audio"].num_rows)
-    paired = museart.split_and_pair(ingested, clips, files, config)
-    logger.info("pairs: %d (%d audio items unpaired)", paired.pairs.num_rows, paired.unpaired)
-    summary = museart.write_dataset(out_dir, ingested, paired, config, csv_dir)
-    museart.write_report_and_card(out_dir, summary)
+    with holding_folder(out_dir, "build-museart"):
+        with shard_runner(runner) as run:
+            ingested = museart.ingest(images, audio, out_dir, config, csv_dir, shard_size, run=run)
+            valid, rejected = ingested.valid, ingested.rejected
+            logger.info("ingest: %d images, %d audio files valid; %d + %d rejected", valid["image"].num_rows, valid["audio"].num_rows, rejected["image"].num_rows, rejected["audio"].num_rows)
+            if ingested.problem:
+                return unusable(ingested.problem)
+            clips, files = museart.clip_files(ingested, out_dir, config, shard_size, run=run)
+        logger.info("clips: %d audio items of %g s from %d files", clips.num_rows, config.clip_seconds, valid["audio"].num_rows)
+        paired = museart.split_and_pair(ingested, clips, files, config)
+        logger.info("pairs: %d (%d audio items unpaired)", paired.pairs.num_rows, paired.unpaired)
+        summary = museart.write_dataset(out_dir, ingested, paired, config, csv_dir)
+        museart.write_report_and_card(out_dir, summary)
     publish_report(out_dir, museart.DATASET, HEADLINE_TABLES)
     return summary
 
@@ -71,4 +71,4 @@ def build_museart(
     checked and made absolute here: workers of a remote Dask cluster run in
     another directory."""
     paths = [None if p is None else str(Path(p).resolve()) for p in (out, csv_dir)]
-    return stop_if_unusable(run_flow(build_museart_flow, absolute(images, "image"), absolute(audio, "audio"), paths[0], config, paths[1], shard_size, runner, folder=out))
+    return run_flow(build_museart_flow, absolute(images, "image"), absolute(audio, "audio"), paths[0], config, paths[1], shard_size, runner, folder=out)

@@ -69,17 +69,28 @@ class RunnerConfig:
         return DaskTaskRunner(cluster_kwargs={"n_workers": self.workers, "threads_per_worker": 1, "dashboard_address": None})
 
 
+@contextlib.contextmanager
+def holding_folder(folder: str | os.PathLike | None, command: str):
+    """The writer lock of the dataset ``folder`` for the block (none when
+    ``folder`` is None), logging a take-over and swept temp files. Re-entrant
+    in one thread: :func:`run_flow` takes it before Prefect starts (a second
+    writer is refused at once) and each flow body takes it again, so a run
+    started by a deployment, where no entry point of ours ran, holds it too."""
+    with writer_lock(folder, command) if folder is not None else contextlib.nullcontext({}) as found:
+        if found.get("taken_over"):
+            log.warning("%s: took over the lock of a run that stopped without releasing it (%s)", folder, found["taken_over"])
+        if found.get("swept"):
+            log.info("%s: removed %d temp file(s) a killed run left", folder, found["swept"])
+        yield
+
+
 def run_flow(flow, *args: Any, folder: str | os.PathLike | None = None, **kwargs: Any):
     """Call ``flow`` against the Prefect API (a configured server, or the
     embedded one started here), holding the writer lock of the dataset
     ``folder`` it writes, if any (taken before Prefect starts, so a second
     writer is refused at once): the one entry point behind every
     ``synesthesia build`` / ``annotate run`` command and the Python API."""
-    with writer_lock(folder, flow.name) if folder is not None else contextlib.nullcontext({}) as found:
-        if found.get("taken_over"):
-            log.warning("%s: took over the lock of a run that stopped without releasing it (%s)", folder, found["taken_over"])
-        if found.get("swept"):
-            log.info("%s: removed %d temp file(s) a killed run left", folder, found["swept"])
+    with holding_folder(folder, flow.name):
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         url = ensure_prefect_api()
@@ -88,11 +99,15 @@ def run_flow(flow, *args: Any, folder: str | os.PathLike | None = None, **kwargs
             return flow(*args, **kwargs)
 
 
-def stop_if_unusable(summary: dict) -> dict:
-    """A flow that found no usable input returns ``{"error": why}`` (so Prefect
-    does not print a traceback for bad input); its entry point raises it."""
-    if isinstance(summary, dict) and "error" in summary:
-        from synesthesia.stages.ingest import NothingUsable
+def unusable(problem: str):
+    """What a flow returns when its input holds nothing usable: a Failed
+    state carrying :class:`~synesthesia.stages.ingest.NothingUsable`. The run
+    is Failed in the UI and the API (a deployment run too), Prefect logs one
+    line (``Finished in state Failed(...)``) instead of a traceback, and the
+    caller of the flow gets ``NothingUsable`` raised (the CLI prints it as
+    one ``error:`` line, exit 2)."""
+    from prefect.states import Failed
 
-        raise NothingUsable(summary["error"])
-    return summary
+    from synesthesia.stages.ingest import NothingUsable
+
+    return Failed(message=problem, data=NothingUsable(problem))

@@ -345,6 +345,16 @@ def plan_pass(
     return shards
 
 
+def single_threaded_blas():
+    """Parallelism comes from running shards side by side, one process per
+    core; a multi-threaded BLAS inside each worker only contends (measured:
+    matmuls 20x slower, and an MP3 audio stage at 443x real time on 2 cores
+    instead of 1,301x; ``benchmarks/audio_stage.py``)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def pass_step(shard: PassShard, root: str, out: str, mels: MelJob | None, copies: CopyJob | None) -> dict:
     """Decode each track of a shard once and write what its outputs still lack:
     a mel part, clip files and their index part, each with a quarantine part
@@ -353,13 +363,9 @@ def pass_step(shard: PassShard, root: str, out: str, mels: MelJob | None, copies
     todo = [name for name, _ in shard.keys if not stores[name].done(shard.view(name))]
     if not todo:
         return {"skipped": True}
-    from threadpoolctl import threadpool_limits
-
     plan = (mels or copies).clip
     mel_ids, mel_arrays, rows, failed = [], [], [], []
-    # Parallelism comes from running shards side by side; a multi-threaded
-    # BLAS inside each worker only contends (measured 20x slower matmuls).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         for item in shard.items:
             wanted = [name for name in todo if item[name]]
             if not wanted:
@@ -460,10 +466,11 @@ def clip_work_items(tracks: pa.Table, clips: pa.Table, id_column: str = "track_i
 def mel_shard(root: str | Path, items: list[dict], clip: ClipConfig = ClipConfig(), mel: MelConfig = MelConfig()) -> pa.Table:
     """The mel rows of a list of tracks (items from :func:`clip_work_items`), unsharded."""
     ids, arrays = [], []
-    for item in items:
-        track = decode_track(Path(root) / item["path"], item.get("n_frames"), clip)
-        arrays.append(clip_mels(track.mono, [int(round(s * clip.sample_rate)) for _, s in item["clips"]], clip, mel))
-        ids.extend(cid for cid, _ in item["clips"])
+    with single_threaded_blas():  # as pass_step: what a build's worker does
+        for item in items:
+            track = decode_track(Path(root) / item["path"], item.get("n_frames"), clip)
+            arrays.append(clip_mels(track.mono, [int(round(s * clip.sample_rate)) for _, s in item["clips"]], clip, mel))
+            ids.extend(cid for cid, _ in item["clips"])
     frames = mel.n_frames(clip.clip_samples)
     return mel_table(ids, np.concatenate(arrays) if arrays else np.zeros((0, mel.n_mels, frames), np.float32), mel)
 

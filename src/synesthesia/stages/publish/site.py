@@ -10,6 +10,7 @@ recipe's :class:`Gallery` names (the dataset folder's tables and media).
     SITE/data/index.js           every row's key, filter codes, sort values and thumbnail (columnar)
     SITE/data/chunk-NNNNN.js     the rest of each row, CHUNK_ROWS rows a file, loaded when a page shows them
     SITE/thumbs/…/*.jpg          images shrunk to THUMB_SIZE px (made once; a changed image gets a new one)
+    SITE/full/…/*.png            full-size composites of the images with transparent pixels (made once)
 
 Data files are JavaScript (``SYN.load({...})``), not JSON, because browsers
 refuse ``fetch`` on ``file://`` but run ``<script src>``. Audio and the
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from synesthesia.datasets import io as dio
 from synesthesia.datasets.keys import stable_hash
-from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, open_rgb
+from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, has_transparency, may_have_transparency, open_rgb, to_rgb
 from synesthesia.stages.publish.spec import Gallery
 
 ASSETS = Path(__file__).with_name("site")
@@ -91,6 +92,30 @@ def thumbnail(source: str, folder: Path, background: str = DEFAULT_ALPHA_BACKGRO
     return rel
 
 
+def full_size(source: str, folder: Path, background: str = DEFAULT_ALPHA_BACKGROUND) -> str | None:
+    """What a click on a card opens for ``source``: ``None`` for the file
+    itself, or, for an image with transparent pixels, the path (relative to
+    ``folder``; made once) of its full-size composite onto ``background``, the
+    picture the model and the raters see (a browser would draw the transparent
+    file over the page's own colour). Only the header is read for the others."""
+    from PIL import Image
+
+    with Image.open(source) as im:
+        if not may_have_transparency(im):
+            return None
+        stat = os.stat(source)
+        name = stable_hash(os.path.abspath(source), stat.st_size, stat.st_mtime_ns, "full", background, length=16)
+        rel = f"full/{name[:2]}/{name}.png"
+        if (folder / rel).exists():
+            return rel
+        im.load()
+        if not has_transparency(im):  # an alpha channel that is opaque everywhere
+            return None
+        with dio.atomic_output(folder / rel) as tmp:
+            to_rgb(im, background).save(tmp, "PNG")
+    return rel
+
+
 def _value(v):
     if isinstance(v, float) and v != v:  # NaN → null
         return None
@@ -103,6 +128,7 @@ def gallery_data(g: Gallery, page_dir: Path, thumbs_dir: Path, log=print) -> tup
     images = sorted({r["image_file"] for r in rows if r.get("image_file")})
     with ThreadPoolExecutor(THUMB_WORKERS) as pool:
         thumbs = dict(zip(images, pool.map(lambda p: thumbnail(p, thumbs_dir, g.alpha_background), images)))
+        fulls = dict(zip(images, pool.map(lambda p: full_size(p, thumbs_dir, g.alpha_background), images)))
     log(f"{g.dataset}: {len(rows)} {g.noun}, {len(images)} thumbnails")
     link = Links(page_dir)
     thumb_urls = sorted({link(thumbs_dir / t) for t in thumbs.values()})
@@ -123,7 +149,7 @@ def gallery_data(g: Gallery, page_dir: Path, thumbs_dir: Path, log=print) -> tup
     }
     detail = [
         {"heading": r.get(g.heading) or r["key"],
-         "image": link(r["image_file"]) if r.get("image_file") else None,
+         "image": (link(thumbs_dir / fulls[r["image_file"]]) if fulls[r["image_file"]] else link(r["image_file"])) if r.get("image_file") else None,
          "audio": link(r["audio_file"]) if r.get("audio_file") else None,
          "values": {f.column: _value(r.get(f.column)) for f in g.fields}}
         for r in rows
