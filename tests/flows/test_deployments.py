@@ -106,7 +106,7 @@ def test_mpd_deployment_builds_what_the_cli_builds_and_shows_tasks_progress_and_
     assert by_key["mpd-quarantine"].type == "table"
     progress = [a for a in artifacts if a.type == "progress"]
     # one per run of a stage; the annotation phase runs the audio stage again for
-    # the listening copies (every shard reused)
+    # the listening copies (every shard found done: no task run)
     assert all(a.data == 100.0 for a in progress)
     assert sorted(a.description.split(":")[0] for a in progress) == sorted([*stages, "audio"])
 

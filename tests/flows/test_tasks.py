@@ -160,3 +160,24 @@ def test_the_report_and_its_headline_tables_become_artifacts(prefect_api, tmp_pa
     assert artifacts["testset-report"].type == "markdown" and artifacts["testset-report"].data == text
     assert artifacts["testset-splits"].type == "table"
     assert artifact_key("artsound", "Table 5 on this data") == "artsound-table-5-on-this-data"
+
+
+@pytest.mark.parametrize("runner", ["threads", None])
+def test_shards_said_done_are_reported_reused_without_a_run(prefect_api, tmp_path, runner):
+    """`is_done`: what a re-run of a finished stage costs is no task run (the
+    annotation phases' pass over the tracks for listening copies the build
+    made); the others run as usual, results in shard order."""
+    from synesthesia.stages.shards import run_serially
+
+    shards = plan_shards("again", list(range(6)), 2)
+    is_done = lambda shard: shard.index != 1  # noqa: E731
+
+    @flow
+    def again() -> list[dict]:
+        with shard_runner(RunnerConfig(runner, 2)) as run:
+            return run(flaky_step, shards, is_done=is_done, folder=str(tmp_path), failure=None)
+
+    results = again() if runner else run_serially(flaky_step, shards, is_done=is_done, folder=str(tmp_path), failure=None)
+    assert results == [{"skipped": True}, results[1], {"skipped": True}]
+    assert results[1]["items"] == 2
+    assert [p.name for p in tmp_path.glob("*.attempts")] == ["again-1.attempts"]  # only shard 2 ran

@@ -116,17 +116,25 @@ def stage_task(stage: str):
     return stage_run
 
 
-def run_shards(task_runner: Any, step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any) -> list[dict]:
+def run_shards(task_runner: Any, step: Callable[..., dict], shards: Sequence[Shard], is_done: Callable[[Shard], bool] | None = None, **kwargs: Any) -> list[dict]:
     """Submit every shard to ``task_runner`` as a run of its stage's task,
-    report progress, and return the step results in shard order."""
+    report progress, and return the step results in shard order. Shards
+    ``is_done`` says are finished are reported reused without a task run."""
     from prefect.futures import as_completed
 
     if not shards:
         return []
     progress = StageProgress(shards)
-    # Keyed by position, not shard.index: shards of several stages may run in one map.
-    futures = {task_runner.submit(stage_task(shard.stage), {"step": step, "shard": shard, "kwargs": kwargs}): k for k, shard in enumerate(shards)}
     results: dict[int, dict] = {}
+    for k, shard in enumerate(shards):
+        if is_done is not None and is_done(shard):
+            results[k] = {"skipped": True}
+            progress.advance(results[k])
+    # Keyed by position, not shard.index: shards of several stages may run in one map.
+    futures = {
+        task_runner.submit(stage_task(shard.stage), {"step": step, "shard": shard, "kwargs": kwargs}): k
+        for k, shard in enumerate(shards) if k not in results
+    }
     try:
         for future in as_completed(list(futures)):
             k = futures[future]

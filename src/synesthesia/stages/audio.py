@@ -432,7 +432,12 @@ def audio_pass(
                 paths = dio.read_table(store.path(view), columns=["path"]).column("path").to_pylist()
                 if not all((out / "clips" / p).is_file() for p in paths):
                     store.path(view).unlink()
-    results = run(pass_step, shards, root=str(root), out=str(out), mels=mels, copies=copies)
+    stores = {"mels": ShardStore(out / "mels"), "copies": ShardStore(work_dir(out, "clip-files"))}
+    results = run(
+        pass_step, shards, root=str(root), out=str(out), mels=mels, copies=copies,
+        # the annotation phases pass over the tracks again for listening copies the build made
+        is_done=lambda shard: all(stores[name].done(shard.view(name)) for name, _ in shard.keys),
+    )
     failed, mel_parts, clip_files = [], [], None
     if mels is not None:
         views = [s.view("mels") for s in shards]

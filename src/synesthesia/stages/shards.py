@@ -139,9 +139,14 @@ class ShardStore:
 ShardRunner = Callable[..., list[dict]]
 
 
-def run_serially(step: Callable[..., dict], shards: Sequence[Shard], **kwargs: Any) -> list[dict]:
-    """The plain :data:`ShardRunner`: every shard here, one after the other."""
-    return [dict(step(shard=shard, **kwargs)) for shard in shards]
+def run_serially(step: Callable[..., dict], shards: Sequence[Shard], is_done: Callable[[Shard], bool] | None = None, **kwargs: Any) -> list[dict]:
+    """The plain :data:`ShardRunner`: every shard here, one after the other.
+
+    Every runner takes ``is_done``: a shard it says is finished is reported
+    ``{"skipped": True}`` without being run (a re-run that finds a whole
+    stage done then costs no task runs; the step's own skip-if-done check
+    stays the guarantee)."""
+    return [{"skipped": True} if is_done is not None and is_done(shard) else dict(step(shard=shard, **kwargs)) for shard in shards]
 
 
 def work_dir(out: str | os.PathLike, name: str) -> Path:
