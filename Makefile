@@ -34,7 +34,7 @@ test-setup:
 # Two pytest processes (pytest-xdist), each test file kept in one of them so
 # that a file's module-scoped servers start once: the suite spends much of its
 # time waiting on servers and subprocesses, so 2 processes on 2 cores take
-# ~11 minutes where one takes ~15. TEST_WORKERS=0 runs it in one process.
+# ~9.5 minutes where one takes ~15. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 
 test:

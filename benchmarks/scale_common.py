@@ -73,7 +73,7 @@ def write_painting(job: tuple) -> tuple[str, int]:
     PNG or PNG with an alpha channel. Returns (path, bytes)."""
     from PIL import Image
 
-    from synesthesia.datasets.synthetic import PAINTING_STYLES, _painting
+    from synesthesia.datasets.synthetic import PAINTING_STYLES, painting_pixels
 
     path, style, seed, megapixels, fmt = job
     if Path(path).exists():  # written by an earlier, interrupted run (files appear whole: see below)
@@ -82,7 +82,7 @@ def write_painting(job: tuple) -> tuple[str, int]:
     aspect = float(rng.uniform(0.6, 1.6))
     w = max(16, int(round(np.sqrt(megapixels * 1e6 * aspect))))
     h = max(16, int(round(megapixels * 1e6 / w)))
-    base = Image.fromarray(_painting(style, rng, 160)).resize((w, h), Image.Resampling.BICUBIC)
+    base = Image.fromarray(painting_pixels(style, rng, 160)).resize((w, h), Image.Resampling.BICUBIC)
     pixels = np.asarray(base, dtype=np.int16)
     # Grain, so that files are as large as photographed paintings (~1-3 bits/pixel).
     grain = rng.integers(-14, 15, size=(h, 1, 1), dtype=np.int16) + rng.integers(-14, 15, size=(1, w, 3), dtype=np.int16)

@@ -15,14 +15,14 @@ import pytest
 from PIL import Image
 
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, background_rgb, has_transparency, load_rgb, open_rgb, to_rgb
-from synesthesia.datasets.synthetic import SPECIAL_IMAGES, _painting, special_image
+from synesthesia.datasets.synthetic import SPECIAL_IMAGES, painting_pixels, special_image
 
 
 def _cutout(tmp_path: Path, hidden=(230, 20, 200)) -> tuple[Path, Path, np.ndarray]:
     """An RGBA painting whose transparent pixels hide a loud colour, and the
     same picture composited onto white by hand (saved as an RGB PNG)."""
     rng = np.random.default_rng(0)
-    rgb = _painting("nocturne", rng, 64)
+    rgb = painting_pixels("nocturne", rng, 64)
     yy, xx = np.mgrid[0:64, 0:64]
     alpha = np.clip(255 - 10 * np.hypot(yy - 32, xx - 32) + 100, 0, 255).astype(np.uint8)  # opaque centre, soft edge, clear corners
     under = rgb.copy()
@@ -52,7 +52,7 @@ def test_transparent_pixels_are_composited_not_exposed(tmp_path):
 
 
 def test_palette_transparency_16_bit_and_cmyk(tmp_path):
-    rgb = _painting("geometric", np.random.default_rng(1), 48)
+    rgb = painting_pixels("geometric", np.random.default_rng(1), 48)
     by_kind = {}
     for kind in SPECIAL_IMAGES:
         img, fmt, ext = special_image(kind, rgb, np.random.default_rng(2))

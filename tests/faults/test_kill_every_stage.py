@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.crash import sigkill_when
-from synesthesia.datasets.synthetic import MuseartCorpusSpec, make_museart_corpus
+from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec, make_museart_corpus
 
 pytestmark = [pytest.mark.faults, pytest.mark.exhaustive, pytest.mark.slow]
 

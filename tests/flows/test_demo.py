@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pyarrow.parquet as pq
 
-from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec
+from synesthesia.datasets.synthetic import CorpusSpec
+from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec
 from synesthesia.flows.runner import RunnerConfig
 from synesthesia.flows.demo import DEMO_ARTSOUND_PAIRING, run_demo
 

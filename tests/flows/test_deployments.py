@@ -21,7 +21,7 @@ from support.servers import BIN, Service, eventually, prefect_server
 
 from synesthesia.cli import app
 from synesthesia.datasets.compare import VOLATILE, compare_folders
-from synesthesia.datasets.synthetic import MuseartCorpusSpec, make_museart_corpus
+from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec, make_museart_corpus
 
 pytestmark = pytest.mark.slow
 

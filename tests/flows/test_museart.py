@@ -23,7 +23,7 @@ from synesthesia.datasets.readers import museart as MR
 from synesthesia.recipes import museart as M
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.card import read_card_configs
-from synesthesia.datasets.synthetic import MuseartCorpusSpec, make_museart_corpus
+from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec, make_museart_corpus
 from synesthesia.flows.runner import RunnerConfig
 from synesthesia.flows.museart import build_museart
 from synesthesia.datasets.keys import SPLITS

@@ -9,11 +9,11 @@ import soundfile as sf
 from PIL import Image
 
 from synesthesia.datasets.media import DRAFT_GAP, decode_track_audio, load_audio, load_rgb, open_rgb, resample
-from synesthesia.datasets.synthetic import _painting, synth_track
+from synesthesia.datasets.synthetic import painting_pixels, synth_track
 
 
 def painting(path, w, h, fmt="JPEG"):
-    small = Image.fromarray(_painting("expressionist", np.random.default_rng(0), 160))
+    small = Image.fromarray(painting_pixels("expressionist", np.random.default_rng(0), 160))
     img = small.resize((w, h), Image.Resampling.BICUBIC)
     img.save(path, format=fmt, **({"quality": 92} if fmt == "JPEG" else {}))
     return img

@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec
+from synesthesia.datasets.synthetic import CorpusSpec
+from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec
 from synesthesia.flows.demo import run_demo
 from synesthesia.flows.runner import RunnerConfig
 

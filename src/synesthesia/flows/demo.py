@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from synesthesia.annotation.simulate import SimulatedRaters
-from synesthesia.datasets.synthetic import CorpusSpec, MuseartCorpusSpec, make_corpus, make_museart_corpus
+from synesthesia.datasets.synthetic import CorpusSpec, make_corpus
+from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec, make_museart_corpus
 from synesthesia.flows.artsound import build_artsound
 from synesthesia.flows.mpd import annotate_mpd, build_mpd
 from synesthesia.flows.museart import build_museart

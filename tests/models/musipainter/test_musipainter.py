@@ -270,7 +270,7 @@ def test_giils_uses_a_seeded_sample_of_ten_images_per_category():
 @pytest.fixture(scope="module")
 def museart_dir(prefect_api, tmp_path_factory) -> Path:
     from synesthesia.recipes import museart as MU
-    from synesthesia.datasets.synthetic import MuseartCorpusSpec, make_museart_corpus
+    from synesthesia.datasets.synthetic_museart import MuseartCorpusSpec, make_museart_corpus
     from synesthesia.flows.runner import RunnerConfig
     from synesthesia.flows.museart import build_museart
 
