@@ -32,7 +32,7 @@ from synesthesia.datasets import schema as S
 from synesthesia.datasets.inputs import quarantine_row
 from synesthesia.datasets.keys import stable_hash
 from synesthesia.datasets.media import ClipConfig, DecodedAudio, MelConfig, clip_starts, cut_clips, decode_track_audio, log_mel, resampled_length
-from synesthesia.stages.clip_files import CLIP_FORMATS, CopyJob, clip_file_path, copy_rows, copy_spans, prune_clip_files, to_pcm16  # noqa: F401 (CLIP_FORMATS, clip_file_path, to_pcm16: this module's API too)
+from synesthesia.stages.clip_files import CopyJob, copy_rows, copy_spans, prune_clip_files
 from synesthesia.stages.shards import Shard, ShardRunner, ShardStore, partition_by_weight, run_serially, work_dir
 
 #: An audio shard holds at most this much audio (and at most ``shard_size`` tracks).

@@ -11,7 +11,8 @@ import soundfile as sf
 
 from synesthesia.recipes import museart as M
 from synesthesia.datasets.media import TARGET_SAMPLE_RATE, load_clip
-from synesthesia.stages.audio import clip_file_path, clip_file_shard, to_pcm16
+from synesthesia.stages.audio import clip_file_shard
+from synesthesia.stages.clip_files import clip_file_path, to_pcm16
 from synesthesia.stages.ingest import Source, SourceItem, match_by_stem
 from synesthesia.stages.pairing import pair_within_cells
 from synesthesia.stages.splits import split_by_counts, split_like, stratified_split

@@ -41,7 +41,7 @@ from synesthesia.datasets import io as dio
 from synesthesia.datasets import schema as S
 from synesthesia.datasets.keys import DEFAULT_FRACTIONS
 from synesthesia.datasets.media import DEFAULT_ALPHA_BACKGROUND, ClipConfig, MelConfig, background_rgb
-from synesthesia.stages.audio import CLIP_FORMATS
+from synesthesia.stages.clip_files import CLIP_FORMATS
 from synesthesia.stages.pairing import MPD_DEFAULT_PAIRS
 
 #: Files per ingest shard and tracks per mel / clip-file shard.
